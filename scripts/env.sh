@@ -1,0 +1,20 @@
+# Shared settings for the project's scripts. Source it; it changes nothing by itself.
+# Heavy, reusable builds live outside the clone so a fresh checkout reuses them.
+DML_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DML_CACHE="${DECENTRALML_CACHE:-$HOME/.cache/decentralml}"
+DML_VENV="$DML_CACHE/venv"
+DML_NODE_DIR="$DML_CACHE/node"
+DML_GOBIN="$DML_CACHE/go/bin"
+DML_RUN="${DECENTRALML_RUN_DIR:-$DML_CACHE/run}"
+# Versions the project is tested with.
+DML_KUBO_VERSION="v0.39.0"
+# Kubo v0.39 does not build with Go 1.26; the go command fetches this toolchain
+# from the module proxy when asked.
+DML_GO_TOOLCHAIN="go1.25.5"
+DML_MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
+DML_CHOPSTICKS_VERSION="1.5.1"
+DML_NODE22_VERSION="22"
+export DML_ROOT DML_CACHE DML_VENV DML_NODE_DIR DML_GOBIN DML_RUN
+
+dml_log() { printf '[decentralml] %s\n' "$*" >&2; }
+dml_die() { printf '[decentralml] error: %s\n' "$*" >&2; exit 1; }

@@ -1,0 +1,1 @@
+"""DecentralML client: the marketplace on a Substrate chain, storage, validation and federation."""

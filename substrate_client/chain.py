@@ -1,0 +1,267 @@
+"""Talking to the node: connect, sign, submit, read events and storage.
+
+Everything here is plain Substrate through substrate-interface; nothing knows about
+TensorFlow or storage. Dispatch errors come back as ``PalletError`` subclasses
+carrying the pallet's own error name and documentation.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from substrateinterface import Keypair, SubstrateInterface
+from substrateinterface.exceptions import SubstrateRequestException
+
+from .errors import (
+    ChainConnectionError,
+    ChainError,
+    ConfigError,
+    InsufficientFundsError,
+    NotAuthorizedError,
+    NotFoundError,
+    PalletError,
+)
+
+log = logging.getLogger(__name__)
+
+PALLET = "DecentralML"
+DEFAULT_URL = "ws://127.0.0.1:9944"
+SS58_FORMAT = 42
+
+_NOT_FOUND = {"TaskNotFound", "SubmissionNotFound"}
+_NOT_AUTHORIZED = {"NotTaskCreator", "NotAssignedContributor", "CreatorCannotContribute"}
+_NO_FUNDS = {"InsufficientFunds", "InsufficientBalance", "FundsUnavailable"}
+
+
+def chain_url(url: str | None = None) -> str:
+    """The node to talk to: the argument, else ``DECENTRALML_URL``, else the dev chain."""
+    return url or os.environ.get("DECENTRALML_URL") or DEFAULT_URL
+
+
+def connect(url: str | None = None) -> SubstrateInterface:
+    """Open a websocket connection to the node and load its metadata."""
+    url = chain_url(url)
+    try:
+        substrate = SubstrateInterface(url=url, ss58_format=SS58_FORMAT)
+        substrate.init_runtime()
+    except (ConnectionError, OSError, TimeoutError) as error:
+        raise ChainConnectionError(
+            f"cannot reach the chain at {url} ({error}). Start the local dev chain with "
+            "`decentralml devnet up` (or scripts/devnet.sh up), or pass --url / set DECENTRALML_URL."
+        ) from error
+    except Exception as error:  # websocket libraries raise their own types
+        if "refused" in str(error).lower() or "connect" in type(error).__name__.lower():
+            raise ChainConnectionError(
+                f"cannot reach the chain at {url} ({error}). Start the local dev chain with "
+                "`decentralml devnet up`, or pass --url / set DECENTRALML_URL."
+            ) from error
+        raise
+    log.debug("connected to %s (%s)", url, substrate.runtime_version)
+    return substrate
+
+
+def load_keypair(suri: str | None = None, key_file: str | Path | None = None) -> Keypair:
+    """The signer, from (in order) a secret URI given by the caller, a key file, or
+    the ``DECENTRALML_SURI`` environment variable.
+
+    A secret URI is a dev URI (``//Alice``), a mnemonic, or a hex seed. A key file
+    holds one of those on its first line. Secrets are never logged.
+    """
+    if suri is None and key_file is not None:
+        path = Path(key_file).expanduser()
+        try:
+            suri = path.read_text().strip().splitlines()[0].strip()
+        except (OSError, IndexError) as error:
+            raise ConfigError(f"cannot read a secret from key file {path}: {error}") from error
+    if suri is None:
+        suri = os.environ.get("DECENTRALML_SURI")
+    if not suri:
+        raise ConfigError(
+            "no signer: set DECENTRALML_SURI (e.g. //Alice on the dev chain, or your mnemonic) "
+            "or pass --key-file"
+        )
+    try:
+        if suri.startswith("0x") and len(suri) == 66:
+            return Keypair.create_from_seed(suri, ss58_format=SS58_FORMAT)
+        return Keypair.create_from_uri(suri, ss58_format=SS58_FORMAT)
+    except Exception as error:
+        # The message of the underlying error may echo the secret; do not chain it.
+        raise ConfigError(
+            f"the signer secret is not a valid dev URI, mnemonic or seed ({type(error).__name__})"
+        ) from None
+
+
+def dev_address(name: str) -> str:
+    """SS58 address of a well-known dev account (``alice`` … ``ferdie``)."""
+    return Keypair.create_from_uri(f"//{name.capitalize()}", ss58_format=SS58_FORMAT).ss58_address
+
+
+@dataclass
+class Event:
+    module: str
+    name: str
+    attributes: dict[str, Any]
+
+
+@dataclass
+class Receipt:
+    """What a successful extrinsic did."""
+
+    extrinsic_hash: str
+    block_hash: str
+    block_number: int
+    fee: int
+    events: list[Event] = field(default_factory=list)
+
+    def find(self, name: str, module: str = PALLET) -> list[Event]:
+        return [e for e in self.events if e.module == module and e.name == name]
+
+    def first(self, name: str, module: str = PALLET) -> Event:
+        found = self.find(name, module)
+        if not found:
+            raise ChainError(f"expected a {module}.{name} event, got {[e.name for e in self.events]}")
+        return found[0]
+
+
+def decode_event(record: Any) -> Event:
+    value = record.value if hasattr(record, "value") else record
+    event = value["event"]
+    attributes = event.get("attributes")
+    if not isinstance(attributes, dict):
+        attributes = {"values": attributes}
+    return Event(module=event["module_id"], name=event["event_id"], attributes=attributes)
+
+
+def pallet_error(pallet: str, name: str, docs: str) -> ChainError:
+    """The exception for a dispatch error, by kind."""
+    if name in _NOT_FOUND:
+        return NotFoundError(pallet, name, docs)
+    if name in _NOT_AUTHORIZED:
+        return NotAuthorizedError(pallet, name, docs)
+    if name in _NO_FUNDS:
+        return InsufficientFundsError(f"{name}: {docs}", pallet=pallet, name=name)
+    return PalletError(pallet, name, docs)
+
+
+class Chain:
+    """A connection plus the signer that submits on it."""
+
+    def __init__(self, substrate: SubstrateInterface, keypair: Keypair | None = None):
+        self.substrate = substrate
+        self.keypair = keypair
+
+    @classmethod
+    def from_settings(
+        cls, url: str | None = None, suri: str | None = None, key_file: str | Path | None = None,
+        need_signer: bool = True,
+    ) -> "Chain":
+        keypair = load_keypair(suri, key_file) if (need_signer or suri or key_file) else None
+        return cls(connect(url), keypair)
+
+    @property
+    def address(self) -> str:
+        return self.require_signer().ss58_address
+
+    def require_signer(self) -> Keypair:
+        if self.keypair is None:
+            raise ConfigError("this action needs a signer: set DECENTRALML_SURI or pass --key-file")
+        return self.keypair
+
+    # -- writing -------------------------------------------------------------------
+
+    def call(self, function: str, params: dict[str, Any], module: str = PALLET):
+        return self.substrate.compose_call(
+            call_module=module, call_function=function, call_params=params
+        )
+
+    def submit(self, function: str, params: dict[str, Any], module: str = PALLET) -> Receipt:
+        """Sign and submit one call, wait until it is in a block, and return what it did."""
+        return self.submit_call(self.call(function, params, module))
+
+    def submit_batch(self, calls: Iterable[Any]) -> Receipt:
+        """Submit calls atomically with ``Utility.batch_all``: all succeed or none."""
+        batch = self.substrate.compose_call(
+            call_module="Utility", call_function="batch_all", call_params={"calls": list(calls)}
+        )
+        return self.submit_call(batch)
+
+    def submit_call(self, call: Any) -> Receipt:
+        keypair = self.require_signer()
+        extrinsic = self.substrate.create_signed_extrinsic(call=call, keypair=keypair)
+        try:
+            receipt = self.substrate.submit_extrinsic(extrinsic, wait_for_inclusion=True)
+        except SubstrateRequestException as error:
+            raise self._refused(error) from None
+        if not receipt.is_success:
+            message = receipt.error_message or {}
+            raise pallet_error(
+                str(message.get("type", "")), str(message.get("name", "DispatchError")),
+                _docs_text(message.get("docs")),
+            )
+        return Receipt(
+            extrinsic_hash=receipt.extrinsic_hash,
+            block_hash=receipt.block_hash,
+            block_number=receipt.block_number,
+            fee=int(receipt.total_fee_amount or 0),
+            events=[decode_event(e) for e in receipt.triggered_events],
+        )
+
+    @staticmethod
+    def _refused(error: SubstrateRequestException) -> ChainError:
+        """A transaction the pool refused before it ran (bad nonce, cannot pay fees...)."""
+        detail = error.args[0] if error.args else error
+        text = detail.get("data") or detail.get("message") if isinstance(detail, dict) else str(detail)
+        if "pay" in str(text).lower() and "fee" in str(text).lower():
+            return InsufficientFundsError(f"the signer cannot pay the transaction fee: {text}")
+        return ChainError(f"the chain refused the transaction: {text}")
+
+    # -- reading -------------------------------------------------------------------
+
+    def query(self, storage: str, params: list | None = None, module: str = PALLET) -> Any:
+        result = self.substrate.query(module, storage, params or [])
+        return None if result is None else result.value
+
+    def query_map(self, storage: str, params: list | None = None, module: str = PALLET) -> Iterator[tuple[Any, Any]]:
+        for key, value in self.substrate.query_map(module, storage, params or [], page_size=200):
+            yield key.value, value.value
+
+    def block_number(self) -> int:
+        return int(self.query("Number", module="System"))
+
+    def free_balance(self, address: str) -> int:
+        return int(self.query("Account", [address], module="System")["data"]["free"])
+
+    def account_data(self, address: str) -> dict[str, int]:
+        data = self.query("Account", [address], module="System")["data"]
+        return {k: int(v) for k, v in data.items() if isinstance(v, int)}
+
+    def constant(self, name: str, module: str = PALLET) -> Any:
+        value = self.substrate.get_constant(module, name)
+        return None if value is None else value.value
+
+    def transfer(self, dest: str, amount: int) -> Receipt:
+        return self.submit("transfer_keep_alive", {"dest": dest, "value": amount}, module="Balances")
+
+    def watch_events(self, handler: Callable[[Event, int], bool | None]) -> None:
+        """Call ``handler(event, block_number)`` for every event of every new block until
+        it returns True. Uses the node's new-head subscription, not polling."""
+
+        def on_head(header, update_nr, subscription_id):
+            number = header["header"]["number"]
+            block_hash = self.substrate.get_block_hash(number)
+            for record in self.substrate.get_events(block_hash):
+                if handler(decode_event(record), number):
+                    return True
+            return None
+
+        self.substrate.subscribe_block_headers(on_head)
+
+
+def _docs_text(docs: Any) -> str:
+    if isinstance(docs, (list, tuple)):
+        return " ".join(str(d).strip() for d in docs).strip()
+    return str(docs or "").strip()

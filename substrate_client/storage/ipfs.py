@@ -1,0 +1,181 @@
+"""IPFS through a Kubo node's HTTP RPC API (``/api/v0``), with ``requests``.
+
+ipfshttpclient refuses Kubo releases after 0.8, and the RPC API is small: ``add``
+to upload (pinned, CIDv1 with raw leaves), ``cat`` to download, ``block/stat``
+to ask whether the node has an object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import uuid
+from pathlib import Path
+from typing import BinaryIO
+
+import requests
+
+from ..errors import StorageError, StorageUnavailableError, UserInputError
+from .base import CHUNK_SIZE, Progress, StorageBackend, StoredObject
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "http://127.0.0.1:5001"
+
+
+class IpfsStorage(StorageBackend):
+    """Objects are pinned on the Kubo node at ``api_url``; ``path`` is the CID."""
+
+    storage_type = "IPFS"
+
+    def __init__(self, api_url: str = DEFAULT_API_URL, timeout: float = 60.0):
+        self.api_url = api_url.rstrip("/")
+        self.timeout = timeout
+        self._session = requests.Session()
+
+    def __repr__(self) -> str:
+        return f"IpfsStorage({self.api_url!r})"
+
+    def put_file(self, local_path: Path, progress: Progress | None = None) -> StoredObject:
+        local_path = Path(local_path)
+        try:
+            body = _MultipartFile(local_path, progress)
+        except OSError as e:
+            raise UserInputError(f"cannot read {local_path}: {e}") from e
+        params = {
+            "pin": "true",
+            "cid-version": "1",
+            "raw-leaves": "true",
+            "hash": "sha2-256",
+            "quieter": "true",
+            "progress": "false",
+        }
+        with body:
+            response = self._post(
+                "add", params=params, data=body, headers={"Content-Type": body.content_type}
+            )
+        cid = None
+        for line in response.text.splitlines():
+            if line.strip():
+                cid = json.loads(line).get("Hash") or cid
+        if not cid:
+            raise StorageError(f"the IPFS node at {self.api_url} returned no CID for {local_path}")
+        log.debug("added %s to IPFS as %s", local_path, cid)
+        return StoredObject(self.storage_type, cid, body.digest.digest(), body.file_size)
+
+    def exists(self, path: str) -> bool:
+        try:
+            self._post("block/stat", params={"arg": _cid(path), "offline": "true"})
+        except _KuboError:
+            return False
+        return True
+
+    def _download(self, path: str, out: BinaryIO, progress: Progress | None) -> None:
+        response = self._post("cat", params={"arg": _cid(path)}, stream=True)
+        with response:
+            try:
+                for chunk in response.iter_content(CHUNK_SIZE):
+                    out.write(chunk)
+                    if progress:
+                        progress(len(chunk))
+            except requests.RequestException as e:
+                raise StorageError(f"download of {path} from {self.api_url} broke off: {e}") from e
+
+    def _post(self, command: str, **kwargs) -> requests.Response:
+        url = f"{self.api_url}/api/v0/{command}"
+        try:
+            response = self._session.post(url, timeout=(5, self.timeout), **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as e:
+            raise StorageUnavailableError(
+                f"cannot reach the IPFS (Kubo) API at {self.api_url} ({type(e).__name__}). "
+                "Start it with `scripts/storage.sh up`, or point DECENTRALML_IPFS_API at a running node."
+            ) from e
+        if response.status_code != 200:
+            message = _error_message(response)
+            response.close()
+            if response.status_code == 404 or response.status_code == 405:
+                raise StorageUnavailableError(
+                    f"{self.api_url} does not answer like a Kubo RPC API ({response.status_code} on "
+                    f"/api/v0/{command}); check DECENTRALML_IPFS_API"
+                )
+            raise _KuboError(f"IPFS {command} failed at {self.api_url}: {message}")
+        return response
+
+
+class _KuboError(StorageError):
+    """The node answered a command with an error."""
+
+
+def _cid(path: str) -> str:
+    cid = path.removeprefix("/ipfs/").strip("/")
+    if not cid or "/" in cid:
+        raise UserInputError(f"{path!r} is not an IPFS CID")
+    return cid
+
+
+def _error_message(response: requests.Response) -> str:
+    try:
+        return response.json().get("Message") or response.text
+    except ValueError:
+        return response.text.strip() or f"HTTP {response.status_code}"
+
+
+class _MultipartFile:
+    """A ``multipart/form-data`` body with one file, read from disk as it is sent.
+
+    ``requests`` would build a ``files=`` body in memory; this object has a
+    length and a ``read``, so it is streamed with a Content-Length. It hashes
+    the file's bytes as they go out.
+    """
+
+    def __init__(self, path: Path, progress: Progress | None):
+        self._file = open(path, "rb")
+        self.file_size = os.fstat(self._file.fileno()).st_size
+        self._progress = progress
+        self.digest = hashlib.sha256()
+        boundary = uuid.uuid4().hex
+        self.content_type = f"multipart/form-data; boundary={boundary}"
+        self._head = (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="blob"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        self._tail = f"\r\n--{boundary}--\r\n".encode()
+        self._pending = self._head
+        self._file_done = False
+        self._tail_sent = False
+        self._sent_from_file = 0
+
+    def __len__(self) -> int:
+        return len(self._head) + self.file_size + len(self._tail)
+
+    def __enter__(self) -> "_MultipartFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._file.close()
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = CHUNK_SIZE
+        if self._pending:
+            out, self._pending = self._pending[:size], self._pending[size:]
+            return out
+        if not self._file_done:
+            chunk = self._file.read(min(size, CHUNK_SIZE))
+            if chunk:
+                self.digest.update(chunk)
+                self._sent_from_file += len(chunk)
+                if self._progress:
+                    self._progress(len(chunk))
+                return chunk
+            self._file_done = True
+            if self._sent_from_file != self.file_size:
+                raise StorageError("the file changed size while it was being uploaded")
+        if not self._tail_sent:
+            self._tail_sent = True
+            self._pending = self._tail[size:]
+            return self._tail[:size]
+        return b""

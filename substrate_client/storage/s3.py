@@ -1,0 +1,201 @@
+"""S3 and S3-compatible stores (AWS, MinIO) through boto3.
+
+Credentials come only from boto3's own chain (``AWS_ACCESS_KEY_ID`` /
+``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, instance roles), never from
+arguments. Keys are content-addressed: ``prefix + sha256 hex``, so storing the
+same bytes twice stores them once.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import BinaryIO
+
+import boto3
+import botocore.exceptions
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from s3transfer.exceptions import RetriesExceededError, S3UploadFailedError
+
+from ..errors import ConfigError, StorageError, StorageUnavailableError, UserInputError
+from .base import Progress, StorageBackend, StoredObject, sha256_file
+
+log = logging.getLogger(__name__)
+
+_MiB = 1024 * 1024
+
+#: Multipart above 8 MiB, in 8 MiB parts, two at a time: memory stays a few parts.
+TRANSFER_CONFIG = TransferConfig(
+    multipart_threshold=8 * _MiB,
+    multipart_chunksize=8 * _MiB,
+    max_concurrency=2,
+    max_io_queue=8,
+)
+
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+
+
+class S3Storage(StorageBackend):
+    """Objects live in ``bucket`` under ``prefix``; ``path`` is ``bucket/key``."""
+
+    storage_type = "S3"
+
+    def __init__(
+        self,
+        bucket: str,
+        endpoint_url: str | None = None,
+        prefix: str = "decentralml/",
+        region: str = "us-east-1",
+    ):
+        if not bucket or "/" in bucket:
+            raise UserInputError(f"{bucket!r} is not an S3 bucket name")
+        self.bucket = bucket
+        self.endpoint_url = endpoint_url or None
+        self.prefix = prefix
+        self.region = region
+        config = Config(
+            region_name=region,
+            connect_timeout=5,
+            read_timeout=60,
+            retries={"max_attempts": 3, "mode": "standard"},
+            # MinIO and most self-hosted stores only serve path-style URLs.
+            s3={"addressing_style": "path" if self.endpoint_url else "auto"},
+        )
+        self._client = boto3.session.Session().client(
+            "s3", endpoint_url=self.endpoint_url, config=config
+        )
+        self._bucket_checked = False
+
+    def __repr__(self) -> str:
+        return f"S3Storage(bucket={self.bucket!r}, endpoint_url={self.endpoint_url!r})"
+
+    @property
+    def _where(self) -> str:
+        return self.endpoint_url or f"AWS S3 ({self.region})"
+
+    def put_file(self, local_path: Path, progress: Progress | None = None) -> StoredObject:
+        local_path = Path(local_path)
+        try:
+            content_hash, size = sha256_file(local_path)
+        except OSError as e:
+            raise UserInputError(f"cannot read {local_path}: {e}") from e
+        key = self.prefix + content_hash.hex()
+        with self._errors(f"upload to s3://{self.bucket}/{key}"):
+            self._ensure_bucket()
+            if self._head(self.bucket, key) == size:
+                log.debug("s3://%s/%s already holds these bytes", self.bucket, key)
+                if progress:
+                    progress(size)
+            else:
+                # upload_file reads the parts from disk as they are sent (upload_fileobj
+                # would read each part into memory first).
+                self._client.upload_file(
+                    str(local_path), self.bucket, key, Config=TRANSFER_CONFIG, Callback=progress
+                )
+        return StoredObject(self.storage_type, f"{self.bucket}/{key}", content_hash, size)
+
+    def exists(self, path: str) -> bool:
+        bucket, key = _split(path)
+        with self._errors(f"look up s3://{path}"):
+            return self._head(bucket, key) is not None
+
+    def _download(self, path: str, out: BinaryIO, progress: Progress | None) -> None:
+        bucket, key = _split(path)
+        with self._errors(f"download s3://{path}"):
+            try:
+                self._client.download_fileobj(
+                    bucket, key, out, Config=TRANSFER_CONFIG, Callback=progress
+                )
+            except botocore.exceptions.ClientError as e:
+                if _code(e) in _NOT_FOUND:
+                    raise StorageError(f"no object s3://{path} at {self._where}") from e
+                raise
+
+    def _head(self, bucket: str, key: str) -> int | None:
+        """The object's size, or None if there is none."""
+        try:
+            return self._client.head_object(Bucket=bucket, Key=key)["ContentLength"]
+        except botocore.exceptions.ClientError as e:
+            if _code(e) in _NOT_FOUND:
+                return None
+            raise
+
+    def _ensure_bucket(self) -> None:
+        if self._bucket_checked:
+            return
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+        except botocore.exceptions.ClientError as e:
+            if _code(e) not in _NOT_FOUND:
+                raise
+            log.info("creating S3 bucket %s at %s", self.bucket, self._where)
+            kwargs = {}
+            if self.region != "us-east-1":
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+            try:
+                self._client.create_bucket(Bucket=self.bucket, **kwargs)
+            except botocore.exceptions.ClientError as e2:
+                if _code(e2) not in {"BucketAlreadyOwnedByYou"}:
+                    raise
+        self._bucket_checked = True
+
+    def _errors(self, doing: str):
+        return _translate_errors(doing, self._where)
+
+
+class _translate_errors:
+    """Turns botocore's and s3transfer's exceptions into the package's, naming what was being done."""
+
+    def __init__(self, doing: str, where: str):
+        self.doing = doing
+        self.where = where
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None or not isinstance(exc, _BOTO_ERRORS):
+            return False
+        # s3transfer wraps client errors in its own, keeping the original as the context.
+        cause = exc
+        while isinstance(cause, _S3TRANSFER_ERRORS) and cause.__context__ is not None:
+            cause = cause.__context__
+        if isinstance(cause, _UNREACHABLE):
+            raise StorageUnavailableError(
+                f"cannot reach the S3 endpoint {self.where} to {self.doing}. Start MinIO with "
+                "`scripts/storage.sh up`, or point DECENTRALML_S3_ENDPOINT at a running store."
+            ) from exc
+        if isinstance(cause, _NO_CREDENTIALS):
+            raise ConfigError(
+                "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) "
+                f"in the environment to {self.doing}"
+            ) from exc
+        if isinstance(cause, botocore.exceptions.ClientError) and _code(cause) in _REFUSED:
+            raise ConfigError(
+                f"{self.where} refused the S3 credentials from the environment ({_code(cause)}) "
+                f"to {self.doing}"
+            ) from exc
+        raise StorageError(f"could not {self.doing} at {self.where}: {cause}") from exc
+
+
+_S3TRANSFER_ERRORS = (RetriesExceededError, S3UploadFailedError)
+_BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) + _S3TRANSFER_ERRORS
+_UNREACHABLE = (
+    botocore.exceptions.EndpointConnectionError,
+    botocore.exceptions.ConnectTimeoutError,
+    botocore.exceptions.ReadTimeoutError,
+)
+_NO_CREDENTIALS = (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError)
+_REFUSED = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"}
+
+
+def _code(error: botocore.exceptions.ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _split(path: str) -> tuple[str, str]:
+    bucket, _, key = path.removeprefix("s3://").lstrip("/").partition("/")
+    if not bucket or not key:
+        raise UserInputError(f"{path!r} is not an S3 path of the form bucket/key")
+    return bucket, key

@@ -1,0 +1,396 @@
+"""The marketplace: one function per action, built on ``chain`` and ``storage``.
+
+A creator packs a folder into a bundle, stores it, and creates a funded task that
+records where the bundle is and its sha256. A contributor assigns themself, gets
+the bundle verified against that hash before anything is unpacked, trains, and
+sends a result that is stored (and verified retrievable) before its location and
+hash go on-chain. Nothing secret is ever part of a call.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import storage as storage_mod
+from .chain import Chain, Event, Receipt
+from .errors import ChainError, NotFoundError, UserInputError
+from .records import (
+    Location,
+    StorageType,
+    Submission,
+    SubmissionStatus,
+    Task,
+    TaskStatus,
+    TaskType,
+    ValidationStrategy,
+    parse_enum,
+)
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None] | None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A slot a contributor took, and where its verified bundle was unpacked."""
+
+    submission_id: int
+    task: Task
+    bundle_dir: Path | None
+
+
+def _hex_text(value: str) -> str:
+    """Text for a byte-vector argument, always hex so no text is mistaken for hex."""
+    return "0x" + value.encode("utf-8").hex()
+
+
+def _check_len(name: str, value: str, limit: int) -> None:
+    size = len(value.encode("utf-8"))
+    if size > limit:
+        raise UserInputError(f"{name} is {size} bytes; the chain accepts at most {limit}")
+
+
+class Marketplace:
+    """Every marketplace action for one signer on one chain."""
+
+    MAX_QUESTION_LEN = 1024
+    MAX_PATH_LEN = 512
+    MAX_RESULT_LEN = 1024
+    MAX_REASON_LEN = 256
+
+    def __init__(self, chain: Chain, storage_settings: dict | None = None):
+        self.chain = chain
+        self.storage_settings = storage_settings or {}
+
+    @classmethod
+    def connect(cls, url: str | None = None, suri: str | None = None, key_file=None,
+                need_signer: bool = True, **storage_settings) -> "Marketplace":
+        return cls(Chain.from_settings(url, suri, key_file, need_signer), storage_settings)
+
+    def backend(self, storage_type: StorageType | str):
+        storage_type = parse_enum(StorageType, storage_type)
+        return storage_mod.backend_from_settings(storage_type.value, **self.storage_settings)
+
+    # -- creating ------------------------------------------------------------------
+
+    def create_task(
+        self,
+        *,
+        task_type: TaskType | str,
+        question: str,
+        pays_amount: int,
+        max_assignments: int,
+        expiration_block: int | None = None,
+        expires_in_blocks: int | None = None,
+        validation_strategy: ValidationStrategy | str = ValidationStrategy.MANUAL_ACCEPT,
+        bundle_path: str | Path,
+        bundle_storage_type: StorageType | str = StorageType.LOCAL,
+        result_public_key: bytes | None = None,
+        annotation: dict[str, str] | None = None,
+        progress: Progress = None,
+    ) -> Task:
+        """Store the bundle folder, then create a task that holds
+        ``pays_amount * max_assignments`` in escrow. Returns the task as stored."""
+        task_type = parse_enum(TaskType, task_type)
+        strategy = parse_enum(ValidationStrategy, validation_strategy)
+        question = question.strip()
+        if not question:
+            raise UserInputError("the question (task description) is empty")
+        _check_len("the question", question, self.MAX_QUESTION_LEN)
+        if pays_amount <= 0:
+            raise UserInputError("pays_amount must be more than zero")
+        if max_assignments <= 0:
+            raise UserInputError("max_assignments must be at least 1")
+        if result_public_key is not None and len(result_public_key) != 32:
+            raise UserInputError("the result public key must be 32 bytes (X25519)")
+        expiration_block = self._expiration(expiration_block, expires_in_blocks)
+        folder = Path(bundle_path).expanduser()
+        if not folder.is_dir():
+            raise UserInputError(f"bundle folder {folder} does not exist or is not a folder")
+        self._check_affordable(pays_amount * max_assignments)
+
+        log.info("storing bundle %s on %s", folder, parse_enum(StorageType, bundle_storage_type).value)
+        stored = storage_mod.upload_folder(self.backend(bundle_storage_type), folder, progress=progress)
+        bundle = Location(StorageType(stored.storage_type), stored.path, stored.content_hash)
+        receipt = self.chain.submit("create_task", {
+            "task_type": task_type.value,
+            "question": _hex_text(question),
+            "pays_amount": pays_amount,
+            "max_assignments": max_assignments,
+            "expiration_block": expiration_block,
+            "validation_strategy": strategy.value,
+            "bundle": bundle.to_chain(),
+            "result_public_key": None if result_public_key is None else "0x" + result_public_key.hex(),
+            "annotation": None if annotation is None else {
+                "annotation_type": _hex_text(annotation.get("annotation_type", "")),
+                "class_labels": _hex_text(annotation.get("class_labels", "")),
+            },
+        })
+        task_id = int(receipt.first("TaskCreated").attributes["task_id"])
+        log.info("task %d created in block %d", task_id, receipt.block_number)
+        return self.get_task(task_id)
+
+    def create_task_model_contributor(
+        self, *, question: str, pays_amount: int, max_assignments: int,
+        model_contributor_script_path: str | Path,
+        model_contributor_script_storage_type: StorageType | str = StorageType.LOCAL,
+        expiration_block: int | None = None, expires_in_blocks: int | None = None,
+        validation_strategy: ValidationStrategy | str = ValidationStrategy.MANUAL_ACCEPT,
+        result_public_key: bytes | None = None, progress: Progress = None,
+    ) -> Task:
+        """A task that pays contributors to train the bundled model on their own data."""
+        return self.create_task(
+            task_type=TaskType.MODEL_CONTRIBUTOR, question=question, pays_amount=pays_amount,
+            max_assignments=max_assignments, expiration_block=expiration_block,
+            expires_in_blocks=expires_in_blocks, validation_strategy=validation_strategy,
+            bundle_path=model_contributor_script_path,
+            bundle_storage_type=model_contributor_script_storage_type,
+            result_public_key=result_public_key, progress=progress,
+        )
+
+    def create_task_data_annotator(
+        self, *, question: str, pays_amount: int, max_assignments: int,
+        annotation_files_path: str | Path, annotation_type: str, class_labels: str,
+        annotation_files_storage_type: StorageType | str = StorageType.LOCAL,
+        expiration_block: int | None = None, expires_in_blocks: int | None = None,
+        validation_strategy: ValidationStrategy | str = ValidationStrategy.MANUAL_ACCEPT,
+        result_public_key: bytes | None = None, progress: Progress = None,
+    ) -> Task:
+        """A task that pays annotators to label the bundled samples."""
+        return self.create_task(
+            task_type=TaskType.DATA_ANNOTATOR, question=question, pays_amount=pays_amount,
+            max_assignments=max_assignments, expiration_block=expiration_block,
+            expires_in_blocks=expires_in_blocks, validation_strategy=validation_strategy,
+            bundle_path=annotation_files_path, bundle_storage_type=annotation_files_storage_type,
+            result_public_key=result_public_key, progress=progress,
+            annotation={"annotation_type": annotation_type, "class_labels": class_labels},
+        )
+
+    def create_task_model_engineer(
+        self, *, question: str, pays_amount: int, max_assignments: int,
+        model_engineer_path: str | Path,
+        model_engineer_storage_type: StorageType | str = StorageType.LOCAL,
+        expiration_block: int | None = None, expires_in_blocks: int | None = None,
+        validation_strategy: ValidationStrategy | str = ValidationStrategy.MANUAL_ACCEPT,
+        result_public_key: bytes | None = None, progress: Progress = None,
+    ) -> Task:
+        """A task that pays engineers to improve the bundled model."""
+        return self.create_task(
+            task_type=TaskType.MODEL_ENGINEER, question=question, pays_amount=pays_amount,
+            max_assignments=max_assignments, expiration_block=expiration_block,
+            expires_in_blocks=expires_in_blocks, validation_strategy=validation_strategy,
+            bundle_path=model_engineer_path, bundle_storage_type=model_engineer_storage_type,
+            result_public_key=result_public_key, progress=progress,
+        )
+
+    def _expiration(self, expiration_block: int | None, expires_in_blocks: int | None) -> int:
+        now = self.chain.block_number()
+        if expiration_block is None:
+            expiration_block = now + (expires_in_blocks if expires_in_blocks is not None else 1000)
+        if expiration_block <= now:
+            raise UserInputError(
+                f"expiration block {expiration_block} is not in the future (the chain is at {now})"
+            )
+        return expiration_block
+
+    def _check_affordable(self, escrow: int) -> None:
+        free = self.chain.free_balance(self.chain.address)
+        if free < escrow:
+            # The pallet would refuse too; saying so before uploading saves the upload.
+            raise UserInputError(
+                f"the escrow ({escrow}) is more than the creator's free balance ({free})"
+            )
+
+    # -- contributing --------------------------------------------------------------
+
+    def assign_task(self, task_id: int, dest_dir: str | Path | None = None,
+                    progress: Progress = None) -> Assignment:
+        """Take a slot in a task; with ``dest_dir``, download the task's bundle, verify
+        it against the on-chain hash and unpack it there."""
+        task = self.get_task(task_id)
+        if dest_dir is not None and Path(dest_dir).exists():
+            raise UserInputError(f"{dest_dir} already exists; choose a new folder for the bundle")
+        receipt = self.chain.submit("assign_task", {"task_id": task_id})
+        submission_id = int(receipt.first("TaskAssigned").attributes["submission_id"])
+        bundle_dir = None
+        if dest_dir is not None:
+            bundle_dir = self.download_bundle(task, dest_dir, progress=progress)
+        return Assignment(submission_id, task, bundle_dir)
+
+    def download_bundle(self, task: Task, dest_dir: str | Path, progress: Progress = None) -> Path:
+        bundle = task.bundle
+        return storage_mod.download_folder(
+            self.backend(bundle.storage_type), bundle.path, bundle.content_hash,
+            Path(dest_dir).expanduser(), progress=progress,
+        )
+
+    def send_task_result(
+        self, submission_id: int, result: str = "", result_path: str | Path | None = None,
+        result_storage_type: StorageType | str = StorageType.LOCAL, progress: Progress = None,
+    ) -> Submission:
+        """Store the result folder (sealed to the creator's key when the task has one),
+        check it is retrievable, then record its location and hash on-chain."""
+        _check_len("the result text", result, self.MAX_RESULT_LEN)
+        if not result and result_path is None:
+            raise UserInputError("send a result text, a result path, or both")
+        submission = self.get_submission(submission_id)
+        if submission.contributor != self.chain.address:
+            raise UserInputError(
+                f"submission {submission_id} belongs to {submission.contributor}, "
+                f"not to the signer {self.chain.address}"
+            )
+        if submission.status is not SubmissionStatus.ASSIGNED:
+            raise UserInputError(
+                f"submission {submission_id} is {submission.status.value}; a result can only be "
+                "sent once, for an assigned slot"
+            )
+        location = None
+        if result_path is not None:
+            folder = Path(result_path).expanduser()
+            if not folder.is_dir():
+                raise UserInputError(f"result folder {folder} does not exist or is not a folder")
+            task = self.get_task(submission.task_id)
+            stored = storage_mod.upload_folder(
+                self.backend(result_storage_type), folder,
+                seal_to=task.result_public_key, progress=progress,
+            )
+            location = Location(StorageType(stored.storage_type), stored.path, stored.content_hash)
+        self.chain.submit("send_task_result", {
+            "submission_id": submission_id,
+            "result": _hex_text(result),
+            "result_location": None if location is None else location.to_chain(),
+        })
+        return self.get_submission(submission_id)
+
+    # -- reading -------------------------------------------------------------------
+
+    def get_task(self, task_id: int) -> Task:
+        value = self.chain.query("Tasks", [task_id])
+        if value is None:
+            raise NotFoundError("DecentralML", "TaskNotFound", f"no task has id {task_id}")
+        return Task.from_chain(task_id, value)
+
+    def get_submission(self, submission_id: int) -> Submission:
+        value = self.chain.query("Submissions", [submission_id])
+        if value is None:
+            raise NotFoundError(
+                "DecentralML", "SubmissionNotFound", f"no submission has id {submission_id}"
+            )
+        return Submission.from_chain(submission_id, value)
+
+    def list_tasks(self, status: TaskStatus | str | None = None,
+                   creator: str | None = None) -> list[Task]:
+        """Tasks, filtered by status and/or creator, read through the pallet's indexes."""
+        status = None if status is None else parse_enum(TaskStatus, status)
+        if creator is not None:
+            ids = [key for key, _ in self.chain.query_map("TasksByCreator", [creator])]
+        elif status is TaskStatus.OPEN:
+            ids = [key for key, _ in self.chain.query_map("OpenTasks")]
+        else:
+            tasks = [Task.from_chain(k, v) for k, v in self.chain.query_map("Tasks")]
+            return sorted((t for t in tasks if status is None or t.status is status),
+                          key=lambda t: t.task_id)
+        tasks = [self.get_task(int(_key(i))) for i in ids]
+        return sorted((t for t in tasks if status is None or t.status is status),
+                      key=lambda t: t.task_id)
+
+    def list_task_results(self, task_id: int, status: SubmissionStatus | str | None = None
+                          ) -> list[Submission]:
+        """The submissions of a task (optionally of one status), oldest first."""
+        self.get_task(task_id)
+        status = None if status is None else parse_enum(SubmissionStatus, status)
+        subs = [self.get_submission(int(_key(k))) for k, _ in
+                self.chain.query_map("TaskSubmissions", [task_id])]
+        return sorted((s for s in subs if status is None or s.status is status),
+                      key=lambda s: s.submission_id)
+
+    def list_contributor_submissions(self, contributor: str | None = None) -> list[Submission]:
+        contributor = contributor or self.chain.address
+        subs = [self.get_submission(int(_key(k))) for k, _ in
+                self.chain.query_map("ContributorSubmissions", [contributor])]
+        return sorted(subs, key=lambda s: s.submission_id)
+
+    def download_task_result(self, submission_id: int, dest_dir: str | Path,
+                             private_key: bytes | None = None, progress: Progress = None) -> Path:
+        """Fetch a result folder, verify its hash, open it if sealed, unpack it."""
+        submission = self.get_submission(submission_id)
+        location = submission.result_location
+        if location is None:
+            raise UserInputError(f"submission {submission_id} has no stored result")
+        return storage_mod.download_folder(
+            self.backend(location.storage_type), location.path, location.content_hash,
+            Path(dest_dir).expanduser(), private_key=private_key, progress=progress,
+        )
+
+    def balance(self, address: str | None = None) -> dict[str, int]:
+        return self.chain.account_data(address or self.chain.address)
+
+    # -- deciding ------------------------------------------------------------------
+
+    def accept_task_result(self, submission_id: int) -> Receipt:
+        """Accept a pending result; the chain pays its reward from escrow."""
+        return self.chain.submit("accept_task_result", {"submission_id": submission_id})
+
+    def reject_task_result(self, submission_id: int, reason: str) -> Receipt:
+        """Reject a pending result (or free a silent slot); nothing is paid."""
+        reason = reason.strip() or "rejected by the creator"
+        _check_len("the reason", reason, self.MAX_REASON_LEN)
+        return self.chain.submit(
+            "reject_task_result", {"submission_id": submission_id, "reason": _hex_text(reason)}
+        )
+
+    def decide_task_results(self, accept: Iterable[int] = (),
+                            reject: dict[int, str] | None = None) -> Receipt | None:
+        """Accept and reject many results in one atomic ``batch_all`` transaction."""
+        calls = [self.chain.call("accept_task_result", {"submission_id": sid}) for sid in accept]
+        for sid, reason in (reject or {}).items():
+            reason = reason.strip() or "rejected by the creator"
+            _check_len("the reason", reason, self.MAX_REASON_LEN)
+            calls.append(self.chain.call(
+                "reject_task_result", {"submission_id": sid, "reason": _hex_text(reason)}))
+        if not calls:
+            return None
+        return self.chain.submit_batch(calls)
+
+    def close_task(self, task_id: int) -> Receipt:
+        """Settle a task: pending results are paid, the rest of the escrow returned."""
+        return self.chain.submit("close_task", {"task_id": task_id})
+
+    # -- waiting -------------------------------------------------------------------
+
+    def wait_for_results(self, task_id: int, count: int,
+                         on_result: Callable[[Event], None] | None = None) -> list[Submission]:
+        """Block until ``count`` results of the task have been sent (counting those
+        already there), following new blocks by subscription."""
+        def done() -> bool:
+            return self._sent_count(task_id) >= count
+
+        if not done():
+            def handler(event: Event, block_number: int) -> bool:
+                if event.module == "DecentralML" and event.name == "ResultSent" \
+                        and int(event.attributes["task_id"]) == task_id:
+                    if on_result:
+                        on_result(event)
+                    return done()
+                return False
+            self.chain.watch_events(handler)
+        return self.list_task_results(task_id)
+
+    def _sent_count(self, task_id: int) -> int:
+        sent = {SubmissionStatus.PENDING, SubmissionStatus.ACCEPTED, SubmissionStatus.REJECTED}
+        return sum(1 for s in self.list_task_results(task_id)
+                   if s.status in sent and s.submitted_at is not None)
+
+
+def _key(key):
+    """query_map keys of a double map come back as the second key (or a list of one)."""
+    if isinstance(key, (list, tuple)):
+        return key[-1]
+    return key
+
+
+__all__ = ["Assignment", "Marketplace", "ChainError"]
