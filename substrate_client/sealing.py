@@ -83,23 +83,23 @@ def seal_file(src: Path, dst: Path, public_key: bytes) -> Path:
     return dst
 
 
-def open_sealed_file(src: Path, dst: Path, private_key: bytes) -> Path:
+def open_sealed_file(src: Path, dst: Path, private_key: bytes, *, label: str | None = None) -> Path:
     """Decrypt the sealed file ``src`` into ``dst`` with ``private_key``.
 
     Raises :class:`IntegrityError` if the file was not sealed to this key, or was
     altered or cut short; ``dst`` appears only when every chunk checked out.
-    Returns ``dst``.
+    ``label`` names the file in error messages (default: ``src``). Returns ``dst``.
     """
     key = _private_key(private_key)
     dst = Path(dst)
     with open(src, "rb") as sealed, _temporary_file_beside(dst) as tmp:
         with open(tmp, "wb") as out:
-            _open_stream(sealed, out, key, src)
+            _open_stream(sealed, out, key, label or str(src))
         os.replace(tmp, dst)
     return dst
 
 
-def _open_stream(sealed: BinaryIO, out: BinaryIO, key: PrivateKey, name) -> None:
+def _open_stream(sealed: BinaryIO, out: BinaryIO, key: PrivateKey, name: str) -> None:
     preamble = sealed.read(_PREAMBLE.size)
     if len(preamble) != _PREAMBLE.size or preamble[: len(MAGIC)] != MAGIC:
         raise IntegrityError(f"{name} is not a sealed file")

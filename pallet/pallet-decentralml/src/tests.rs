@@ -374,6 +374,7 @@ mod money_is_conserved {
 	//! every task and the pallet's holds must account for every unit.
 
 	use super::*;
+	use frame::prelude::fungible::Inspect;
 	use proptest::prelude::*;
 
 	#[derive(Clone, Debug)]

@@ -176,7 +176,7 @@ impl_runtime_apis! {
 		}
 	}
 
-	impl apis::Metadata for Runtime {
+	impl apis::Metadata<Block> for Runtime {
 		fn metadata() -> OpaqueMetadata {
 			OpaqueMetadata::new(Runtime::metadata().into())
 		}

@@ -1,0 +1,42 @@
+"""Example CustomAccept hook: accept a result when its held-out accuracy reaches a threshold.
+
+Use it with the CustomAccept strategy, named by either spec::
+
+    assets.model_creator.hooks:accuracy_threshold
+    assets/model_creator/hooks.py:accuracy_threshold
+
+A hook receives the contributor's loaded model and the submission (``.submission_id``,
+``.contributor``, optional ``.metadata``) and returns a ``Decision``. Write your own
+the same way; if it raises, the result stays pending and is never accepted.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+if not __package__ and str(_REPO_ROOT) not in sys.path:  # loaded from its file path
+    sys.path.insert(0, str(_REPO_ROOT))
+
+from assets.model_creator import model_creator, settings  # noqa: E402
+from substrate_client.validation import ACCEPT, REJECT, Decision, evaluate  # noqa: E402
+
+
+def accuracy_threshold(model, submission) -> Decision:
+    """Accept when accuracy on the creator's held-out data is at least ``settings.ACCURACY_THRESHOLD``."""
+    x, y, dataset = model_creator.held_out_data()
+    metrics = evaluate(model, x, y)
+    metrics["dataset"] = dataset
+    accuracy = metrics["accuracy"]
+    threshold = float(settings.ACCURACY_THRESHOLD)
+    accepted = accuracy >= threshold
+    reason = (
+        f"held-out accuracy {accuracy:.4f} {'>=' if accepted else '<'} threshold {threshold:.4f} "
+        f"({len(y)} {dataset} test samples)"
+    )
+    trained_on = (getattr(submission, "metadata", None) or {}).get("dataset")
+    if trained_on and trained_on != dataset:
+        reason += f"; the contributor trained on {trained_on}"
+    return Decision(submission.submission_id, ACCEPT if accepted else REJECT, reason, metrics)

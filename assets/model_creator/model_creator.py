@@ -1,0 +1,245 @@
+"""The model creator's side of the example task (the MNIST walk-through).
+
+The creator builds a small model, ships it in a task bundle to contributors, and
+later federates the results it accepted::
+
+    python assets/model_creator/model_creator.py create             # the initial model -> model/
+    python assets/model_creator/model_creator.py bundle             # the contributor bundle -> bundle/
+    python assets/model_creator/model_creator.py evaluate RESULT_DIR
+    python assets/model_creator/model_creator.py federate [RESULT_DIR ...]
+
+Settings are in ``settings.py`` (override with ``DECENTRALML_*`` environment variables).
+Federation delegates to :mod:`substrate_client.federation`; only results that were
+accepted should be federated.
+"""
+
+import os
+
+# tf-keras (Keras 2) so that model.save(dir) writes a SavedModel folder; set before TensorFlow loads.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+from functools import lru_cache  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union  # noqa: E402
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+if not __package__ and str(_REPO_ROOT) not in sys.path:  # run as a script
+    sys.path.insert(0, str(_REPO_ROOT))
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from assets.model_contributor import model_contributor as contributor  # noqa: E402
+from assets.model_creator import settings  # noqa: E402
+from substrate_client import federation, validation  # noqa: E402
+from substrate_client.errors import DecentralMLError, UserInputError  # noqa: E402
+
+CONTRIBUTOR_DIR = Path(contributor.__file__).resolve().parent
+#: The files of the contributor bundle, besides the model and task_settings.json.
+BUNDLE_FILES = ("start_task.sh", "model_contributor.py", "settings.py", "requirements.txt")
+
+
+def log(message: str) -> None:
+    print(f"[decentralml] {message}", flush=True)
+
+
+# --------------------------------------------------------------------------- model
+
+
+def create_model(
+    hidden_units: Optional[int] = None,
+    dropout: Optional[float] = None,
+    learning_rate: Optional[float] = None,
+) -> "tf.keras.Model":
+    """The walk-through's MLP: Flatten 28x28 -> Dense relu -> Dropout -> Dense 10 (logits)."""
+    hidden_units = settings.HIDDEN_UNITS if hidden_units is None else hidden_units
+    dropout = settings.DROPOUT if dropout is None else dropout
+    learning_rate = settings.LEARNING_RATE if learning_rate is None else learning_rate
+    layers = [
+        tf.keras.layers.Flatten(input_shape=(28, 28)),
+        tf.keras.layers.Dense(hidden_units, activation="relu"),
+    ]
+    if dropout:
+        layers.append(tf.keras.layers.Dropout(dropout))
+    layers.append(tf.keras.layers.Dense(10))
+    model = tf.keras.Sequential(layers, name=settings.MODEL_NAME)
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(learning_rate),
+        loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")],  # a string would be resolved wrongly after a SavedModel reload
+    )
+    return model
+
+
+def load_model(path: Union[str, Path]) -> "tf.keras.Model":
+    return tf.keras.models.load_model(str(path))
+
+
+def train_model(model: "tf.keras.Model", x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int) -> Dict[str, float]:
+    """Train ``model`` in place; returns the last epoch's metrics."""
+    return contributor.train_model(model, x, y, epochs, batch_size)
+
+
+def evaluate_model(model: "tf.keras.Model", x: np.ndarray, y: np.ndarray) -> Dict[str, float]:
+    """``{"loss": ..., "accuracy": ..., "samples": n}`` on ``x``, ``y``."""
+    return validation.evaluate(model, x, y)
+
+
+def save_model(model: "tf.keras.Model", path: Union[str, Path]) -> Path:
+    """Save ``model`` as a SavedModel folder at ``path``."""
+    model.save(str(path))
+    return Path(path)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def load_data(dataset: Optional[str] = None):
+    """((x_train, y_train), (x_test, y_test), dataset name), images in [0, 1]."""
+    return contributor.load_dataset(dataset or settings.DATASET)
+
+
+@lru_cache(maxsize=4)
+def _held_out(dataset: str, size: int) -> Tuple[np.ndarray, np.ndarray, str]:
+    _, (x_test, y_test), name = contributor.load_dataset(dataset)
+    return x_test[:size], y_test[:size], name
+
+
+def held_out_data(size: Optional[int] = None, dataset: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray, str]:
+    """The creator's held-out data: the first ``size`` samples of the test split, which contributors never see."""
+    return _held_out(dataset or settings.DATASET, int(settings.HELD_OUT if size is None else size))
+
+
+# --------------------------------------------------------------------------- results and federation
+
+
+def result_dirs(path: Union[str, Path], model_name: Optional[str] = None) -> List[Path]:
+    """The result folders ``<model_name>_*`` inside ``path`` (sorted)."""
+    name = model_name or settings.MODEL_NAME
+    return sorted(p for p in Path(path).glob(f"{name}_*") if (p / "saved_model.pb").is_file())
+
+
+def _expand(paths: Union[str, Path, Sequence[Union[str, Path]]]) -> List[Path]:
+    if isinstance(paths, (str, Path)):
+        path = Path(paths)
+        return [path] if (path / "saved_model.pb").is_file() else result_dirs(path)
+    return [Path(p) for p in paths]
+
+
+def load_contributors_models(paths: Union[str, Path, Sequence[Union[str, Path]]]) -> List["tf.keras.Model"]:
+    """Load contributors' models: a list of result folders, or one folder holding ``<model_name>_*`` results."""
+    return [load_model(p) for p in _expand(paths)]
+
+
+def federate_contributors_model(
+    models_or_paths: Union[str, Path, Sequence[Any]],
+    policy: str = "average",
+    sample_counts: Optional[Sequence[float]] = None,
+    trim_fraction: Optional[float] = None,
+):
+    """Federate accepted results (only accepted ones: validate first).
+
+    Result folders (recommended: read straight from their checkpoints) give a
+    :class:`substrate_client.federation.FederatedWeights` mapping; in-memory models
+    give a list of arrays for ``model.set_weights``. Either goes to
+    :func:`set_model_weights`.
+    """
+    trim = settings.TRIM_FRACTION if trim_fraction is None else trim_fraction
+    if isinstance(models_or_paths, (str, Path)) or all(isinstance(m, (str, Path)) for m in models_or_paths):
+        return federation.federate(_expand(models_or_paths), policy, sample_counts=sample_counts, trim_fraction=trim)
+    return federation.federate_models(list(models_or_paths), policy, sample_counts=sample_counts, trim_fraction=trim)
+
+
+def set_model_weights(model: "tf.keras.Model", weights: Union[Mapping[str, np.ndarray], Sequence[np.ndarray]]) -> "tf.keras.Model":
+    """Set federated weights on ``model`` (a mapping from :func:`federate_contributors_model`, or a list)."""
+    if isinstance(weights, Mapping):
+        return federation.apply_weights(model, weights)
+    model.set_weights(list(weights))
+    return model
+
+
+# --------------------------------------------------------------------------- the bundle
+
+
+def write_task_settings(bundle_dir: Union[str, Path]) -> Path:
+    """Write the training settings contributors must follow into ``bundle_dir/task_settings.json``."""
+    path = Path(bundle_dir) / "task_settings.json"
+    path.write_text(json.dumps(settings.task_settings(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def prepare_bundle(model: "tf.keras.Model", bundle_dir: Union[str, Path]) -> Path:
+    """Lay out a contributor bundle: the contributor scripts, ``model/`` and ``task_settings.json``.
+
+    Pack the folder (storage does that) and post it with the task; contributors
+    extract it and run ``./start_task.sh``.
+    """
+    bundle = Path(bundle_dir)
+    bundle.mkdir(parents=True, exist_ok=True)
+    for name in BUNDLE_FILES:
+        shutil.copy2(CONTRIBUTOR_DIR / name, bundle / name)
+    (bundle / "start_task.sh").chmod(0o755)
+    if (bundle / "model").exists():
+        shutil.rmtree(bundle / "model")
+    save_model(model, bundle / "model")
+    write_task_settings(bundle)
+    return bundle
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _print_metrics(label: str, metrics: Mapping[str, float]) -> None:
+    log(f"{label}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="The model creator's side of the DecentralML example task.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("create", help=f"create the initial model and save it to {settings.MODEL_PATH}/")
+    p_bundle = sub.add_parser("bundle", help="lay out the contributor bundle")
+    p_bundle.add_argument("--out", default=settings.BUNDLE_PATH)
+    p_eval = sub.add_parser("evaluate", help="evaluate a model folder on the held-out data")
+    p_eval.add_argument("model_dir")
+    p_fed = sub.add_parser("federate", help="federate accepted results and evaluate the federated model")
+    p_fed.add_argument("results", nargs="*", help=f"result folders (default: {settings.CONTRIBUTORS_MODELS_PATH}/{settings.MODEL_NAME}_*)")
+    p_fed.add_argument("--policy", default=settings.POLICY, choices=sorted(federation.POLICIES))
+    p_fed.add_argument("--trim-fraction", type=float, default=settings.TRIM_FRACTION)
+    p_fed.add_argument("--out", default=settings.FEDERATED_MODEL_PATH)
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "create":
+            save_model(create_model(), settings.MODEL_PATH)
+            log(f"saved the initial model to {settings.MODEL_PATH}/")
+        elif args.command == "bundle":
+            model = load_model(settings.MODEL_PATH) if Path(settings.MODEL_PATH).is_dir() else create_model()
+            log(f"bundle ready in {prepare_bundle(model, args.out)}/ (contributors run ./start_task.sh)")
+        elif args.command == "evaluate":
+            x, y, dataset = held_out_data()
+            log(f"dataset: {dataset} (held-out test samples: {len(y)})")
+            _print_metrics(args.model_dir, evaluate_model(load_model(args.model_dir), x, y))
+        elif args.command == "federate":
+            dirs = [Path(p) for p in args.results] or result_dirs(settings.CONTRIBUTORS_MODELS_PATH)
+            if not dirs:
+                raise UserInputError(f"no results found in {settings.CONTRIBUTORS_MODELS_PATH}/")
+            log(f"federating {len(dirs)} accepted results with policy {args.policy}")
+            weights = federation.federate(dirs, args.policy, trim_fraction=args.trim_fraction, reference=settings.MODEL_PATH)
+            out = federation.save_federated_model(settings.MODEL_PATH, weights, args.out)
+            x, y, dataset = held_out_data()
+            log(f"dataset: {dataset} (held-out test samples: {len(y)})")
+            _print_metrics("initial model", evaluate_model(load_model(settings.MODEL_PATH), x, y))
+            _print_metrics(f"federated model ({out})", evaluate_model(load_model(out), x, y))
+    except DecentralMLError as exc:
+        print(f"[decentralml] error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, UserInputError) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""Folders as single objects: deterministic packing, safe unpacking, upload and download.
+
+A task bundle or a result is a folder. :func:`pack_folder` turns it into an
+uncompressed tar whose bytes depend only on the files' names, contents and
+executable bits, so the same folder always has the same sha256.
+:func:`unpack_archive` extracts only plain files and directories below the
+destination, and makes the destination appear only when all of it is there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from ..errors import IntegrityError, StorageError, UserInputError
+from ..sealing import is_sealed, open_sealed_file, seal_file
+from .base import CHUNK_SIZE, Progress, StorageBackend, StoredObject, check_hash, temporary_file_beside
+
+log = logging.getLogger(__name__)
+
+#: Directories never packed.
+SKIPPED_DIRS = frozenset({"__pycache__"})
+
+
+def pack_folder(folder: Path, archive_path: Path) -> bytes:
+    """Write ``folder`` as a deterministic tar to ``archive_path``; return its sha256.
+
+    Entries are sorted; owner, group and mtime are zeroed; modes are 0o755 for
+    directories and executables and 0o644 otherwise. ``__pycache__`` is left
+    out. Symbolic links are never followed: one pointing outside ``folder`` is
+    refused (UserInputError), one pointing inside is left out (its target is
+    packed in its own right). Sockets, FIFOs and devices are refused.
+    """
+    folder = Path(folder)
+    archive_path = Path(archive_path)
+    if not folder.is_dir():
+        raise UserInputError(f"{folder} is not a folder")
+    root = folder.resolve()
+    if archive_path.resolve().is_relative_to(root):
+        raise UserInputError(f"the archive {archive_path} must not be inside the folder it packs")
+    entries = _walk(root)
+    archive_path.parent.mkdir(parents=True, exist_ok=True)
+    with temporary_file_beside(archive_path) as tmp:
+        with open(tmp, "wb") as raw:
+            out = _HashingWriter(raw)
+            with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
+                for relative, path, st in entries:
+                    info = tarfile.TarInfo(relative)
+                    info.mtime = 0
+                    info.uid = info.gid = 0
+                    info.uname = info.gname = ""
+                    if stat.S_ISDIR(st.st_mode):
+                        info.type = tarfile.DIRTYPE
+                        info.mode = 0o755
+                        tar.addfile(info)
+                    else:
+                        info.type = tarfile.REGTYPE
+                        info.mode = 0o755 if st.st_mode & stat.S_IXUSR else 0o644
+                        info.size = st.st_size
+                        with open(path, "rb") as f:
+                            tar.addfile(info, f)
+        os.replace(tmp, archive_path)
+    log.debug("packed %s (%d entries) into %s", folder, len(entries), archive_path)
+    return out.digest.digest()
+
+
+def _walk(root: Path) -> list[tuple[str, Path, os.stat_result]]:
+    """(name in the archive, path, lstat) for every entry below ``root``, sorted by name."""
+    stack = [(root, "")]
+    found = []
+    while stack:
+        directory, prefix = stack.pop()
+        with os.scandir(directory) as it:
+            for entry in it:
+                relative = f"{prefix}{entry.name}"
+                path = Path(entry.path)
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISLNK(st.st_mode):
+                    target = path.resolve()
+                    if not target.is_relative_to(root):
+                        raise UserInputError(
+                            f"{relative} is a symbolic link to {os.readlink(path)}, outside the "
+                            "folder; copy the file in instead"
+                        )
+                    log.warning("leaving out symbolic link %s (bundles hold only plain files)", relative)
+                elif stat.S_ISDIR(st.st_mode):
+                    if entry.name in SKIPPED_DIRS:
+                        continue
+                    found.append((relative, path, st))
+                    stack.append((path, relative + "/"))
+                elif stat.S_ISREG(st.st_mode):
+                    found.append((relative, path, st))
+                else:
+                    raise UserInputError(f"{relative} is not a regular file or folder; cannot pack it")
+    found.sort(key=lambda item: item[0].encode("utf-8", "surrogateescape"))
+    return found
+
+
+class _HashingWriter:
+    """A write-only file that hashes what passes through it."""
+
+    def __init__(self, raw):
+        self._raw = raw
+        self.digest = hashlib.sha256()
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        return self._raw.write(data)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def flush(self) -> None:
+        self._raw.flush()
+
+
+def unpack_archive(archive_path: Path, dest: Path) -> Path:
+    """Extract the tar at ``archive_path`` into the new folder ``dest``; return ``dest``.
+
+    Only regular files and directories with relative names inside ``dest`` are
+    accepted: absolute names, ``..``, links, devices and FIFOs raise
+    IntegrityError naming the member, before anything is written. Extraction
+    goes to a temporary folder beside ``dest``, renamed into place only when
+    complete. ``dest`` must not exist (UserInputError).
+    """
+    archive_path = Path(archive_path)
+    dest = Path(dest)
+    if dest.exists() or dest.is_symlink():
+        raise UserInputError(f"{dest} already exists; unpack into a new folder")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        tar = tarfile.open(archive_path, mode="r:")
+    except tarfile.TarError as e:
+        raise IntegrityError(f"{archive_path} is not a readable tar archive: {e}") from e
+    with tar:
+        try:
+            members = tar.getmembers()
+        except tarfile.TarError as e:
+            raise IntegrityError(f"{archive_path} is not a readable tar archive: {e}") from e
+        names = [_checked_name(member, archive_path) for member in members]
+        staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial"))
+        try:
+            for member, name in zip(members, names):
+                _extract(tar, member, staging / name, archive_path)
+            os.chmod(staging, 0o755)
+            os.rename(staging, dest)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return dest
+
+
+def _checked_name(member: tarfile.TarInfo, archive: Path) -> str:
+    """The member's name as a safe relative path, or IntegrityError."""
+    name = member.name
+    what = f"{archive}: member {name!r}"
+    if member.issym() or member.islnk():
+        raise IntegrityError(f"{what} is a link (to {member.linkname!r}); bundles hold no links")
+    if not (member.isreg() or member.isdir()):
+        raise IntegrityError(f"{what} is a device, FIFO or other special file")
+    if "\\" in name or "\0" in name:
+        raise IntegrityError(f"{what} has a character not allowed in bundle names")
+    path = PurePosixPath(name)
+    if path.is_absolute():
+        raise IntegrityError(f"{what} is an absolute path")
+    parts = [p for p in path.parts if p != "."]
+    if ".." in parts:
+        raise IntegrityError(f"{what} reaches outside the archive with '..'")
+    if not parts:
+        if member.isdir():
+            return "."
+        raise IntegrityError(f"{what} has an empty name")
+    return "/".join(parts)
+
+
+def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, archive: Path) -> None:
+    try:
+        if member.isdir():
+            target.mkdir(parents=True, exist_ok=True)
+            os.chmod(target, 0o755)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = tar.extractfile(member)
+        mode = 0o755 if member.mode & 0o100 else 0o644
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with source, os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(source, out, CHUNK_SIZE)
+        os.chmod(target, mode)
+    except FileExistsError:
+        raise IntegrityError(f"{archive}: member {member.name!r} appears twice") from None
+    except (NotADirectoryError, IsADirectoryError):
+        raise IntegrityError(f"{archive}: member {member.name!r} clashes with a file of the same name") from None
+    except tarfile.TarError as e:
+        raise IntegrityError(f"{archive}: member {member.name!r} cannot be read: {e}") from e
+
+
+def upload_folder(
+    backend: StorageBackend,
+    folder: Path,
+    seal_to: bytes | None = None,
+    progress: Progress | None = None,
+) -> StoredObject:
+    """Pack ``folder``, seal it to the X25519 public key ``seal_to`` if given, and store it.
+
+    Checks that the backend can find the object before returning it. The
+    returned ``content_hash`` is that of the stored bytes (sealed, if sealed).
+    """
+    with tempfile.TemporaryDirectory(prefix="decentralml-upload-") as work:
+        archive = Path(work) / "bundle.tar"
+        pack_folder(folder, archive)
+        if seal_to is not None:
+            archive = seal_file(archive, Path(work) / "bundle.tar.sealed", seal_to)
+        stored = backend.put_file(archive, progress)
+    if not backend.exists(stored.path):
+        raise StorageError(
+            f"{backend.storage_type} accepted {folder} as {stored.path} but cannot find it afterwards"
+        )
+    log.info("stored %s as %s %s", folder, stored.storage_type, stored.path)
+    return stored
+
+
+def download_folder(
+    backend: StorageBackend,
+    path: str,
+    content_hash: bytes,
+    dest: Path,
+    private_key: bytes | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Fetch the bundle at ``path``, check it against ``content_hash``, and unpack it to ``dest``.
+
+    The hash is checked before anything is unpacked. A sealed bundle is opened
+    with ``private_key``. ``dest`` must not exist; it appears only when complete.
+    """
+    content_hash = check_hash(content_hash)
+    dest = Path(dest)
+    if dest.exists() or dest.is_symlink():
+        raise UserInputError(f"{dest} already exists; download into a new folder")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.download-") as work:
+        archive = backend.get_file(path, Path(work) / "object", content_hash, progress)
+        if is_sealed(archive):
+            if private_key is None:
+                raise UserInputError(
+                    f"{path} is sealed; pass the private key it was sealed to (private_key=...)"
+                )
+            archive = open_sealed_file(
+                archive, Path(work) / "bundle.tar", private_key,
+                label=f"{backend.storage_type} object {path}",
+            )
+        return unpack_archive(archive, dest)

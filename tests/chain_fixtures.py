@@ -1,0 +1,63 @@
+"""Fixtures that start the real dev chain (Chopsticks executing our runtime wasm)
+on a free port for the test session, and tear it down afterwards."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+from substrateinterface import Keypair, SubstrateInterface
+
+from substrate_client import devnet
+
+UNIT = 10**12
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def devnet_url(tmp_path_factory) -> str:
+    """A fresh dev chain for the session. Fails (never skips) if it cannot start."""
+    run_dir = tmp_path_factory.mktemp("devnet")
+    os.environ["DECENTRALML_RUN_DIR"] = str(run_dir)
+    port = free_port()
+    try:
+        state = devnet.up(port, timeout=180)
+    except Exception as error:
+        pytest.fail(f"the dev chain could not start: {error}", pytrace=False)
+    yield state.url
+    devnet.down(port)
+
+
+@pytest.fixture(scope="session")
+def substrate(devnet_url) -> SubstrateInterface:
+    connection = SubstrateInterface(url=devnet_url, ss58_format=42)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="session")
+def dev_keys() -> dict[str, Keypair]:
+    names = ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"]
+    return {n.lower(): Keypair.create_from_uri(f"//{n}", ss58_format=42) for n in names}
+
+
+def fresh_account(substrate: SubstrateInterface, funder: Keypair, amount: int) -> Keypair:
+    """A new random account funded by ``funder``, so tests do not share balances."""
+    keypair = Keypair.create_from_mnemonic(Keypair.generate_mnemonic(), ss58_format=42)
+    call = substrate.compose_call("Balances", "transfer_keep_alive",
+                                  {"dest": keypair.ss58_address, "value": amount})
+    extrinsic = substrate.create_signed_extrinsic(call=call, keypair=funder)
+    receipt = substrate.submit_extrinsic(extrinsic, wait_for_inclusion=True)
+    assert receipt.is_success, receipt.error_message
+    return keypair
+
+
+def spec_path() -> Path:
+    return devnet.chain_spec_path()

@@ -1,0 +1,44 @@
+"""Shared fixtures: real daemons started once per test session.
+
+Storage: ``kubo`` (an offline IPFS node) and ``minio`` (an S3 server, with
+AWS_* credentials for boto3 set in the environment while it runs). A missing
+binary or a failed start fails the tests that need it, naming the cause.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import daemons
+
+
+def _start(start, tmp_path_factory, name):
+    try:
+        return start(tmp_path_factory.mktemp(name))
+    except daemons.DaemonError as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def kubo(tmp_path_factory):
+    """A running Kubo node; ``kubo.api_url`` is its RPC API."""
+    node = _start(daemons.start_kubo, tmp_path_factory, "kubo")
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def minio(tmp_path_factory):
+    """A running MinIO server; ``minio.endpoint_url`` is its S3 endpoint."""
+    server = _start(daemons.start_minio, tmp_path_factory, "minio")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ACCESS_KEY_ID", daemons.MINIO_USER)
+        env.setenv("AWS_SECRET_ACCESS_KEY", daemons.MINIO_PASSWORD)
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        # Keep the developer's own AWS profile and files out of the tests.
+        env.delenv("AWS_PROFILE", raising=False)
+        env.delenv("AWS_SESSION_TOKEN", raising=False)
+        env.setenv("AWS_CONFIG_FILE", "/nonexistent/decentralml-test")
+        env.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/decentralml-test")
+        yield server
+    server.stop()

@@ -1,0 +1,172 @@
+"""Start and stop real storage daemons for tests: Kubo (IPFS) and MinIO (S3).
+
+Each daemon gets a fresh directory and free ports on 127.0.0.1, and is stopped
+(and waited for) on teardown. Anything missing or failing raises DaemonError
+with a message saying what and how to fix it; the fixtures turn that into a
+test failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+INSTALL_SCRIPT = "scripts/install_storage_daemons.sh"
+GOBIN = Path(os.environ.get("DECENTRALML_CACHE", "~/.cache/decentralml")).expanduser() / "go" / "bin"
+
+MINIO_USER = "decentralml-test"
+MINIO_PASSWORD = "decentralml-test-secret"
+
+
+class DaemonError(RuntimeError):
+    """A daemon's binary is missing, or it did not start."""
+
+
+def find_binary(name: str) -> Path:
+    """The daemon binary built by the install script, else one on PATH."""
+    built = GOBIN / name
+    if built.is_file() and os.access(built, os.X_OK):
+        return built
+    on_path = shutil.which(name)
+    if on_path:
+        return Path(on_path)
+    raise DaemonError(
+        f"the `{name}` binary is missing: not in {GOBIN} nor on PATH. "
+        f"Build it with `{INSTALL_SCRIPT}` (from {REPO})."
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Daemon:
+    """A running daemon process with its log file."""
+
+    name: str
+    process: subprocess.Popen
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def log_tail(self, lines: int = 20) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return "(no log)"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+    def wait_until(self, ready, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise DaemonError(
+                    f"{self.name} exited with code {self.process.returncode} before {what}; "
+                    f"its log ({self.log_path}) ends:\n{self.log_tail()}"
+                )
+            with contextlib.suppress(requests.RequestException):
+                if ready():
+                    return
+            time.sleep(0.2)
+        self.stop()
+        raise DaemonError(
+            f"{self.name} did not get {what} within {timeout:.0f}s; its log ({self.log_path}) ends:\n"
+            f"{self.log_tail()}"
+        )
+
+
+@dataclass
+class Kubo(Daemon):
+    api_url: str = ""
+
+
+@dataclass
+class Minio(Daemon):
+    endpoint_url: str = ""
+
+
+def _spawn(argv: list, env: dict, log_path: Path) -> subprocess.Popen:
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [str(a) for a in argv],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _run(argv: list, env: dict, what: str) -> None:
+    result = subprocess.run(
+        [str(a) for a in argv], env=env, capture_output=True, text=True, timeout=60
+    )
+    if result.returncode != 0:
+        raise DaemonError(f"{what} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}")
+
+
+def start_kubo(workdir: Path, timeout: float = 60) -> Kubo:
+    """A Kubo node in ``workdir`` (``--profile test``, offline), its API on a free local port."""
+    ipfs = find_binary("ipfs")
+    env = dict(os.environ, IPFS_PATH=str(workdir / "ipfs"), IPFS_TELEMETRY="off")
+    _run([ipfs, "init", "--profile", "test"], env, "ipfs init")
+    api_port, gateway_port = free_port(), free_port()
+    _run([ipfs, "config", "Addresses.API", f"/ip4/127.0.0.1/tcp/{api_port}"], env, "ipfs config")
+    _run([ipfs, "config", "Addresses.Gateway", f"/ip4/127.0.0.1/tcp/{gateway_port}"], env, "ipfs config")
+    log_path = workdir / "kubo.log"
+    process = _spawn([ipfs, "daemon", "--offline"], env, log_path)
+    kubo = Kubo("Kubo", process, log_path, env, api_url=f"http://127.0.0.1:{api_port}")
+    kubo.wait_until(
+        lambda: requests.post(f"{kubo.api_url}/api/v0/version", timeout=2).status_code == 200,
+        timeout,
+        f"its API answering at {kubo.api_url}",
+    )
+    return kubo
+
+
+def start_minio(workdir: Path, timeout: float = 60) -> Minio:
+    """A MinIO server on a free local port, with data in ``workdir`` and test credentials."""
+    minio = find_binary("minio")
+    port, console_port = free_port(), free_port()
+    env = dict(
+        os.environ,
+        MINIO_ROOT_USER=MINIO_USER,
+        MINIO_ROOT_PASSWORD=MINIO_PASSWORD,
+        MINIO_BROWSER="off",
+        MINIO_UPDATE="off",
+        HOME=str(workdir),  # MinIO keeps its own config under ~/.minio
+    )
+    data = workdir / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    log_path = workdir / "minio.log"
+    argv = [
+        minio, "server", data,
+        "--address", f"127.0.0.1:{port}",
+        "--console-address", f"127.0.0.1:{console_port}",
+        "--quiet",
+    ]
+    process = _spawn(argv, env, log_path)
+    server = Minio("MinIO", process, log_path, env, endpoint_url=f"http://127.0.0.1:{port}")
+    server.wait_until(
+        lambda: requests.get(f"{server.endpoint_url}/minio/health/ready", timeout=2).status_code == 200,
+        timeout,
+        f"ready at {server.endpoint_url}",
+    )
+    return server

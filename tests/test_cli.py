@@ -1,0 +1,504 @@
+"""The ``decentralml`` command line against the real dev chain (Chopsticks running our
+runtime), with a local store in a temporary folder: every command's help has an
+example, a task goes from a bundle folder to a closed task with everyone paid as
+promised, and each kind of failure exits 1 or 2 with one ``error: ...`` line."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from substrate_client import cli as cli_mod
+from substrate_client.cli import cli, format_amount, parse_amount
+from substrate_client.errors import UserInputError
+from tests.chain_fixtures import UNIT, devnet_url, dev_keys, fresh_account, substrate  # noqa: F401
+
+REPO = Path(__file__).resolve().parent.parent
+CREATOR_DIR = REPO / "assets" / "model_creator"
+SCRIPTS = Path(sys.executable).parent
+
+COMMANDS = [
+    [], ["create_task"], ["assign_task"], ["send_task_result"], ["list_tasks"], ["show_task"],
+    ["list_task_results"], ["download_task_result"], ["validate_task_results"],
+    ["accept_task_result"], ["reject_task_result"], ["close_task"], ["balance"], ["federate"],
+    ["keys"], ["keys", "generate"], ["keys", "show"],
+    ["devnet"], ["devnet", "up"], ["devnet", "down"], ["devnet", "status"],
+]
+
+_SETTINGS_ENV = ["DECENTRALML_SURI", "DECENTRALML_URL", "DECENTRALML_KEY_FILE",
+                 "DECENTRALML_IPFS_API", "DECENTRALML_S3_ENDPOINT", "DECENTRALML_S3_BUCKET",
+                 "DECENTRALML_LOCAL_STORE", "DECENTRALML_CONFIG"]
+
+
+@pytest.fixture(autouse=True)
+def clean_settings(monkeypatch, tmp_path):
+    """No signer, chain or storage settings leak in from the developer's shell or config."""
+    for name in _SETTINGS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DECENTRALML_CONFIG", str(tmp_path / "no-config.toml"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def invoke(args, env=None, input=None, command=cli, prog="decentralml"):
+    return CliRunner().invoke(command, [str(a) for a in args], env=env, input=input,
+                              prog_name=prog)
+
+
+def ok(result):
+    assert result.exit_code == 0, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return result
+
+
+def as_json(result):
+    return json.loads(ok(result).stdout)
+
+
+def one_error_line(result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- without a chain
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "decentralml")
+def test_every_command_help_shows_an_example(path):
+    result = ok(invoke(path + ["--help"]))
+    assert "Example" in result.stdout
+    example = [line.strip() for line in result.stdout.split("Example", 1)[1].splitlines()]
+    command = " ".join(["decentralml", *path])
+    assert any(line == command or line.startswith(command + " ") for line in example), example
+
+
+@pytest.mark.parametrize("name", ["create_task", "assign_task", "send_task_result"])
+def test_standalone_commands_take_the_global_options_and_show_their_own_name(name):
+    entry = getattr(cli_mod, name)
+    result = ok(invoke(["--help"], command=entry, prog=name))
+    for flag in ("--url", "--key-file", "--json", "--ipfs-api", "--s3-endpoint", "--s3-bucket",
+                 "--local-store"):
+        assert flag in result.stdout
+    example = [line.strip() for line in result.stdout.split("Example", 1)[1].splitlines()]
+    assert any(line.startswith(f"{name} ") for line in example), example
+    assert "--suri" not in result.stdout and "--mnemonic" not in result.stdout
+
+
+def test_amounts_are_planck_or_dml_with_twelve_decimals():
+    assert parse_amount("5") == 5
+    assert parse_amount("5DML") == 5 * UNIT
+    assert parse_amount("0.5DML") == UNIT // 2
+    assert parse_amount("0.5 dml") == UNIT // 2
+    assert parse_amount("1_000") == 1000
+    assert parse_amount("0.000000000001DML") == 1
+    for bad in ("1.5", "lots", "5XYZ", "0.0000000000001DML", "-3"):
+        with pytest.raises(UserInputError):
+            parse_amount(bad)
+    assert format_amount(UNIT // 2) == "0.5 DML"
+    assert format_amount(15 * UNIT) == "15 DML"
+
+
+@pytest.mark.parametrize("amount", ["lots", "0", "1.5", "-3", "5XYZ", "0.0000000000001DML"])
+def test_a_bad_pays_amount_is_a_usage_error(tmp_path, amount):
+    (tmp_path / "bundle").mkdir()
+    result = invoke(["create_task", "--bundle", tmp_path / "bundle", "--question", "q",
+                     "--pays-amount", amount, "--max-assignments", "1", "--storage", "local"],
+                    env={"DECENTRALML_SURI": "//Alice", "DECENTRALML_URL": "ws://127.0.0.1:1"})
+    assert result.exit_code == 2, result.output
+    assert "--pays-amount" in result.stderr
+
+
+def test_the_chain_url_comes_from_the_flag_then_the_environment_then_the_config_file(tmp_path):
+    flag, env, config = free_port(), free_port(), free_port()
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f'url = "ws://127.0.0.1:{config}"\nlocal_store = "{tmp_path}"\n')
+    base = {"DECENTRALML_CONFIG": str(config_file)}
+
+    def port_tried(args, extra=None):
+        result = invoke(args + ["list_tasks"], env={**base, **(extra or {})})
+        assert result.exit_code == 1
+        return one_error_line(result)
+
+    assert f":{config} " in port_tried([])
+    assert f":{env} " in port_tried([], {"DECENTRALML_URL": f"ws://127.0.0.1:{env}"})
+    assert f":{flag} " in port_tried(["--url", f"ws://127.0.0.1:{flag}"],
+                                     {"DECENTRALML_URL": f"ws://127.0.0.1:{env}"})
+
+
+def test_a_malformed_config_file_is_a_user_error(tmp_path):
+    config_file = tmp_path / "config.toml"
+    config_file.write_text("url = \n")
+    result = invoke(["list_tasks"], env={"DECENTRALML_CONFIG": str(config_file)})
+    assert result.exit_code == 2
+    assert str(config_file) in one_error_line(result)
+
+
+def test_an_unreachable_chain_exits_1_and_says_how_to_start_one():
+    result = invoke(["--url", f"ws://127.0.0.1:{free_port()}", "list_tasks"])
+    assert result.exit_code == 1
+    assert "decentralml devnet up" in one_error_line(result)
+
+
+def test_keys_generate_writes_a_pair_and_show_prints_only_the_public_key(tmp_path):
+    path = tmp_path / "keys" / "result_key"
+    made = as_json(invoke(["--json", "keys", "generate", "--path", path]))
+    assert Path(made["public_key_path"]) == path.with_suffix(".pub")
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    shown = as_json(invoke(["keys", "show", "--path", path, "--json"]))
+    assert shown["public_key"] == made["public_key"]
+    private_hex = path.read_text().strip()
+    assert private_hex not in invoke(["keys", "show", "--path", path]).output
+    again = invoke(["keys", "generate", "--path", path])
+    assert again.exit_code == 2 and "already exists" in one_error_line(again)
+
+
+# --------------------------------------------------------------------------- on the dev chain
+
+
+@pytest.fixture
+def store(tmp_path):
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def dml(devnet_url, store):  # noqa: F811
+    """Run the CLI against the dev chain and the local store, as an account (or nobody)."""
+
+    def run(*args, signer=None, input=None, env=None):
+        settings = {"DECENTRALML_URL": devnet_url, "DECENTRALML_LOCAL_STORE": str(store)}
+        if signer is not None:
+            settings["DECENTRALML_SURI"] = signer.mnemonic
+        settings.update(env or {})
+        return invoke(args, env=settings, input=input)
+
+    return run
+
+
+@pytest.fixture
+def account(substrate, dev_keys):  # noqa: F811
+    """A fresh account funded with 1000 DML by Alice."""
+    return lambda: fresh_account(substrate, dev_keys["alice"], 1000 * UNIT)
+
+
+def make_bundle(root: Path, script: str = "#!/usr/bin/env bash\necho training\n") -> Path:
+    bundle = root / "bundle"
+    (bundle / "model").mkdir(parents=True)
+    (bundle / "model" / "weights.bin").write_bytes(os.urandom(300_000))
+    (bundle / "start_task.sh").write_text(script)
+    (bundle / "start_task.sh").chmod(0o755)
+    return bundle
+
+
+def make_result(root: Path, name: str, text: str = "trained") -> Path:
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "result.txt").write_text(text)
+    return folder
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def create(dml, creator, bundle, *extra, slots=2, pays="0.5DML") -> dict:
+    return as_json(dml("--json", "create_task", "--bundle", bundle, "--question", "Train the MLP",
+                       "--pays-amount", pays, "--max-assignments", slots, "--storage", "local",
+                       *extra, signer=creator))
+
+
+def test_a_task_goes_from_a_bundle_folder_to_closed_with_everyone_paid(dml, account, tmp_path):
+    creator, bob, carol = account(), account(), account()
+    bundle = make_bundle(tmp_path)
+    task = create(dml, creator, bundle)
+    task_id = task["task_id"]
+    assert task["pays_amount"] == UNIT // 2 and task["escrow"] == UNIT and task["free_slots"] == 2
+    assert task["creator"] == creator.ss58_address and task["bundle"]["storage_type"] == "Local"
+
+    listed = as_json(dml("list_tasks", "--status", "open", "--json"))
+    assert task_id in [t["task_id"] for t in listed]
+    table = ok(dml("list_tasks", "--creator", creator.ss58_address)).stdout
+    assert "Train the MLP" in table and "0.5 DML" in table and "0/2" in table
+    shown = ok(dml("show_task", task_id)).stdout
+    assert "0.5 DML per accepted result" in shown and "2 free" in shown
+
+    subs = {}
+    for who in (bob, carol):
+        dest = tmp_path / f"task_{who.ss58_address[:6]}"
+        assigned = as_json(dml("--json", "assign_task", task_id, "--dest", dest, signer=who))
+        assert files(Path(assigned["bundle_dir"])) == files(bundle)  # downloaded and verified
+        assert os.access(dest / "start_task.sh", os.X_OK)
+        subs[who.ss58_address] = assigned["submission_id"]
+    sub_bob, sub_carol = subs[bob.ss58_address], subs[carol.ss58_address]
+
+    results = {who: make_result(tmp_path / "results", who) for who in ("bob", "carol")}
+    sent = as_json(dml("send_task_result", "--submission-id", sub_bob, "--result-path",
+                       results["bob"], "--result", "accuracy=0.91", "--json", signer=bob))
+    assert sent["status"] == "Pending" and sent["result"] == "accuracy=0.91"
+    assert sent["result_location"]["storage_type"] == "Local"  # the bundle's storage by default
+    human = ok(dml("send_task_result", "--submission-id", sub_carol, "--result-path",
+                   results["carol"], signer=carol)).stdout
+    assert f"sent the result of submission {sub_carol}" in human
+
+    pending = as_json(dml("list_task_results", task_id, "--status", "pending", "--json"))
+    assert [s["submission_id"] for s in pending] == sorted([sub_bob, sub_carol])
+    downloaded = as_json(dml("download_task_result", sub_bob, "--dest", tmp_path / "got", "--json"))
+    assert files(Path(downloaded["dest"])) == files(results["bob"])
+
+    before = as_json(dml("balance", bob.ss58_address, "--json"))["free"]
+    accepted = as_json(dml("--json", "accept_task_result", sub_bob, signer=creator))
+    assert accepted == [{"submission_id": sub_bob, "status": "Accepted", "paid": UNIT // 2,
+                         "block": accepted[0]["block"]}]
+    assert as_json(dml("balance", bob.ss58_address, "--json"))["free"] == before + UNIT // 2
+    rejected = ok(dml("reject_task_result", sub_carol, "--reason", "accuracy below 0.8",
+                      signer=creator)).stdout
+    assert "accuracy below 0.8" in rejected
+    states = {s["submission_id"]: s for s in as_json(dml("list_task_results", task_id, "--json"))}
+    assert states[sub_bob]["status"] == "Accepted"
+    assert states[sub_carol]["status"] == "Rejected"
+    assert states[sub_carol]["rejection_reason"] == "accuracy below 0.8"
+
+    closed = as_json(dml("close_task", task_id, "--json", signer=creator))
+    assert (closed["paid_on_close"], closed["refunded"]) == (0, UNIT // 2)
+    assert as_json(dml("show_task", task_id, "--json"))["status"] == "Closed"
+    mine = as_json(dml("balance", "--json", signer=creator))
+    assert mine["address"] == creator.ss58_address and mine["reserved"] == 0
+    assert "DML" in ok(dml("balance", signer=creator)).stdout
+
+
+def test_assign_task_run_starts_the_bundle_with_its_ids_and_passes_on_its_exit_code(
+        dml, account, tmp_path):
+    creator, bob = account(), account()
+    seen = tmp_path / "seen.env"
+    script = textwrap.dedent(f"""\
+        #!/usr/bin/env bash
+        env | grep '^DECENTRALML_' | grep -v SURI > {seen}
+        exit 7
+        """)
+    task_id = create(dml, creator, make_bundle(tmp_path, script), slots=1)["task_id"]
+    result = dml("assign_task", task_id, "--dest", tmp_path / "task", "--run",
+                 "--shard-index", 1, "--num-shards", 3, signer=bob)
+    assert result.exit_code == 7, result.output
+    env = dict(line.split("=", 1) for line in seen.read_text().splitlines())
+    submission_id = int(result.stdout.split()[1].rstrip(":"))
+    assert env["DECENTRALML_SUBMISSION_ID"] == str(submission_id)
+    assert env["DECENTRALML_TASK_ID"] == str(task_id)
+    assert env["DECENTRALML_CONTRIBUTOR_ID"] == bob.ss58_address[:8]
+    assert (env["DECENTRALML_SHARD_INDEX"], env["DECENTRALML_NUM_SHARDS"]) == ("1", "3")
+
+
+def test_the_bundle_can_send_its_own_result_with_the_settings_assign_task_used(
+        dml, account, tmp_path):
+    """start_task.sh calls the send_task_result console script, as the example bundle does:
+    the URL, local store and key file given to assign_task reach it."""
+    creator, bob = account(), account()
+    key_file = tmp_path / "bob.key"
+    key_file.write_text(bob.mnemonic + "\n")
+    script = textwrap.dedent("""\
+        #!/usr/bin/env bash
+        set -euo pipefail
+        mkdir -p output/result && echo weights > output/result/model.txt
+        send_task_result --submission-id "$DECENTRALML_SUBMISSION_ID" --result-path output/result
+        """)
+    task_id = create(dml, creator, make_bundle(tmp_path, script), slots=1)["task_id"]
+    result = dml("--key-file", key_file, "assign_task", task_id, "--dest", tmp_path / "task", "--run")
+    ok(result)
+    [sub] = as_json(dml("list_task_results", task_id, "--json"))
+    assert sub["contributor"] == bob.ss58_address and sub["status"] == "Pending"
+    assert files(Path(as_json(dml("download_task_result", sub["submission_id"], "--dest",
+                                  tmp_path / "got", "--json"))["dest"])) == {"model.txt": b"weights\n"}
+
+
+def test_an_unknown_task_exits_1_naming_task_not_found(dml, account):
+    result = dml("show_task", 4_000_000)
+    assert result.exit_code == 1
+    assert one_error_line(result).startswith("error: TaskNotFound: ")
+    result = dml("assign_task", 4_000_000, signer=account())
+    assert result.exit_code == 1 and "TaskNotFound" in one_error_line(result)
+
+
+def test_a_pallet_error_prints_its_name_and_documentation(dml, account, tmp_path):
+    creator, bob, carol = account(), account(), account()
+    task_id = create(dml, creator, make_bundle(tmp_path), slots=1)["task_id"]
+    ok(dml("assign_task", task_id, "--dest", tmp_path / "bob", signer=bob))
+    result = dml("assign_task", task_id, "--dest", tmp_path / "carol", signer=carol)
+    assert result.exit_code == 1
+    line = one_error_line(result)
+    assert line.startswith("error: NoSlotsLeft: ") and len(line) > len("error: NoSlotsLeft: ") + 10
+    assert not (tmp_path / "carol").exists()
+
+
+def test_without_a_signer_create_task_exits_2_and_creates_nothing(dml, tmp_path):
+    before = len(as_json(dml("list_tasks", "--json")))
+    result = dml("create_task", "--bundle", make_bundle(tmp_path), "--question", "q",
+                 "--pays-amount", "1DML", "--max-assignments", 1, "--storage", "local")
+    assert result.exit_code == 2
+    assert "DECENTRALML_SURI" in one_error_line(result)
+    assert len(as_json(dml("list_tasks", "--json"))) == before
+
+
+def test_a_bad_signer_secret_is_a_user_error_that_never_echoes_the_secret(dml, tmp_path):
+    secret = "correct horse battery staple not a mnemonic"
+    result = dml("-vv", "balance", env={"DECENTRALML_SURI": secret})
+    assert result.exit_code == 2
+    one_error_line(result)
+    assert secret not in result.output and "staple" not in result.output
+
+
+def test_the_signer_secret_is_never_printed_even_when_verbose(dml, account, tmp_path):
+    creator = account()
+    result = ok(dml("-vv", "create_task", "--bundle", make_bundle(tmp_path), "--question", "q",
+                    "--pays-amount", "1DML", "--max-assignments", 1, "--storage", "local",
+                    signer=creator))
+    assert "info: " in result.stderr  # verbose indeed
+    assert creator.mnemonic not in result.output
+
+
+def test_a_result_path_that_does_not_exist_exits_2_and_sends_nothing(dml, account, tmp_path):
+    creator, bob = account(), account()
+    task_id = create(dml, creator, make_bundle(tmp_path), slots=1)["task_id"]
+    sub = as_json(dml("--json", "assign_task", task_id, "--dest", tmp_path / "t", signer=bob))
+    result = dml("send_task_result", "--submission-id", sub["submission_id"], "--result-path",
+                 tmp_path / "missing", signer=bob)
+    assert result.exit_code == 2
+    assert "missing" in result.stderr
+    [state] = as_json(dml("list_task_results", task_id, "--json"))
+    assert state["status"] == "Assigned" and state["result_location"] is None
+
+
+def test_the_installed_console_scripts_run(devnet_url, account, tmp_path):  # noqa: F811
+    creator = account()
+    env = {**os.environ, "DECENTRALML_URL": devnet_url, "DECENTRALML_SURI": creator.mnemonic,
+           "DECENTRALML_LOCAL_STORE": str(tmp_path / "store")}
+    created = subprocess.run(
+        [SCRIPTS / "create_task", "--json", "--bundle", make_bundle(tmp_path), "--question",
+         "from the console script", "--pays-amount", "2DML", "--max-assignments", "1",
+         "--storage", "local"], env=env, capture_output=True, text=True, timeout=120)
+    assert created.returncode == 0, created.stderr
+    task_id = json.loads(created.stdout)["task_id"]
+    listed = subprocess.run([SCRIPTS / "decentralml", "--json", "list_tasks", "--mine"],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert [t["task_id"] for t in json.loads(listed.stdout)] == [task_id]
+    missing = subprocess.run([sys.executable, "-m", "substrate_client", "show_task", "4000000"],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("error: TaskNotFound")
+
+
+# --------------------------------------------------------------------------- validating and federating
+
+
+HOOK = '''
+from substrate_client.validation import ACCEPT, REJECT, Decision
+
+
+def by_samples(model, submission):
+    if submission.metadata.get("boom"):
+        raise RuntimeError("the hook broke")
+    verdict = ACCEPT if submission.metadata["samples"] >= 100 else REJECT
+    return Decision(submission.submission_id, verdict,
+                    f"{submission.metadata['samples']} samples, accuracy {submission.metrics['accuracy']:.2f}")
+'''
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    """The example task's model (untrained), saved once as a SavedModel folder."""
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.path.insert(0, str(REPO))
+    from assets.model_creator import model_creator
+
+    path = tmp_path_factory.mktemp("model") / "model"
+    model_creator.create_model().save(str(path))
+    return path
+
+
+def model_result(template: Path, dest: Path, **metadata) -> Path:
+    import shutil
+
+    shutil.copytree(template, dest)
+    (dest / "decentralml_result.json").write_text(json.dumps(metadata))
+    return dest
+
+
+def test_validating_with_a_hook_decides_in_one_batch_and_a_broken_hook_leaves_the_result_pending(
+        dml, account, tmp_path, saved_model):
+    creator = account()
+    key = tmp_path / "result_key"
+    ok(dml("keys", "generate", "--path", key))
+    task_id = create(dml, creator, make_bundle(tmp_path), "--result-key", key.with_suffix(".pub"),
+                     "--validation-strategy", "custom-accept", slots=3)["task_id"]
+    subs = {}
+    for name, metadata in (("good", {"samples": 500}), ("small", {"samples": 5}),
+                           ("boom", {"samples": 500, "boom": True})):
+        who = account()
+        sub = as_json(dml("--json", "assign_task", task_id, "--dest", tmp_path / f"t_{name}",
+                          signer=who))["submission_id"]
+        result = model_result(saved_model, tmp_path / "results" / name, **metadata)
+        ok(dml("send_task_result", "--submission-id", sub, "--result-path", result, signer=who))
+        subs[name] = sub
+
+    hook = tmp_path / "hook.py"
+    hook.write_text(HOOK)
+    # Sealed: without the right private key nothing is downloaded.
+    wrong = tmp_path / "other_key"
+    ok(dml("keys", "generate", "--path", wrong))
+    refused = dml("validate_task_results", task_id, "--hook", f"{hook}:by_samples",
+                  "--result-key-file", wrong, "--results-dir", tmp_path / "wrong", signer=creator)
+    assert refused.exit_code == 2 and "does not open" in one_error_line(refused)
+    assert not (tmp_path / "wrong").exists()
+    report = as_json(dml("--json", "validate_task_results", task_id, "--hook", f"{hook}:by_samples",
+                         "--result-key-file", key, "--creator-dir", CREATOR_DIR, signer=creator))
+    rows = {r["submission_id"]: r for r in report["results"]}
+    assert report["submitted"] is True
+    assert rows[subs["good"]]["verdict"] == "accept"
+    assert rows[subs["small"]]["verdict"] == "reject" and "5 samples" in rows[subs["small"]]["reason"]
+    assert rows[subs["boom"]]["verdict"] == "pending" and "the hook broke" in rows[subs["boom"]]["error"]
+    assert 0.0 <= rows[subs["good"]]["metrics"]["accuracy"] <= 1.0
+    assert rows[subs["good"]]["metrics"]["samples"] == 1000
+
+    states = {s["submission_id"]: s["status"] for s in as_json(dml("list_task_results", task_id, "--json"))}
+    assert states == {subs["good"]: "Accepted", subs["small"]: "Rejected", subs["boom"]: "Pending"}
+
+    # By hand, as a table: the broken hook's result is accepted at the prompt.
+    table = ok(dml("validate_task_results", task_id, "--result-key-file", key, "--no-evaluate",
+                   signer=creator, input="a\n"))
+    assert "accept" in table.stdout and str(subs["boom"]) in table.stdout
+    states = {s["submission_id"]: s["status"] for s in as_json(dml("list_task_results", task_id, "--json"))}
+    assert states[subs["boom"]] == "Accepted"
+
+    out = tmp_path / "federated"
+    federated = as_json(dml("--json", "federate", "--task-id", task_id, "--out", out,
+                            "--result-key-file", key, "--policy", "average"))
+    assert len(federated["sources"]) == 2 and (out / "saved_model.pb").is_file()
+
+
+def test_validating_by_ids_rejects_unknown_ids_before_downloading(dml, account, tmp_path):
+    creator, bob = account(), account()
+    task_id = create(dml, creator, make_bundle(tmp_path), slots=1)["task_id"]
+    sub = as_json(dml("--json", "assign_task", task_id, "--dest", tmp_path / "t", signer=bob))
+    ok(dml("send_task_result", "--submission-id", sub["submission_id"], "--result", "text only",
+           signer=bob))
+    result = dml("validate_task_results", task_id, "--accept", 4_000_000, "--no-evaluate",
+                 signer=creator)
+    assert result.exit_code == 2 and "4000000" in one_error_line(result)
+    report = as_json(dml("validate_task_results", task_id, "--reject", sub["submission_id"],
+                         "--reason", "no model sent", "--no-evaluate", "--json", signer=creator))
+    assert [r["verdict"] for r in report["results"]] == ["reject"]
+    [state] = as_json(dml("list_task_results", task_id, "--json"))
+    assert state["status"] == "Rejected" and state["rejection_reason"] == "no model sent"

@@ -1,0 +1,171 @@
+"""Sealing files and bundles to a key pair, and handling the key files."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from substrate_client import sealing
+from substrate_client.errors import ConfigError, IntegrityError, UserInputError
+from substrate_client.keys import generate_keypair, load_private_key, load_public_key
+from substrate_client.sealing import is_sealed, open_sealed_file, seal_file
+from substrate_client.storage import LocalStorage, download_folder, upload_folder
+
+CHUNK = sealing.CHUNK_SIZE
+_PREFIX = 12 + 80 + 24  # preamble, sealed stream key, secretstream header
+_BLOCK = CHUNK + 17  # one full encrypted chunk
+
+
+@pytest.fixture
+def keypair(tmp_path) -> tuple[bytes, bytes]:
+    public = generate_keypair(tmp_path / "keys" / "result_key")
+    return public, load_private_key(tmp_path / "keys" / "result_key")
+
+
+def sealed_copy(tmp_path: Path, data: bytes, public: bytes) -> Path:
+    plain = tmp_path / "plain"
+    plain.write_bytes(data)
+    return seal_file(plain, tmp_path / "sealed", public)
+
+
+def assert_refused(sealed: Path, private: bytes, tmp_path: Path, match: str) -> None:
+    dest = tmp_path / "opened"
+    with pytest.raises(IntegrityError, match=match):
+        open_sealed_file(sealed, dest, private)
+    assert not dest.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize(
+    "size", [0, 1, CHUNK - 1, CHUNK, 2 * CHUNK, 2 * CHUNK + 12345], ids=lambda n: f"{n}B"
+)
+def test_a_sealed_file_opens_to_the_same_bytes_with_the_right_key(tmp_path, keypair, size):
+    public, private = keypair
+    data = os.urandom(size)
+    sealed = sealed_copy(tmp_path, data, public)
+
+    assert is_sealed(sealed)
+    if size >= 64:
+        assert data[:64] not in sealed.read_bytes()
+    assert open_sealed_file(sealed, tmp_path / "opened", private).read_bytes() == data
+
+
+def test_an_ordinary_file_is_not_sealed(tmp_path):
+    (tmp_path / "plain").write_bytes(b"just bytes")
+    assert not is_sealed(tmp_path / "plain")
+
+
+def test_the_wrong_private_key_cannot_open_a_sealed_file(tmp_path, keypair):
+    public, _ = keypair
+    other = generate_keypair(tmp_path / "other_key")
+    assert other != public
+    sealed = sealed_copy(tmp_path, b"for the creator only", public)
+    assert_refused(sealed, load_private_key(tmp_path / "other_key"), tmp_path, "not sealed to this key")
+
+
+def test_a_flipped_byte_in_a_chunk_is_detected(tmp_path, keypair):
+    public, private = keypair
+    sealed = sealed_copy(tmp_path, os.urandom(CHUNK + 100), public)
+    with open(sealed, "r+b") as f:
+        f.seek(_PREFIX + _BLOCK + 10)  # inside the second chunk
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 1]))
+    assert_refused(sealed, private, tmp_path, "chunk 1")
+
+
+def test_a_sealed_file_missing_its_final_chunk_is_detected(tmp_path, keypair):
+    public, private = keypair
+    sealed = sealed_copy(tmp_path, os.urandom(2 * CHUNK + 5), public)
+    with open(sealed, "r+b") as f:
+        f.truncate(_PREFIX + 2 * _BLOCK)
+    assert_refused(sealed, private, tmp_path, "cut short")
+
+
+def test_reordered_chunks_are_detected(tmp_path, keypair):
+    public, private = keypair
+    sealed = sealed_copy(tmp_path, os.urandom(3 * CHUNK), public)
+    raw = sealed.read_bytes()
+    first, second = raw[_PREFIX : _PREFIX + _BLOCK], raw[_PREFIX + _BLOCK : _PREFIX + 2 * _BLOCK]
+    sealed.write_bytes(raw[:_PREFIX] + second + first + raw[_PREFIX + 2 * _BLOCK :])
+    assert_refused(sealed, private, tmp_path, "chunk 0")
+
+
+@pytest.mark.parametrize("size", [5, CHUNK], ids=["short-final-chunk", "full-final-chunk"])
+def test_data_appended_after_the_final_chunk_is_detected(tmp_path, keypair, size):
+    public, private = keypair
+    sealed = sealed_copy(tmp_path, os.urandom(size), public)
+    with open(sealed, "ab") as f:
+        f.write(b"extra")
+    assert_refused(sealed, private, tmp_path, "altered|after its final chunk")
+
+
+def test_a_sealed_bundle_round_trips_and_the_store_holds_only_ciphertext(tmp_path, keypair):
+    public, private = keypair
+    folder = tmp_path / "result"
+    (folder / "model").mkdir(parents=True)
+    (folder / "model" / "weights.bin").write_bytes(b"secret weights" * 1000)
+    store = LocalStorage(tmp_path / "store")
+
+    stored = upload_folder(store, folder, seal_to=public)
+
+    assert is_sealed(store.root / stored.path)
+    assert b"secret weights" not in (store.root / stored.path).read_bytes()
+    out = download_folder(store, stored.path, stored.content_hash, tmp_path / "out", private_key=private)
+    assert (out / "model" / "weights.bin").read_bytes() == b"secret weights" * 1000
+
+
+def test_a_sealed_bundle_is_not_unpacked_without_the_right_key(tmp_path, keypair):
+    public, _ = keypair
+    generate_keypair(tmp_path / "other_key")
+    folder = tmp_path / "result"
+    folder.mkdir()
+    (folder / "weights.bin").write_bytes(b"w")
+    store = LocalStorage(tmp_path / "store")
+    stored = upload_folder(store, folder, seal_to=public)
+
+    with pytest.raises(UserInputError, match="sealed"):
+        download_folder(store, stored.path, stored.content_hash, tmp_path / "out")
+    with pytest.raises(IntegrityError, match=stored.path):
+        download_folder(
+            store, stored.path, stored.content_hash, tmp_path / "out",
+            private_key=load_private_key(tmp_path / "other_key"),
+        )
+    assert not (tmp_path / "out").exists()
+
+
+# --- key files ----------------------------------------------------------------
+
+
+def test_generate_keypair_writes_a_private_file_only_its_owner_can_read(tmp_path):
+    path = tmp_path / "cfg" / "result_key"
+    public = generate_keypair(path)
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.with_suffix(".pub").read_text().strip() == public.hex()
+    assert load_public_key(path.with_suffix(".pub")) == public
+    assert load_public_key(public.hex()) == public
+    assert load_public_key(public) == public
+    assert len(load_private_key(path)) == 32
+
+
+def test_generate_keypair_refuses_to_overwrite_a_key(tmp_path):
+    path = tmp_path / "result_key"
+    generate_keypair(path)
+    before = path.read_bytes()
+    with pytest.raises(UserInputError, match="already exists"):
+        generate_keypair(path)
+    assert path.read_bytes() == before
+
+
+def test_a_malformed_key_file_is_a_config_error_that_does_not_echo_its_contents(tmp_path):
+    path = tmp_path / "result_key"
+    path.write_text("not-a-key-but-maybe-a-secret")
+    with pytest.raises(ConfigError) as error:
+        load_private_key(path)
+    assert "maybe-a-secret" not in str(error.value)
+    with pytest.raises(ConfigError):
+        load_public_key(tmp_path / "missing.pub")

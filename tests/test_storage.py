@@ -1,0 +1,429 @@
+"""Storage backends against real daemons (Kubo, MinIO), and bundle packing/unpacking."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import base64
+import os
+import stat
+import subprocess
+import sys
+import tarfile
+import textwrap
+from pathlib import Path
+
+import boto3
+import pytest
+
+from substrate_client.errors import IntegrityError, StorageUnavailableError, UserInputError
+from substrate_client.storage import (
+    IpfsStorage,
+    LocalStorage,
+    S3Storage,
+    StoredObject,
+    backend_from_settings,
+    download_folder,
+    pack_folder,
+    unpack_archive,
+    upload_folder,
+)
+from tests.daemons import free_port
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# --- helpers ---------------------------------------------------------------
+
+
+def make_folder(root: Path) -> Path:
+    """A small task-like folder: nested files, an executable, binary data, an empty dir."""
+    (root / "model" / "variables").mkdir(parents=True)
+    (root / "empty").mkdir()
+    (root / "README.md").write_text("a task\n")
+    (root / "model" / "saved_model.pb").write_bytes(bytes(range(256)) * 40)
+    (root / "model" / "variables" / "variables.data").write_bytes(os.urandom(100_000))
+    (root / "train.sh").write_text("#!/bin/sh\necho train\n")
+    (root / "train.sh").chmod(0o755)
+    (root / "naïve name.txt").write_text("unicode\n")
+    return root
+
+
+def tree(root: Path) -> dict[str, object]:
+    """Relative path -> bytes for files ('dir' for folders) and the exec bit."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_dir():
+            out[rel] = "dir"
+        else:
+            out[rel] = (path.read_bytes(), bool(path.stat().st_mode & stat.S_IXUSR))
+    return out
+
+
+def leftovers(directory: Path) -> list[str]:
+    """Hidden temporary files/folders our code leaves beside a destination, if any."""
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith("."))
+
+
+@pytest.fixture(params=["Local", "IPFS", "S3"])
+def backend(request, tmp_path):
+    """Each backend in turn, on its real service."""
+    if request.param == "Local":
+        return LocalStorage(tmp_path / "store")
+    if request.param == "IPFS":
+        return IpfsStorage(request.getfixturevalue("kubo").api_url)
+    minio = request.getfixturevalue("minio")
+    return S3Storage("test-bundles", endpoint_url=minio.endpoint_url)
+
+
+# --- round trips -----------------------------------------------------------
+
+
+def test_put_file_then_get_file_returns_the_same_bytes(backend, tmp_path):
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    src = tmp_path / "blob"
+    src.write_bytes(data)
+    moved = []
+
+    stored = backend.put_file(src, progress=moved.append)
+
+    assert isinstance(stored, StoredObject)
+    assert stored.storage_type == backend.storage_type
+    assert stored.content_hash == hashlib.sha256(data).digest()
+    assert stored.size == len(data)
+    assert sum(moved) == len(data)
+    assert backend.exists(stored.path)
+    dest = tmp_path / "out" / "blob"
+    assert backend.get_file(stored.path, dest, stored.content_hash) == dest
+    assert dest.read_bytes() == data
+    assert leftovers(dest.parent) == []
+
+
+def test_folder_round_trips_through_each_backend(backend, tmp_path):
+    folder = make_folder(tmp_path / "task")
+
+    stored = upload_folder(backend, folder)
+    fetched = download_folder(backend, stored.path, stored.content_hash, tmp_path / "fetched")
+
+    assert tree(fetched) == tree(folder)
+    assert leftovers(tmp_path) == []
+
+
+def test_storing_the_same_bytes_twice_gives_the_same_object(backend, tmp_path):
+    src = tmp_path / "blob"
+    src.write_bytes(b"same bytes")
+    assert backend.put_file(src) == backend.put_file(src)
+
+
+def raw_cid(data: bytes) -> str:
+    """The CIDv1 (raw codec, sha2-256, base32) of a single block of ``data``."""
+    multihash = bytes([0x01, 0x55, 0x12, 0x20]) + hashlib.sha256(data).digest()
+    return "b" + base64.b32encode(multihash).decode().lower().rstrip("=")
+
+
+def test_exists_is_false_for_an_object_never_stored(backend):
+    never = os.urandom(32)
+    absent = {
+        "Local": hashlib.sha256(never).hexdigest(),
+        "IPFS": raw_cid(never),
+        "S3": "test-bundles/decentralml/" + hashlib.sha256(never).hexdigest(),
+    }[backend.storage_type]
+    assert not backend.exists(absent)
+
+
+def test_a_small_ipfs_object_has_the_raw_leaf_cid_of_its_bytes(kubo, tmp_path):
+    src = tmp_path / "blob"
+    src.write_bytes(b"hello decentralml")
+    assert IpfsStorage(kubo.api_url).put_file(src).path == raw_cid(b"hello decentralml")
+
+
+def test_a_wrong_expected_hash_raises_and_leaves_nothing_at_dest(backend, tmp_path):
+    src = tmp_path / "blob"
+    src.write_bytes(b"the real bytes")
+    stored = backend.put_file(src)
+    dest = tmp_path / "out" / "blob"
+    wrong = hashlib.sha256(b"what the chain says").digest()
+
+    with pytest.raises(IntegrityError) as error:
+        backend.get_file(stored.path, dest, wrong)
+
+    assert wrong.hex() in str(error.value) and stored.content_hash.hex() in str(error.value)
+    assert not dest.exists()
+    assert leftovers(dest.parent) == []
+
+
+def test_a_tampered_local_object_is_refused_and_never_unpacked(tmp_path):
+    store = LocalStorage(tmp_path / "store")
+    stored = upload_folder(store, make_folder(tmp_path / "task"))
+    with open(store.root / stored.path, "r+b") as f:
+        f.seek(600)
+        f.write(b"evil")
+
+    with pytest.raises(IntegrityError, match=stored.content_hash.hex()):
+        download_folder(store, stored.path, stored.content_hash, tmp_path / "fetched")
+
+    assert not (tmp_path / "fetched").exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_a_tampered_s3_object_is_refused_and_never_unpacked(minio, tmp_path):
+    backend = S3Storage("tamper", endpoint_url=minio.endpoint_url)
+    stored = upload_folder(backend, make_folder(tmp_path / "task"))
+    bucket, key = stored.path.split("/", 1)
+    boto3.client("s3", endpoint_url=minio.endpoint_url).put_object(
+        Bucket=bucket, Key=key, Body=b"replaced by someone else"
+    )
+
+    with pytest.raises(IntegrityError, match=stored.content_hash.hex()):
+        download_folder(backend, stored.path, stored.content_hash, tmp_path / "fetched")
+
+    assert not (tmp_path / "fetched").exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_s3_objects_are_keyed_by_prefix_and_sha256(minio, tmp_path):
+    src = tmp_path / "blob"
+    src.write_bytes(b"content addressed")
+    stored = S3Storage("new-bucket-made-on-demand", endpoint_url=minio.endpoint_url, prefix="p/").put_file(src)
+    assert stored.path == "new-bucket-made-on-demand/p/" + hashlib.sha256(b"content addressed").hexdigest()
+
+
+def test_ipfs_objects_are_pinned_cidv1(kubo, tmp_path):
+    import requests
+
+    src = tmp_path / "blob"
+    src.write_bytes(os.urandom(600_000))  # more than one 256 KiB block
+    stored = IpfsStorage(kubo.api_url).put_file(src)
+    assert stored.path.startswith("bafy")
+    pins = requests.post(
+        f"{kubo.api_url}/api/v0/pin/ls", params={"arg": stored.path, "type": "recursive"}, timeout=10
+    )
+    assert pins.status_code == 200, pins.text
+
+
+# --- unreachable services ---------------------------------------------------
+
+
+def test_an_unreachable_ipfs_api_raises_storage_unavailable_naming_the_url(tmp_path):
+    url = f"http://127.0.0.1:{free_port()}"
+    src = tmp_path / "blob"
+    src.write_bytes(b"x")
+    with pytest.raises(StorageUnavailableError) as error:
+        IpfsStorage(url).put_file(src)
+    assert url in str(error.value) and "scripts/storage.sh up" in str(error.value)
+    with pytest.raises(StorageUnavailableError):
+        IpfsStorage(url).exists(raw_cid(b"x"))
+
+
+def test_an_unreachable_s3_endpoint_raises_storage_unavailable_naming_the_url(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "unused")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "unused")
+    url = f"http://127.0.0.1:{free_port()}"
+    src = tmp_path / "blob"
+    src.write_bytes(b"x")
+    with pytest.raises(StorageUnavailableError) as error:
+        S3Storage("bucket", endpoint_url=url).put_file(src)
+    assert url in str(error.value) and "scripts/storage.sh up" in str(error.value)
+
+
+# --- settings ---------------------------------------------------------------
+
+
+def test_backend_from_settings_reads_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("DECENTRALML_IPFS_API", "http://127.0.0.1:5999")
+    monkeypatch.setenv("DECENTRALML_S3_ENDPOINT", "http://127.0.0.1:9999")
+    monkeypatch.setenv("DECENTRALML_S3_BUCKET", "from-env")
+    monkeypatch.setenv("DECENTRALML_LOCAL_STORE", str(tmp_path / "store"))
+
+    assert backend_from_settings("IPFS").api_url == "http://127.0.0.1:5999"
+    s3 = backend_from_settings("s3")
+    assert (s3.bucket, s3.endpoint_url) == ("from-env", "http://127.0.0.1:9999")
+    assert backend_from_settings("Local").root == tmp_path / "store"
+    assert backend_from_settings("S3", bucket="explicit").bucket == "explicit"
+
+
+def test_backend_from_settings_rejects_unknown_types_and_settings():
+    with pytest.raises(UserInputError, match="Crust"):
+        backend_from_settings("Crust")
+    with pytest.raises(UserInputError, match="secret_key"):
+        backend_from_settings("S3", secret_key="no")
+
+
+# --- packing ----------------------------------------------------------------
+
+
+def test_packing_the_same_folder_twice_gives_the_same_bytes(tmp_path):
+    folder = make_folder(tmp_path / "task")
+    first = pack_folder(folder, tmp_path / "a.tar")
+    second = pack_folder(folder, tmp_path / "b.tar")
+    assert first == second == hashlib.sha256((tmp_path / "a.tar").read_bytes()).digest()
+    assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()
+
+
+def test_a_copy_with_other_mtimes_and_creation_order_packs_to_the_same_hash(tmp_path):
+    folder = make_folder(tmp_path / "task")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    # Create in reverse order, with other timestamps and a looser umask.
+    for path in sorted(folder.rglob("*"), key=lambda p: p.as_posix(), reverse=True):
+        target = copy / path.relative_to(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            target.mkdir(exist_ok=True)
+        else:
+            target.write_bytes(path.read_bytes())
+            target.chmod(0o775 if os.access(path, os.X_OK) else 0o664)
+        os.utime(target, (1_000_000, 1_000_000))
+    (copy / "__pycache__").mkdir()
+    (copy / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"cache")
+
+    assert pack_folder(folder, tmp_path / "a.tar") == pack_folder(copy, tmp_path / "b.tar")
+
+
+def test_packing_keeps_the_exec_bit_and_leaves_out_pycache(tmp_path):
+    folder = make_folder(tmp_path / "task")
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "x.pyc").write_bytes(b"cache")
+    pack_folder(folder, tmp_path / "a.tar")
+    with tarfile.open(tmp_path / "a.tar") as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert not any("__pycache__" in name for name in members)
+    assert members["train.sh"].mode == 0o755
+    assert members["README.md"].mode == 0o644
+    assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in members.values()} == {(0, 0, 0, "", "")}
+
+
+def test_packing_refuses_a_symlink_pointing_outside_the_folder(tmp_path):
+    folder = make_folder(tmp_path / "task")
+    (tmp_path / "secret").write_text("not for the bundle")
+    os.symlink(tmp_path / "secret", folder / "innocent")
+    with pytest.raises(UserInputError, match="innocent"):
+        pack_folder(folder, tmp_path / "a.tar")
+    assert not (tmp_path / "a.tar").exists()
+
+
+def test_packing_leaves_out_a_symlink_inside_the_folder_without_following_it(tmp_path):
+    folder = make_folder(tmp_path / "task")
+    os.symlink("README.md", folder / "alias")
+    pack_folder(folder, tmp_path / "a.tar")
+    with tarfile.open(tmp_path / "a.tar") as tar:
+        assert "alias" not in tar.getnames()
+
+
+# --- unsafe archives ----------------------------------------------------------
+
+
+def _tar_with(tmp_path: Path, member: tarfile.TarInfo, data: bytes = b"") -> Path:
+    """An archive with one harmless file, then ``member``."""
+    archive = tmp_path / "evil.tar"
+    with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as tar:
+        ok = tarfile.TarInfo("ok.txt")
+        ok.size = 2
+        tar.addfile(ok, io.BytesIO(b"ok"))
+        member.size = len(data) if member.isreg() else 0
+        tar.addfile(member, io.BytesIO(data) if member.isreg() else None)
+    return archive
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = linkname
+    return info
+
+
+@pytest.mark.parametrize(
+    "member, why",
+    [
+        (_member("../escaped.txt"), "'..'"),
+        (_member("sub/../../escaped.txt"), "'..'"),
+        (_member("/tmp/decentralml-absolute.txt"), "absolute"),
+        (_member("link", tarfile.SYMTYPE, "/etc/passwd"), "link"),
+        (_member("hard", tarfile.LNKTYPE, "../../etc/passwd"), "link"),
+        (_member("tty", tarfile.CHRTYPE), "device"),
+        (_member("disk", tarfile.BLKTYPE), "device"),
+        (_member("pipe", tarfile.FIFOTYPE), "FIFO"),
+    ],
+    ids=["dotdot", "nested-dotdot", "absolute", "symlink-out", "hardlink", "char-device", "block-device", "fifo"],
+)
+def test_unpacking_an_unsafe_archive_raises_and_extracts_nothing(tmp_path, member, why):
+    archive = _tar_with(tmp_path, member, b"payload")
+    dest = tmp_path / "out" / "bundle"
+
+    with pytest.raises(IntegrityError, match=why) as error:
+        unpack_archive(archive, dest)
+
+    assert member.name in str(error.value)
+    assert not dest.exists()
+    assert leftovers(dest.parent) == []
+    assert not (tmp_path / "escaped.txt").exists()
+    assert not Path("/tmp/decentralml-absolute.txt").exists()
+
+
+def test_unpacking_into_an_existing_folder_is_refused(tmp_path):
+    archive = tmp_path / "a.tar"
+    pack_folder(make_folder(tmp_path / "task"), archive)
+    (tmp_path / "there").mkdir()
+    with pytest.raises(UserInputError, match="already exists"):
+        unpack_archive(archive, tmp_path / "there")
+
+
+def test_unpacking_garbage_raises_integrity_error(tmp_path):
+    archive = tmp_path / "garbage.tar"
+    archive.write_bytes(os.urandom(5000))
+    with pytest.raises(IntegrityError):
+        unpack_archive(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+# --- streaming --------------------------------------------------------------
+
+_RSS_PROBE = textwrap.dedent(
+    """
+    import json, resource, sys
+    from pathlib import Path
+    from substrate_client.storage import backend_from_settings
+
+    kind, setting, src, dest = sys.argv[1:5]
+    key = {"IPFS": "api_url", "S3": "endpoint_url", "Local": "root"}[kind]
+    backend = backend_from_settings(kind, **{key: setting}, **({"bucket": "rss"} if kind == "S3" else {}))
+    backend.exists("bafkqaaa" if kind == "IPFS" else ("rss/warm-up" if kind == "S3" else "warm-up"))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    stored = backend.put_file(Path(src))
+    backend.get_file(stored.path, Path(dest), stored.content_hash)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"grew_kib": after - before, "size": stored.size}))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("big") / "weights.bin"
+    with open(path, "wb") as f:
+        for _ in range(50):
+            f.write(os.urandom(1024 * 1024))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["Local", "IPFS", "S3"])
+def test_a_50_mb_file_streams_without_the_process_growing_30_mb(kind, big_file, tmp_path, request):
+    setting = {
+        "Local": lambda: str(tmp_path / "store"),
+        "IPFS": lambda: request.getfixturevalue("kubo").api_url,
+        "S3": lambda: request.getfixturevalue("minio").endpoint_url,
+    }[kind]()
+    result = subprocess.run(
+        [sys.executable, "-c", _RSS_PROBE, kind, setting, str(big_file), str(tmp_path / "back.bin")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["size"] == big_file.stat().st_size
+    assert report["grew_kib"] < 30 * 1024, f"{kind}: peak RSS grew by {report['grew_kib']} KiB"
+    assert (tmp_path / "back.bin").stat().st_size == big_file.stat().st_size

@@ -1,0 +1,222 @@
+"""Validation: the example accuracy-threshold hook, running and loading hooks, manual decisions."""
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from assets.model_contributor import model_contributor  # noqa: E402
+from assets.model_creator import hooks, model_creator, settings  # noqa: E402
+from substrate_client import validation  # noqa: E402
+from substrate_client.errors import UserInputError, ValidationError  # noqa: E402
+from substrate_client.validation import Decision, ValidationStrategy  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Submission:
+    submission_id: int
+    contributor: str
+    metadata: dict = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def trained_model():
+    """The walk-through's model trained briefly on data the held-out set does not contain."""
+    (x, y), _, _ = model_creator.load_data()
+    model = model_creator.create_model(hidden_units=64)
+    model_creator.train_model(model, x[:3000], y[:3000], epochs=2, batch_size=32)
+    return model
+
+
+@pytest.fixture(scope="module")
+def random_model():
+    model = model_creator.create_model(hidden_units=64)
+    model_contributor.randomize_weights(model, seed=1)
+    return model
+
+
+@pytest.fixture
+def held_out_300(monkeypatch):
+    monkeypatch.setattr(settings, "HELD_OUT", 300)
+    x, y, dataset = model_creator.held_out_data()
+    return x, y, dataset
+
+
+def test_threshold_hook_accepts_a_trained_model(trained_model, held_out_300, monkeypatch):
+    monkeypatch.setattr(settings, "ACCURACY_THRESHOLD", 0.5)
+    decision = hooks.accuracy_threshold(trained_model, Submission(7, "alice"))
+
+    assert decision.verdict == "accept" and decision.accepted
+    assert decision.submission_id == 7
+    accuracy = decision.metrics["accuracy"]
+    assert accuracy >= 0.5
+    assert f"held-out accuracy {accuracy:.4f} >= threshold 0.5000" in decision.reason
+    assert f"300 {held_out_300[2]} test samples" in decision.reason
+
+
+def test_threshold_hook_rejects_random_weights(random_model, held_out_300, monkeypatch):
+    monkeypatch.setattr(settings, "ACCURACY_THRESHOLD", 0.5)
+    decision = validation.run_hook(hooks.accuracy_threshold, random_model, Submission(8, "mallory"))
+
+    assert decision.verdict == "reject"
+    assert decision.metrics["accuracy"] < 0.5
+    assert f"held-out accuracy {decision.metrics['accuracy']:.4f} < threshold 0.5000" in decision.reason
+
+
+def test_threshold_is_inclusive(trained_model, held_out_300, monkeypatch):
+    x, y, _ = held_out_300
+    accuracy = validation.evaluate(trained_model, x, y)["accuracy"]
+    monkeypatch.setattr(settings, "ACCURACY_THRESHOLD", accuracy)
+    assert hooks.accuracy_threshold(trained_model, Submission(9, "bob")).verdict == "accept"
+    monkeypatch.setattr(settings, "ACCURACY_THRESHOLD", accuracy + 1e-3)
+    assert hooks.accuracy_threshold(trained_model, Submission(9, "bob")).verdict == "reject"
+
+
+def test_threshold_hook_mentions_a_different_training_dataset(trained_model, held_out_300, monkeypatch):
+    monkeypatch.setattr(settings, "ACCURACY_THRESHOLD", 0.0)
+    other = "mnist" if held_out_300[2] == "fashion_mnist" else "fashion_mnist"
+    decision = hooks.accuracy_threshold(trained_model, Submission(10, "carol", {"dataset": other}))
+    assert f"the contributor trained on {other}" in decision.reason
+
+
+def test_a_raising_hook_leaves_the_result_pending_with_the_error():
+    def broken(model, submission):
+        raise RuntimeError("held-out data not found")
+
+    decision = validation.run_hook(broken, model=None, submission=Submission(11, "dave"))
+
+    assert decision.verdict == "pending" and not decision.accepted
+    assert decision.submission_id == 11
+    assert "RuntimeError: held-out data not found" in decision.reason
+    assert "broken" in decision.reason
+
+
+def test_a_hook_returning_garbage_is_never_accepted():
+    assert validation.run_hook(lambda m, s: "yes", None, Submission(12, "erin")).verdict == "pending"
+    assert validation.run_hook(lambda m, s: True, None, Submission(12, "erin")).verdict == "accept"
+    assert validation.run_hook(lambda m, s: False, None, Submission(12, "erin")).verdict == "reject"
+    other = validation.run_hook(lambda m, s: Decision(99, "accept"), None, Submission(12, "erin"))
+    assert other.verdict == "pending" and "99" in other.reason
+
+
+def test_decision_refuses_an_unknown_verdict():
+    with pytest.raises(ValidationError, match="verdict"):
+        Decision(1, "maybe")
+
+
+def test_load_hook_from_a_module():
+    assert validation.load_hook("assets.model_creator.hooks:accuracy_threshold") is hooks.accuracy_threshold
+
+
+def test_load_hook_from_a_file_path(tmp_path):
+    hook_file = tmp_path / "my_checks.py"
+    hook_file.write_text(
+        "from substrate_client.validation import Decision\n"
+        "def small_enough(model, submission):\n"
+        "    return Decision(submission.submission_id, 'accept' if model < 3 else 'reject', f'model={model}')\n"
+    )
+    hook = validation.load_hook(f"{hook_file}:small_enough")
+
+    assert validation.run_hook(hook, 2, Submission(13, "frank")).verdict == "accept"
+    assert validation.run_hook(hook, 5, Submission(13, "frank")).reason == "model=5"
+
+
+def test_load_hook_from_the_example_file_path(held_out_300, random_model, monkeypatch):
+    monkeypatch.setattr(settings, "ACCURACY_THRESHOLD", 0.5)
+    hook = validation.load_hook(f"{REPO / 'assets' / 'model_creator' / 'hooks.py'}:accuracy_threshold")
+    assert hook.__name__ == "accuracy_threshold"
+    assert validation.run_hook(hook, random_model, Submission(14, "gina")).verdict == "reject"
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("no_colon_here", "not of the form 'package.module:function'"),
+        ("assets.model_creator.hooks:", "not of the form"),
+        ("decentralml_no_such_module:check", "module 'decentralml_no_such_module' not found"),
+        ("assets.model_creator.hooks:no_such_hook", "has no function 'no_such_hook' .*accuracy_threshold"),
+        ("assets.model_creator.settings:MODEL_NAME", "is a str, not a function"),
+        ("/nonexistent/dir/checks.py:check", "file /nonexistent/dir/checks.py not found"),
+    ],
+)
+def test_load_hook_explains_a_bad_spec(spec, message):
+    with pytest.raises(UserInputError, match=message):
+        validation.load_hook(spec)
+
+
+def test_load_hook_reports_a_hook_file_that_fails_to_import(tmp_path):
+    bad = tmp_path / "bad_hook.py"
+    bad.write_text("raise ImportError('needs sklearn')\n")
+    with pytest.raises(UserInputError, match="running .*bad_hook.py failed: ImportError: needs sklearn"):
+        validation.load_hook(f"{bad}:check")
+
+
+def test_evaluate_reports_loss_accuracy_and_samples(trained_model, held_out_300, random_model):
+    x, y, _ = held_out_300
+    metrics = validation.evaluate(trained_model, x, y)
+    assert set(metrics) >= {"loss", "accuracy", "samples"} and metrics["samples"] == 300
+    # an uncompiled model (loaded with compile=False, say) gets the same accuracy, computed from predictions
+    import tensorflow as tf
+
+    plain = tf.keras.Sequential(
+        [tf.keras.layers.Flatten(input_shape=(28, 28)), tf.keras.layers.Dense(64, activation="relu"),
+         tf.keras.layers.Dropout(0.2), tf.keras.layers.Dense(10)]
+    )
+    plain.set_weights(trained_model.get_weights())
+    uncompiled = validation.evaluate(plain, x, y)
+    assert "loss" not in uncompiled and uncompiled["samples"] == 300
+    assert uncompiled["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-6)
+
+
+def test_decide_manually_asks_until_it_gets_an_answer():
+    prompts, answers = [], iter(["maybe", "A"])
+
+    def ask(prompt):
+        prompts.append(prompt)
+        return next(answers)
+
+    decision = validation.decide_manually(Submission(15, "hana"), {"accuracy": 0.8125}, ask)
+
+    assert decision.verdict == "accept" and decision.metrics == {"accuracy": 0.8125}
+    assert "Submission 15 from hana: accuracy=0.8125" in prompts[0]
+    assert "not 'maybe'" in prompts[1]
+    assert validation.decide_manually(Submission(16, "ivan"), {}, lambda p: "r").verdict == "reject"
+    assert validation.decide_manually(Submission(17, "jo"), {}, lambda p: "").verdict == "pending"
+    assert validation.decide_manually(Submission(18, "kim"), {}, lambda p: "?").verdict == "pending"
+
+
+def test_decide_by_ids_without_asking():
+    decide = validation.decide_by_ids(accept_ids=[1, "2"], reject_ids=[3, 99])
+
+    assert decide(Submission(1, "a"), {"accuracy": 0.9}).verdict == "accept"
+    assert decide(Submission(2, "b")).verdict == "accept"
+    assert decide(Submission(3, "c")).verdict == "reject"
+    assert decide(Submission(4, "d")).verdict == "pending"
+    assert decide.unknown_ids() == {"99"}
+    with pytest.raises(UserInputError, match="both to accept and to reject"):
+        validation.decide_by_ids([5], [5])
+
+
+def test_validation_strategy_values_are_the_pallet_names():
+    assert [s.value for s in ValidationStrategy] == ["AutoAccept", "ManualAccept", "CustomAccept"]
+    assert ValidationStrategy("CustomAccept") is ValidationStrategy.CustomAccept
+    assert ValidationStrategy.parse("manual_accept") is ValidationStrategy.ManualAccept
+    assert ValidationStrategy.parse("auto") is ValidationStrategy.AutoAccept
+    with pytest.raises(UserInputError, match="AutoAccept, ManualAccept, CustomAccept"):
+        ValidationStrategy.parse("sometimes")
+
+
+def test_held_out_data_comes_from_the_test_split(held_out_300):
+    x, y, dataset = held_out_300
+    _, (x_test, y_test), name = model_contributor.load_dataset(settings.DATASET)
+    assert name == dataset and x.shape == (300, 28, 28)
+    np.testing.assert_array_equal(x, x_test[:300])
+    np.testing.assert_array_equal(y, y_test[:300])
