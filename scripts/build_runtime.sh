@@ -11,6 +11,9 @@ bash "$DML_ROOT/scripts/install_wasm_toolchain.sh"
 export PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc CARGO=/usr/bin/cargo
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$DML_CACHE/cargo-target}"
 export WASM_BUILD_WORKSPACE_HINT="$DML_ROOT/pallet"
+# Rust 1.96's wasm targets no longer pass --allow-undefined to the linker, and this
+# polkadot-sdk release declares its host functions without an import module.
+export WASM_BUILD_RUSTFLAGS="-C link-arg=--allow-undefined"
 unset SKIP_WASM_BUILD
 out="$DML_ROOT/substrate_client/runtime"
 mkdir -p "$out"

@@ -14,10 +14,13 @@ fi
 export PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc CARGO=/usr/bin/cargo
 target=wasm32v1-none
 libdir="$(/usr/bin/rustc --print target-libdir --target "$target")"
-if ls "$libdir"/libcore-*.rlib >/dev/null 2>&1; then
+# The marker records how the rlibs were built; older ones lacked LTO bitcode.
+marker="$libdir/.decentralml-sysroot-v2"
+if [ -e "$marker" ]; then
   dml_log "core/alloc for $target already in $libdir"
   exit 0
 fi
+rm -f "$libdir"/lib*.rlib
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/src"
@@ -33,9 +36,13 @@ panic = "abort"
 TOML
 echo '#![no_std]' > "$work/src/lib.rs"
 dml_log "compiling core/alloc for $target from /usr/lib/rustlib/src (about a minute)"
-(cd "$work" && RUSTC_BOOTSTRAP=1 /usr/bin/cargo build -q --release \
+# The runtime is linked with LTO, which needs bitcode in core/alloc too.
+(cd "$work" && RUSTC_BOOTSTRAP=1 RUSTFLAGS="-C embed-bitcode=yes" /usr/bin/cargo build -q --release \
    --target "$target" -Zbuild-std=core,alloc)
 mkdir -p "$libdir"
 find "$work/target/$target/release/deps" -name 'lib*.rlib' ! -name 'libsysroot_seed*' \
   -exec cp {} "$libdir/" \;
-dml_log "installed $(ls "$libdir" | wc -l) rlibs into $libdir"
+touch "$marker"
+# Wasm builds made against the previous core/alloc cannot link against the new ones.
+rm -rf "$DML_CACHE"/cargo-target/*/wbuild
+dml_log "installed $(ls "$libdir"/*.rlib | wc -l) rlibs into $libdir"

@@ -30,16 +30,19 @@ _DECISION_COLOURS = {"accepted": "#2e7d32", "rejected": "#c62828", "pending": "#
 # --------------------------------------------------------------------------- numbers
 
 
-def tokens(amount: int | None, decimals: int, fixed: bool = False) -> str:
-    """An on-chain amount in whole tokens, with up to 4 decimals (``12.5``, ``0.0123``;
-    always 4 with ``fixed``, for columns)."""
+def tokens(amount: int | None, decimals: int, places: int = 4, fixed: bool = False) -> str:
+    """An on-chain amount in whole tokens: ``12.5``, ``0.0123``; an amount too small for
+    ``places`` decimals gets as many as it needs (``0.000021``). ``fixed`` keeps
+    trailing zeros, for columns."""
     if amount is None:
         return "-"
     value = amount / 10**decimals
-    text = f"{value:,.4f}"
+    while amount and places < decimals and round(abs(value), places) == 0:
+        places += 1
+    text = f"{value:,.{places}f}"
     if fixed:
         return text
-    text = text.rstrip("0").rstrip(".")
+    text = text.rstrip("0").rstrip(".") if "." in text else text
     return text if text not in ("", "-0") else "0"
 
 
@@ -130,10 +133,12 @@ def render_text(summary: Mapping[str, Any]) -> str:
         before, after = a.get("balance_before") or {}, a.get("balance_after") or {}
         rows.append([
             f"{a.get('name')} ({a['role']})",
-            tokens(before.get("free"), decimals, True), tokens(before.get("reserved"), decimals, True),
-            tokens(after.get("free"), decimals, True), tokens(after.get("reserved"), decimals, True),
+            tokens(before.get("free"), decimals, 6, True),
+            tokens(before.get("reserved"), decimals, 6, True),
+            tokens(after.get("free"), decimals, 6, True),
+            tokens(after.get("reserved"), decimals, 6, True),
             _signed(_total(after) - _total(before), decimals),
-            tokens(a.get("fees"), decimals, True),
+            tokens(a.get("fees"), decimals, 6, True),
         ])
     headers = ["Account", "Free before", "Reserved before", "Free after", "Reserved after",
                "Change", "Tx fees"]
@@ -157,7 +162,7 @@ def render_text(summary: Mapping[str, Any]) -> str:
 
 
 def _signed(amount: int, decimals: int) -> str:
-    text = tokens(abs(amount), decimals, True)
+    text = tokens(abs(amount), decimals, 6, True)
     return text if amount == 0 else ("+" if amount > 0 else "-") + text
 
 

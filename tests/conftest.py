@@ -16,7 +16,8 @@ def _start(start, tmp_path_factory, name):
     try:
         return start(tmp_path_factory.mktemp(name))
     except daemons.DaemonError as e:
-        pytest.fail(str(e), pytrace=False)
+        why = str(e)
+    pytest.fail(why, pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +43,7 @@ def minio(tmp_path_factory):
         env.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/decentralml-test")
         yield server
     server.stop()
+
+
+# The dev chain (Chopsticks executing the runtime wasm), shared by the session.
+from tests.chain_fixtures import dev_keys, devnet_url, substrate  # noqa: E402,F401

@@ -384,17 +384,23 @@ _RSS_PROBE = textwrap.dedent(
     """
     import json, resource, sys
     from pathlib import Path
-    from substrate_client.storage import backend_from_settings
+    from substrate_client.storage import backend_from_settings, download_folder, upload_folder
+    from nacl.public import PrivateKey
 
     kind, setting, src, dest = sys.argv[1:5]
     key = {"IPFS": "api_url", "S3": "endpoint_url", "Local": "root"}[kind]
     backend = backend_from_settings(kind, **{key: setting}, **({"bucket": "rss"} if kind == "S3" else {}))
     backend.exists("bafkqaaa" if kind == "IPFS" else ("rss/warm-up" if kind == "S3" else "warm-up"))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    stored = backend.put_file(Path(src))
-    backend.get_file(stored.path, Path(dest), stored.content_hash)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"grew_kib": after - before, "size": stored.size}))
+    peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak()
+    if Path(src).is_dir():  # a folder: pack, seal, upload, download, open, unpack
+        private = PrivateKey.generate()
+        stored = upload_folder(backend, Path(src), seal_to=bytes(private.public_key))
+        download_folder(backend, stored.path, stored.content_hash, Path(dest), bytes(private))
+    else:
+        stored = backend.put_file(Path(src))
+        backend.get_file(stored.path, Path(dest), stored.content_hash)
+    print(json.dumps({"grew_kib": peak() - before, "size": stored.size}))
     """
 )
 
@@ -408,6 +414,19 @@ def big_file(tmp_path_factory) -> Path:
     return path
 
 
+def _rss_probe(kind: str, setting: str, src: Path, dest: Path) -> dict:
+    """Run the transfer in a fresh interpreter; report how much its peak RSS grew."""
+    result = subprocess.run(
+        [sys.executable, "-c", _RSS_PROBE, kind, setting, str(src), str(dest)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 @pytest.mark.parametrize("kind", ["Local", "IPFS", "S3"])
 def test_a_50_mb_file_streams_without_the_process_growing_30_mb(kind, big_file, tmp_path, request):
     setting = {
@@ -415,15 +434,20 @@ def test_a_50_mb_file_streams_without_the_process_growing_30_mb(kind, big_file, 
         "IPFS": lambda: request.getfixturevalue("kubo").api_url,
         "S3": lambda: request.getfixturevalue("minio").endpoint_url,
     }[kind]()
-    result = subprocess.run(
-        [sys.executable, "-c", _RSS_PROBE, kind, setting, str(big_file), str(tmp_path / "back.bin")],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+
+    report = _rss_probe(kind, setting, big_file, tmp_path / "back.bin")
+
     assert report["size"] == big_file.stat().st_size
     assert report["grew_kib"] < 30 * 1024, f"{kind}: peak RSS grew by {report['grew_kib']} KiB"
     assert (tmp_path / "back.bin").stat().st_size == big_file.stat().st_size
+
+
+def test_a_sealed_50_mb_folder_packs_and_unpacks_without_the_process_growing_30_mb(big_file, tmp_path):
+    folder = tmp_path / "result"
+    folder.mkdir()
+    os.link(big_file, folder / "weights.bin")
+
+    report = _rss_probe("Local", str(tmp_path / "store"), folder, tmp_path / "back")
+
+    assert report["grew_kib"] < 30 * 1024, f"peak RSS grew by {report['grew_kib']} KiB"
+    assert (tmp_path / "back" / "weights.bin").stat().st_size == big_file.stat().st_size

@@ -82,7 +82,7 @@ def _walk(root: Path) -> list[tuple[str, Path, os.stat_result]]:
                 path = Path(entry.path)
                 st = entry.stat(follow_symlinks=False)
                 if stat.S_ISLNK(st.st_mode):
-                    target = path.resolve()
+                    target = Path(os.path.realpath(path))  # never raises, even on loops
                     if not target.is_relative_to(root):
                         raise UserInputError(
                             f"{relative} is a symbolic link to {os.readlink(path)}, outside the "
