@@ -23,7 +23,6 @@ and compared with the round trip.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import sys

@@ -21,7 +21,11 @@ dml_log "building the runtime and the chain-spec writer (native debug, wasm rele
 (cd "$DML_ROOT/pallet" && cargo build --locked -p decentralml-chain-spec)
 "$CARGO_TARGET_DIR/debug/decentralml-chain-spec" "$out/chain_spec_raw.json.tmp"
 mv "$out/chain_spec_raw.json.tmp" "$out/chain_spec_raw.json"
-wasm="$(ls "$CARGO_TARGET_DIR"/debug/wbuild/decentralml-runtime/decentralml_runtime.compact.compressed.wasm)"
+wbuild="$CARGO_TARGET_DIR/debug/wbuild/decentralml-runtime"
+# wasm-builder compresses the blob only for some profiles; take the smallest it made.
+for wasm in "$wbuild"/decentralml_runtime.compact.compressed.wasm "$wbuild"/decentralml_runtime.wasm; do
+  [ -f "$wasm" ] && break
+done
 {
   echo "sources $(bash "$DML_ROOT/scripts/runtime_source_hash.sh")"
   echo "wasm $(sha256sum "$wasm" | cut -d' ' -f1)"

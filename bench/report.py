@@ -1,0 +1,413 @@
+"""BENCHMARKS.md and the charts, regenerated from the result files in bench/results/.
+
+Nothing here measures: it reads ``<name>.json`` as the benchmarks wrote them, renders a
+table per benchmark with the machine it ran on and each goal's verdict, draws PNG charts
+beside the results, and appends the hand-written analysis in ``bench/analysis/<name>.md``
+(kept across regenerations) for real runs.
+
+    python -m bench.report [--out bench/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench import common
+
+ORDER = ("federation", "chain", "storage", "round")
+TITLES = {"federation": "Federation: averaging N SavedModels", "chain": "Chain: marketplace extrinsics",
+          "storage": "Storage: a SavedModel-like folder to and from Kubo and MinIO",
+          "round": "Full round: time outside training"}
+ANALYSIS = common.BENCH / "analysis"
+
+
+def load_results(out_dir: Path) -> dict[str, dict[str, Any]]:
+    found = {}
+    for name in ORDER:
+        path = out_dir / f"{name}.json"
+        if path.is_file():
+            found[name] = json.loads(path.read_text())
+    return found
+
+
+def load_status(out_dir: Path) -> dict[str, Any]:
+    path = out_dir / "status.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _f(value: Any, digits: int = 2, suffix: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if value != value:
+            return "-"
+        if abs(value) >= 100:
+            return f"{value:,.0f}{suffix}"
+        return f"{value:.{digits}f}{suffix}"
+    return f"{value}{suffix}"
+
+
+def _verdict(met: bool | None) -> str:
+    return {True: "**met**", False: "**not met**", None: "not measured"}[met]
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _machine(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    return (f"Ran {r['started_at']} → {r.get('finished_at', '?')} on {m['nproc']} CPUs ({m['cpu']}), "
+            f"{m['ram_gib']} GiB RAM ({m['available_gib_at_start']} GiB available at start), Linux {m['kernel']}, "
+            f"Python {m['python']}. Load average (1/5/15 min) at start {r['load_start']}, at end "
+            f"{r.get('load_end', '?')} — the machine is shared with builds and tests, so read the load before "
+            f"trusting a small difference.\n\nCommand: `{r['command']}`")
+
+
+def _goals(r: dict[str, Any]) -> str:
+    rows = [[g["description"], g["target"], _f(g["measured"], 3), _verdict(g["met"]), g["detail"]]
+            for g in r.get("goals", [])]
+    return _table(["goal", "target", "measured", "verdict", "detail"], rows) if rows else "_no goals evaluated_"
+
+
+def _profiles(r: dict[str, Any], md_dir: Path) -> str:
+    out = []
+    for name, p in (r.get("profiles") or {}).items():
+        if not p:
+            continue
+        top = ", ".join(f"`{t['function']}` {t['share']:.0%}" for t in p["top_self_time"][:6] if t.get("share"))
+        link = os.path.relpath(common.ROOT / p["file"], md_dir) if p.get("file") else None
+        out.append(f"- `{name}` ({p['total_seconds']} s profiled"
+                   + (f", [call tree]({link})" if link else "") + f"): most self time in {top}")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- per benchmark
+
+
+def render_federation(r: dict[str, Any]) -> str:
+    rows = []
+    for row in r.get("rows", []):
+        v = row["variants"]
+        ratios = row["ratios"]
+
+        def t(name):
+            return _f(v.get(name, {}).get("seconds"), 3) if name in v else ("skipped" if name in row.get("skipped", {}) else "-")
+
+        def mem(name):
+            if name not in v:
+                return "-"
+            x = v[name]["added_rss_mb"] / row["weight_mb"] if row["weight_mb"] else None
+            return f"{_f(v[name]['added_rss_mb'], 1)} ({_f(x, 1)}×)"
+
+        check = row.get("check", {})
+        rows.append([
+            row["kind"], row["n"], f"{row['params']:,}", _f(row["weight_mb"], 1), _f(row["variables_mb_read"], 1),
+            t("floor"), t("ours"), t("seed"), t("flower"), t("ours_save"),
+            f"**{_f(ratios['seed_over_ours'], 1)}×**", f"{_f(ratios['flower_over_ours'], 1)}×",
+            f"**{_f(ratios['ours_over_floor'], 2)}×**",
+            mem("ours"), mem("seed"), mem("flower"),
+            "yes" if check.get("passed") else "NO",
+        ])
+    table = _table(
+        ["model", "N", "params", "weights MB", "read MB", "floor s", "ours s", "seed s", "Flower s", "save s",
+         "seed ÷ ours", "Flower ÷ ours", "ours ÷ floor", "ours +RSS MB (× weights)", "seed +RSS MB",
+         "Flower +RSS MB", "equal"], rows)
+    p = r.get("parameters", {})
+    return "\n\n".join([
+        f"Median of {p.get('repeats')} repetitions per variant, each in a fresh process; files are in the page "
+        "cache (read once before timing), so the floor is the cost of reading them from memory. Times are of "
+        "the work only (interpreter start and imports excluded, the same for every variant). `+RSS` is the "
+        "peak RSS during the work above the RSS the process had just before it (after imports), measured by "
+        "the kernel (`VmHWM`, reset at the start of the work); `× weights` divides it by one model's weights. "
+        "`save s` is `save_federated_model` (load the template, set the weights, `model.save`), timed apart.",
+        table,
+    ])
+
+
+def render_chain(r: dict[str, Any]) -> str:
+    one = r.get("one_at_a_time", {})
+    client = r.get("client_side", {})
+    shares = r.get("shares", {})
+    rows = []
+    for kind, s in one.items():
+        sp = s["split_ms_median"]
+        c = client.get(kind, {})
+        rows.append([
+            f"`{kind}`", s["count"], _f(s["extrinsics_per_s"], 2), _f(s["round_trip_ms"]["median"], 1),
+            _f(s["round_trip_ms"]["p90"], 1), _f(sp["compose"], 1), _f(sp["sign"], 1), _f(sp["submit_and_wait"], 1),
+            _f(sp["receipt"], 1), _f(s["rpcs_per_extrinsic"], 1), _f(c.get("total_ms"), 2),
+            f"**{_f((shares.get(kind, {}).get('client_cpu_share') or 0) * 100, 1)}%**",
+            f"{_f((shares.get(kind, {}).get('library_presubmit_share') or 0) * 100, 1)}%",
+        ])
+    table = _table(["extrinsic", "n", "per s", "round trip ms (median)", "p90 ms", "compose ms", "sign ms",
+                    "submit + wait for block ms", "receipt ms", "RPCs each", "client CPU ms",
+                    "client CPU ÷ round trip", "compose + sign ÷ round trip"], rows)
+    b = r.get("batch_accept", {})
+    acc = one.get("accept_task_result", {})
+    batch = _table(["accepting", "one by one s", "one batch_all s", "speedup", "RPCs in the batch path"],
+                   [[b.get("count"), _f(acc.get("wall_seconds"), 2), _f(b.get("seconds"), 3),
+                     f"**{_f(r['ratios'].get('batch_accept_speedup'), 1)}×**", b.get("rpc_count")]])
+    methods = []
+    for kind, s in one.items():
+        methods.append(f"- `{kind}`: " + ", ".join(f"{m} ×{c:g}" for m, c in s["rpcs_by_method_per_extrinsic"].items()))
+    p = r.get("parameters", {})
+    return "\n\n".join([
+        f"Executor: {p.get('executor')}. Dev chain started by the benchmark on a free port "
+        f"({r.get('devnet_start_seconds')} s to start). Round trip = `Chain.submit` (what the client library "
+        "does): compose and sign (substrate-interface, including the RPCs it sends inside them), submit and "
+        "wait for the block, then read the receipt (events, fee). Client CPU = compose + sign + encode with no "
+        f"network (runtime metadata, nonce and genesis hash given), median of {p.get('client_side_repeats')}.",
+        table, batch, "RPCs per extrinsic, by method:\n" + "\n".join(methods)])
+
+
+def render_storage(r: dict[str, Any]) -> str:
+    rows = []
+    for row in r.get("rows", []):
+        v = row["variants"]
+        for store in ("ipfs", "s3"):
+            for op in ("up", "down"):
+                ours, plain = v[f"{store}_ours_{op}"], v[f"{store}_plain_{op}"]
+                rows.append([
+                    row["size"], f"{row['bytes'] / common.MiB:,.0f} MiB, {row['files']} files", store.upper(),
+                    "upload" if op == "up" else "download",
+                    f"{_f(ours['mb_per_s'], 1)} ({_f(ours['seconds'], 2)} s)",
+                    f"{_f(plain['mb_per_s'], 1)} ({_f(plain['seconds'], 2)} s)",
+                    f"**{_f(row['ratios'][f'{store}_{op}_ours_throughput_share'] * 100 if row['ratios'][f'{store}_{op}_ours_throughput_share'] is not None else None, 0)}%**",
+                    _f(ours["peak_rss_mb"], 1), _f(plain["peak_rss_mb"], 1),
+                ])
+    p = r.get("parameters", {})
+    plain_names = ("IPFS plain: `ipfs add " + p.get("ipfs_add_flags", "") + "` / `ipfs get` (CLI, same daemon). "
+                   "S3 plain: " + p.get("boto3", "") + " of the same tar archive, made beforehand (not timed).")
+    return "\n\n".join([
+        f"Median of {p.get('repeats')} repetitions; every variant in its own process. Throughput is the "
+        f"folder's bytes over the wall time. {plain_names} Ours is the whole `upload_folder` (pack to a "
+        "deterministic tar, hash, store, check it is there) and `download_folder` (fetch, check sha256, "
+        "unpack). Peak RSS: ours, the Python process (kernel `VmHWM`, imports included); plain, the CLI or "
+        "boto3 process. The daemons' own memory is not counted for either. " + (r.get("daemons", {}).get("kubo", "") and
+        f"Daemons: {r['daemons']['kubo']}; {r['daemons'].get('minio', '')}."),
+        _table(["size", "folder", "store", "op", "ours MB/s", "plain MB/s", "ours ÷ plain", "ours peak RSS MB",
+                "plain peak RSS MB"], rows)])
+
+
+def render_round(r: dict[str, Any]) -> str:
+    rows = []
+    for i, run in enumerate(r.get("runs", []), 1):
+        t = run["timings"]
+        rows.append([i, _f(run["total_seconds"], 1)] + [_f(t.get(ph, 0.0), 2) for ph in
+                                                          ("training", "setup", "chain", "storage", "validation", "federation")]
+                    + [f"**{_f(run['ratios']['not_training_over_training'] * 100, 1)}%**",
+                       f"{_f(run['ratios']['not_training_excluding_setup_over_training'] * 100, 1)}%",
+                       _f(sum(c['own_seconds'] or 0 for c in run['contributors'] if not c['saboteur']), 1),
+                       f"{_f(run['initial_accuracy'], 3)} → {_f(run['federated_accuracy'], 3)}"])
+    p = r.get("parameters", {})
+    return "\n\n".join([
+        f"Settings: {p.get('contributors')}; {p.get('epochs')} epoch(s), samples per contributor: "
+        f"{p.get('max_samples')}; {p.get('storage')}. Phases as `run_round` reports them (a phase inside another "
+        "counts only in the inner one). `training` is the contributors' `./start_task.sh` processes (interpreter "
+        "start, TensorFlow import, data loading included); `own s` is what the honest contributors' own code "
+        "reported (data loading, training, evaluation).",
+        _table(["run", "total s", "training s", "setup s", "chain s", "storage s", "validation s", "federation s",
+                "not training ÷ training", "same, without setup", "own s", "accuracy"], rows)])
+
+
+RENDER = {"federation": render_federation, "chain": render_chain, "storage": render_storage, "round": render_round}
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def charts(results: dict[str, dict[str, Any]], out_dir: Path) -> dict[str, Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = {}
+    colors = {"floor": "#9e9e9e", "ours": "#1565c0", "seed": "#c62828", "flower": "#ef6c00", "plain": "#757575"}
+
+    r = results.get("federation")
+    if r and r.get("rows"):
+        kinds = [k for k in ("small", "large") if any(row["kind"] == k for row in r["rows"])]
+        fig, axes = plt.subplots(2, len(kinds), figsize=(6 * len(kinds), 8), squeeze=False)
+        for col, kind in enumerate(kinds):
+            rows = [row for row in r["rows"] if row["kind"] == kind]
+            ax = axes[0][col]
+            width = 0.2
+            for i, name in enumerate(("floor", "ours", "seed", "flower")):
+                xs = [j + (i - 1.5) * width for j in range(len(rows))]
+                ys = [row["variants"].get(name, {}).get("seconds") or 0 for row in rows]
+                ax.bar(xs, ys, width, label=name, color=colors[name])
+            ax.set_yscale("log")
+            ax.set_xticks(range(len(rows)), [f"N={row['n']}" for row in rows])
+            ax.set_ylabel("seconds (log)")
+            ax.set_title(f"{kind} model ({rows[0]['weight_mb']:.1f} MB weights): time")
+            ax.legend(fontsize=8)
+            ax = axes[1][col]
+            for i, name in enumerate(("ours", "seed", "flower")):
+                xs = [j + (i - 1) * 0.25 for j in range(len(rows))]
+                ys = [(row["variants"].get(name, {}).get("added_rss_mb") or 0) / row["weight_mb"] for row in rows]
+                ax.bar(xs, ys, 0.25, label=name, color=colors[name])
+            ax.axhline(3, color="black", linestyle="--", linewidth=1, label="goal: 3× (ours)")
+            ax.set_yscale("log")
+            ax.set_xticks(range(len(rows)), [f"N={row['n']}" for row in rows])
+            ax.set_ylabel("peak RSS added ÷ one model's weights (log)")
+            ax.set_title(f"{kind} model: memory")
+            ax.legend(fontsize=8)
+        fig.tight_layout()
+        made["federation"] = out_dir / "federation.png"
+        fig.savefig(made["federation"], dpi=90)
+        plt.close(fig)
+
+    r = results.get("chain")
+    if r and r.get("one_at_a_time"):
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 1]})
+        kinds = list(r["one_at_a_time"])
+        bottom = [0.0] * len(kinds)
+        for part, color in (("compose", "#90caf9"), ("sign", "#1565c0"), ("submit_and_wait", "#9e9e9e"),
+                            ("receipt", "#ef6c00")):
+            ys = [r["one_at_a_time"][k]["split_ms_median"][part] for k in kinds]
+            ax1.bar(kinds, ys, bottom=bottom, label=part.replace("_", " "), color=color)
+            bottom = [b + y for b, y in zip(bottom, ys)]
+        cpu = [r["client_side"][k]["total_ms"] for k in kinds]
+        ax1.scatter(kinds, cpu, color="black", marker="_", s=400, label="client CPU (compose+sign+encode)", zorder=3)
+        ax1.set_ylabel("ms per extrinsic (median)")
+        ax1.set_title("one extrinsic at a time: where the round trip goes")
+        ax1.legend(fontsize=8)
+        b = r["batch_accept"]
+        acc = r["one_at_a_time"]["accept_task_result"]
+        ax2.bar(["one by one", "batch_all"], [acc["wall_seconds"], b["seconds"]], color=["#9e9e9e", "#1565c0"])
+        ax2.set_ylabel("seconds")
+        ax2.set_title(f"accepting {b['count']} results")
+        fig.tight_layout()
+        made["chain"] = out_dir / "chain.png"
+        fig.savefig(made["chain"], dpi=90)
+        plt.close(fig)
+
+    r = results.get("storage")
+    if r and r.get("rows"):
+        row = max(r["rows"], key=lambda x: x["bytes"])
+        labels, ours, plain = [], [], []
+        for store in ("ipfs", "s3"):
+            for op in ("up", "down"):
+                labels.append(f"{store.upper()} {'upload' if op == 'up' else 'download'}")
+                ours.append(row["variants"][f"{store}_ours_{op}"]["mb_per_s"])
+                plain.append(row["variants"][f"{store}_plain_{op}"]["mb_per_s"])
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        xs = range(len(labels))
+        ax.bar([x - 0.2 for x in xs], ours, 0.4, label="ours", color=colors["ours"])
+        ax.bar([x + 0.2 for x in xs], plain, 0.4, label="plain tool", color=colors["plain"])
+        ax.set_xticks(list(xs), labels)
+        ax.set_ylabel("MB/s")
+        ax.set_title(f"{row['size']} SavedModel-like folder ({row['files']} files)")
+        ax.legend()
+        fig.tight_layout()
+        made["storage"] = out_dir / "storage.png"
+        fig.savefig(made["storage"], dpi=90)
+        plt.close(fig)
+
+    r = results.get("round")
+    if r and r.get("runs"):
+        fig, ax = plt.subplots(figsize=(9, 1.2 + 0.6 * len(r["runs"])))
+        left = [0.0] * len(r["runs"])
+        palette = {"training": "#2e7d32", "setup": "#9e9e9e", "chain": "#1565c0", "storage": "#ef6c00",
+                   "validation": "#6a1b9a", "federation": "#c62828"}
+        labels = [f"run {i}" for i in range(1, len(r["runs"]) + 1)]
+        for phase, color in palette.items():
+            ys = [run["timings"].get(phase, 0.0) for run in r["runs"]]
+            ax.barh(labels, ys, left=left, color=color, label=phase)
+            left = [a + b for a, b in zip(left, ys)]
+        ax.set_xlabel("seconds")
+        ax.set_title("one federated round, by phase")
+        ax.legend(fontsize=8, ncol=6, loc="upper center", bbox_to_anchor=(0.5, -0.35))
+        fig.tight_layout()
+        made["round"] = out_dir / "round.png"
+        fig.savefig(made["round"], dpi=90)
+        plt.close(fig)
+    return made
+
+
+# --------------------------------------------------------------------------- the document
+
+
+def write_report(out_dir: Path, md_path: Path | None = None) -> Path:
+    out_dir = Path(out_dir)
+    results = load_results(out_dir)
+    status = load_status(out_dir)
+    smoke = any(r.get("smoke") for r in results.values())
+    md_path = md_path or (common.ROOT / "BENCHMARKS.md" if out_dir.resolve() == common.RESULTS.resolve()
+                          else out_dir / "BENCHMARKS.md")
+    md_dir = md_path.parent
+    pngs = charts(results, out_dir)
+
+    parts = [
+        "# Benchmarks",
+        "_Generated by `python -m bench.report` from `" + os.path.relpath(out_dir, md_dir) + "/*.json`; do not edit "
+        "by hand (the analysis under each benchmark comes from `bench/analysis/<name>.md`)._"
+        + (" **These are smoke sizes: tiny inputs to check the benchmarks run, not numbers to quote.**" if smoke else ""),
+        "Run everything with `bash scripts/bench.sh` (`python -m bench`), one benchmark with "
+        "`bash scripts/bench.sh --only storage`, tiny sizes with `--smoke` (results then go to "
+        "`bench/results/smoke/`). Each benchmark runs ours and its baselines in the same run and reports "
+        "their ratio; absolute times are context only. Peak memory is measured by the kernel in a separate "
+        "process per variant, never estimated. Inputs are generated once and cached in "
+        "`~/.cache/decentralml/bench/`.",
+    ]
+    # summary of every goal
+    rows = []
+    for name in ORDER:
+        r = results.get(name)
+        if r is None:
+            rows.append([name, "-", "-", "-", "not run" + (f" ({status[name]['state']})" if name in status else "")])
+            continue
+        for g in r.get("goals", []):
+            rows.append([name, g["description"], g["target"], _f(g["measured"], 3), _verdict(g["met"])])
+        if not r.get("goals"):
+            rows.append([name, "-", "-", "-", "incomplete run: no verdicts"])
+    parts += ["## Goals", _table(["benchmark", "goal", "target", "measured", "verdict"], rows)]
+
+    for name in ORDER:
+        r = results.get(name)
+        parts.append(f"## {TITLES[name]}")
+        if r is None:
+            parts.append("_Not run yet._" + (f" Last attempt: {status[name]}" if name in status else ""))
+            continue
+        st = status.get(name)
+        if st and st.get("state") != "ok":
+            parts.append(f"**The last run of this benchmark failed ({st.get('state')}, {st.get('when')}); the "
+                         "numbers below are what it wrote before failing, or from an earlier run.**")
+        parts.append(_machine(r))
+        parts.append(RENDER[name](r))
+        parts.append("Goals:\n\n" + _goals(r))
+        prof = _profiles(r, md_dir)
+        if prof:
+            parts.append("Profiles (pyinstrument; where the time goes):\n\n" + prof)
+        if name in pngs:
+            parts.append(f"![{name}]({os.path.relpath(pngs[name], md_dir)})")
+        analysis = ANALYSIS / f"{name}.md"
+        if not smoke and analysis.is_file():
+            parts.append(analysis.read_text().strip())
+    md_path.write_text("\n\n".join(parts) + "\n")
+    common.log(f"wrote {md_path}")
+    return md_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=common.RESULTS)
+    args = parser.parse_args(argv)
+    write_report(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

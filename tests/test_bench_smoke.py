@@ -1,0 +1,88 @@
+"""The benchmarks run end to end at smoke sizes and write what BENCHMARKS.md is made of.
+
+No timing is asserted here (speed and memory are measured in bench/, never in timed unit
+tests): only that each benchmark finishes, writes its result file with the ratios and goal
+verdicts, and that federation's equality check against the baselines passed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_bench(out: Path, only: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DECENTRALML_BENCH_SPEC_TIMEOUT="0", PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--only", only, "--out", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
+    )
+
+
+def result(out: Path, name: str) -> dict:
+    path = out / f"{name}.json"
+    assert path.is_file(), f"{name} wrote no {path}"
+    data = json.loads(path.read_text())
+    assert data["smoke"] is True
+    assert data["machine"]["nproc"] and data["load_start"], "the machine and its load are recorded"
+    numbers = [v for v in data["ratios"].values() if isinstance(v, (int, float))]
+    assert numbers, f"{name} reported no ratios: {data['ratios']}"
+    assert data["goals"] and all("met" in g for g in data["goals"]), f"{name} gave no goal verdicts"
+    return data
+
+
+def check_ran(proc: subprocess.CompletedProcess) -> None:
+    assert proc.returncode == 0, f"python -m bench failed:\n{proc.stderr[-5000:]}"
+
+
+@pytest.fixture(scope="module")
+def federation_and_storage(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    proc = run_bench(out, "federation,storage")
+    check_ran(proc)
+    return out
+
+
+def test_federation_smoke_matches_the_seed_and_flower(federation_and_storage):
+    data = result(federation_and_storage, "federation")
+    row = data["rows"][0]
+    assert {"floor", "ours", "seed", "flower"} <= set(row["variants"])
+    assert row["check"]["passed"], row["check"]
+    assert all(a["compared"] and a["passed"] for a in row["check"]["against"].values())
+    equal = next(g for g in data["goals"] if g["id"] == "equal")
+    assert equal["met"] is True
+    assert row["variants"]["ours"]["peak_rss_mb"] > 0, "peak RSS is measured in the worker"
+
+
+def test_storage_smoke_compares_ours_with_the_plain_tools(federation_and_storage):
+    data = result(federation_and_storage, "storage")
+    variants = data["rows"][0]["variants"]
+    for store in ("ipfs", "s3"):
+        for op in ("up", "down"):
+            assert variants[f"{store}_ours_{op}"]["mb_per_s"] > 0
+            assert variants[f"{store}_plain_{op}"]["mb_per_s"] > 0
+    assert any(g["id"] == "memory" for g in data["goals"])
+
+
+def test_smoke_report_has_a_section_and_a_chart_per_benchmark(federation_and_storage):
+    report = (federation_and_storage / "BENCHMARKS.md").read_text()
+    assert "## Federation" in report and "## Storage" in report and "smoke sizes" in report
+    assert (federation_and_storage / "federation.png").is_file()
+    assert (federation_and_storage / "storage.png").is_file()
+
+
+def test_chain_and_round_smoke(tmp_path):
+    proc = run_bench(tmp_path, "chain,round")
+    check_ran(proc)
+    chain = result(tmp_path, "chain")
+    assert chain["batch_accept"]["accepted"] == chain["count"]
+    assert set(chain["client_side"]) == {"create_task", "assign_task", "send_task_result", "accept_task_result"}
+    round_ = result(tmp_path, "round")
+    assert round_["runs"][0]["timings"]["training"] > 0
