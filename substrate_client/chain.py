@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from substrateinterface import Keypair, SubstrateInterface
+from substrateinterface.utils.ss58 import ss58_decode
 from substrateinterface.exceptions import SubstrateRequestException
 
 from .errors import (
@@ -93,6 +94,14 @@ def load_keypair(suri: str | None = None, key_file: str | Path | None = None) ->
         raise ConfigError(
             f"the signer secret is not a valid dev URI, mnemonic or seed ({type(error).__name__})"
         ) from None
+
+
+def same_account(a: str, b: str) -> bool:
+    """Whether two SS58 addresses (of any network prefix) name the same account."""
+    try:
+        return ss58_decode(a) == ss58_decode(b)
+    except ValueError:
+        return a == b
 
 
 def dev_address(name: str) -> str:

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 DEFAULT_KEY_PATH = Path("~/.config/decentralml/result_key")
 
 KEY_BYTES = 32
+# The first line of a private key file, so it is never mistaken for a public key.
+PRIVATE_MARKER = "# DecentralML result key: PRIVATE, never share this file"
 
 
 def public_key_path(path: Path) -> Path:
@@ -47,7 +49,7 @@ def generate_keypair(path: Path = DEFAULT_KEY_PATH) -> bytes:
         raise UserInputError(f"{path} already exists; not overwriting a key") from None
     with os.fdopen(fd, "w") as f:
         os.fchmod(f.fileno(), 0o600)  # whatever the umask
-        f.write(bytes(private).hex() + "\n")
+        f.write(PRIVATE_MARKER + "\n" + bytes(private).hex() + "\n")
     public = bytes(private.public_key)
     with open(pub_path, "x") as f:
         f.write(public.hex() + "\n")
@@ -83,7 +85,12 @@ def load_public_key(path_or_hex: str | Path | bytes) -> bytes:
         return _decode(text, "the public key")
     path = Path(text).expanduser()
     try:
-        return _decode(path.read_text(), f"the public key file {path}")
+        content = path.read_text()
+        if PRIVATE_MARKER in content:
+            # Given the private file by mistake: publish only its public half.
+            private = PrivateKey(_decode(content, f"the private key file {path}"))
+            return bytes(private.public_key)
+        return _decode(content, f"the public key file {path}")
     except FileNotFoundError:
         raise ConfigError(
             f"{path_or_hex!s} is neither a 64-character hex public key nor an existing file"
@@ -98,7 +105,8 @@ def _looks_hex(text: str) -> bool:
 
 
 def _decode(text: str, what: str) -> bytes:
-    text = text.strip().removeprefix("0x")
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    text = (lines[0] if lines else "").strip().removeprefix("0x")
     if not _looks_hex(text):
         # Say nothing about the contents: they may be key material.
         raise ConfigError(f"{what} does not hold a {KEY_BYTES}-byte key as hex")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import storage as storage_mod
-from .chain import Chain, Event, Receipt
+from .chain import Chain, Event, Receipt, same_account
 from .errors import ChainError, NotFoundError, UserInputError
 from .records import (
     Location,
@@ -72,8 +72,9 @@ class Marketplace:
         return cls(Chain.from_settings(url, suri, key_file, need_signer), storage_settings)
 
     def backend(self, storage_type: StorageType | str):
-        storage_type = parse_enum(StorageType, storage_type)
-        return storage_mod.backend_from_settings(storage_type.value, **self.storage_settings)
+        kind = parse_enum(StorageType, storage_type).value
+        settings = storage_mod.settings_for(kind, self.storage_settings)
+        return storage_mod.backend_from_settings(kind, **settings)
 
     # -- creating ------------------------------------------------------------------
 
@@ -191,9 +192,11 @@ class Marketplace:
         now = self.chain.block_number()
         if expiration_block is None:
             expiration_block = now + (expires_in_blocks if expires_in_blocks is not None else 1000)
-        if expiration_block <= now:
+        # The creating transaction itself lands in the next block.
+        if expiration_block <= now + 1:
             raise UserInputError(
-                f"expiration block {expiration_block} is not in the future (the chain is at {now})"
+                f"expiration block {expiration_block} is too soon: the chain is at block {now}, "
+                "and the task is created in the next one"
             )
         return expiration_block
 
@@ -238,7 +241,7 @@ class Marketplace:
         if not result and result_path is None:
             raise UserInputError("send a result text, a result path, or both")
         submission = self.get_submission(submission_id)
-        if submission.contributor != self.chain.address:
+        if not same_account(submission.contributor, self.chain.address):
             raise UserInputError(
                 f"submission {submission_id} belongs to {submission.contributor}, "
                 f"not to the signer {self.chain.address}"

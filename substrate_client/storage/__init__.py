@@ -14,7 +14,7 @@ from .bundle import download_folder, pack_folder, unpack_archive, upload_folder
 from .ipfs import IpfsStorage
 from .local import LocalStorage
 from .s3 import S3Storage
-from .settings import backend_from_settings
+from .settings import backend_from_settings, settings_for
 
 __all__ = [
     "IpfsStorage",
@@ -24,6 +24,7 @@ __all__ = [
     "StorageBackend",
     "StoredObject",
     "backend_from_settings",
+    "settings_for",
     "download_folder",
     "pack_folder",
     "unpack_archive",

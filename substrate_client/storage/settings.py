@@ -58,6 +58,12 @@ def backend_from_settings(storage_type: str, **settings) -> StorageBackend:
     return LocalStorage(Path(root).expanduser())
 
 
+def settings_for(storage_type: str, settings: dict) -> dict:
+    """The subset of a mixed bag of settings (e.g. every storage flag of the CLI)
+    that ``storage_type``'s backend takes."""
+    return {k: v for k, v in settings.items() if k in _SETTINGS[_canonical(storage_type)]}
+
+
 def _canonical(storage_type: str) -> str:
     for kind in _SETTINGS:
         if str(storage_type).lower() == kind.lower():

@@ -114,6 +114,8 @@ impl frame_system::Config for Runtime {
 	type Version = Version;
 	type AccountData = pallet_balances::AccountData<Balance>;
 	type DbWeight = RocksDbWeight;
+	/// The generic Substrate address format, as the chain spec's properties say.
+	type SS58Prefix = ConstU16<42>;
 }
 
 #[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
@@ -160,6 +162,14 @@ pub type Block = frame::runtime::types_common::BlockOf<Runtime, TxExtension>;
 type Header = HeaderFor<Runtime>;
 type RuntimeExecutive =
 	Executive<Runtime, Block, frame_system::ChainContext<Runtime>, Runtime, AllPalletsWithSystem>;
+
+// The pallets frame-omni-bencher measures (scripts/generate_weights.sh).
+#[cfg(feature = "runtime-benchmarks")]
+#[macro_use]
+mod benches {
+	use frame::deps::frame_benchmarking;
+	frame_benchmarking::define_benchmarks!([pallet_decentralml, DecentralML]);
+}
 
 impl_runtime_apis! {
 	impl apis::Core<Block> for Runtime {
@@ -260,6 +270,33 @@ impl_runtime_apis! {
 		}
 		fn query_length_to_fee(length: u32) -> Balance {
 			TransactionPayment::length_to_fee(length)
+		}
+	}
+
+	#[cfg(feature = "runtime-benchmarks")]
+	impl frame::deps::frame_benchmarking::Benchmark<Block> for Runtime {
+		fn benchmark_metadata(extra: bool) -> (
+			Vec<frame::deps::frame_benchmarking::BenchmarkList>,
+			Vec<frame::deps::frame_support::traits::StorageInfo>,
+		) {
+			use frame::deps::{frame_benchmarking::BenchmarkList, frame_support::traits::StorageInfoTrait};
+			let mut list = Vec::<BenchmarkList>::new();
+			list_benchmarks!(list, extra);
+			(list, AllPalletsWithSystem::storage_info())
+		}
+
+		fn dispatch_benchmark(
+			config: frame::deps::frame_benchmarking::BenchmarkConfig,
+		) -> Result<Vec<frame::deps::frame_benchmarking::BenchmarkBatch>, alloc::string::String> {
+			use frame::deps::{
+				frame_benchmarking::BenchmarkBatch,
+				frame_support::traits::{TrackedStorageKey, WhitelistedStorageKeys},
+			};
+			let whitelist: Vec<TrackedStorageKey> = AllPalletsWithSystem::whitelisted_storage_keys();
+			let mut batches = Vec::<BenchmarkBatch>::new();
+			let params = (&config, &whitelist);
+			add_benchmarks!(params, batches);
+			Ok(batches)
 		}
 	}
 

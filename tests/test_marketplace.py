@@ -1,0 +1,247 @@
+"""The library API (substrate_client.tasks) against the real dev chain, Kubo and
+MinIO: bundles and results really stored, verified and sealed; bad input named,
+with no on-chain change and no partial files left behind."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+from substrateinterface import Keypair
+
+from substrate_client import keys, storage
+from substrate_client.chain import Chain, connect, load_keypair
+from substrate_client.errors import (
+    ConfigError,
+    IntegrityError,
+    NotFoundError,
+    PalletError,
+    StorageUnavailableError,
+    UserInputError,
+)
+from substrate_client.records import StorageType, SubmissionStatus, TaskStatus
+from substrate_client.tasks import Marketplace
+from tests.chain_fixtures import UNIT, fresh_account
+
+REWARD = 2 * UNIT
+
+
+@pytest.fixture
+def store_settings(kubo, minio, tmp_path) -> dict:
+    return {"api_url": kubo.api_url, "endpoint_url": minio.endpoint_url,
+            "bucket": "marketplace-tests", "root": str(tmp_path / "store")}
+
+
+@pytest.fixture
+def people(substrate, dev_keys, store_settings):
+    """Fresh funded accounts, each with its own Marketplace."""
+    def market(amount=500 * UNIT) -> Marketplace:
+        keypair = fresh_account(substrate, dev_keys["alice"], amount)
+        return Marketplace(Chain(substrate, keypair), store_settings)
+    return market
+
+
+@pytest.fixture
+def bundle(tmp_path) -> Path:
+    folder = tmp_path / "bundle"
+    (folder / "model").mkdir(parents=True)
+    (folder / "start_task.sh").write_text("#!/bin/sh\necho training\n")
+    (folder / "start_task.sh").chmod(0o755)
+    (folder / "model" / "weights.bin").write_bytes(bytes(range(256)) * 64)
+    return folder
+
+
+def new_task(creator: Marketplace, bundle: Path, slots=2, storage_type="IPFS", **kwargs):
+    params = dict(question="Train the MLP on your digits", pays_amount=REWARD,
+                  max_assignments=slots, model_contributor_script_path=bundle,
+                  model_contributor_script_storage_type=storage_type, expires_in_blocks=200)
+    params.update(kwargs)
+    return creator.create_task_model_contributor(**params)
+
+
+def task_count(market: Marketplace) -> int:
+    return int(market.chain.query("NextTaskId"))
+
+
+def test_a_round_trip_stores_verifies_and_seals(people, bundle, tmp_path):
+    creator, contributor = people(), people()
+    public_key = keys.generate_keypair(tmp_path / "result_key")
+    task = new_task(creator, bundle, result_public_key=public_key)
+    assert task.bundle.storage_type is StorageType.IPFS
+    assert task.escrow == 2 * REWARD and task.status is TaskStatus.OPEN
+    assert task.task_id in [t.task_id for t in creator.list_tasks(creator=creator.chain.address)]
+    assert task.task_id in [t.task_id for t in creator.list_tasks(status="open")]
+
+    assignment = contributor.assign_task(task.task_id, tmp_path / "work")
+    assert (assignment.bundle_dir / "model" / "weights.bin").read_bytes() == \
+        (bundle / "model" / "weights.bin").read_bytes()
+    assert (assignment.bundle_dir / "start_task.sh").stat().st_mode & 0o100
+
+    result = tmp_path / "result"
+    result.mkdir()
+    (result / "saved_model.pb").write_bytes(b"trained model bytes")
+    sent = contributor.send_task_result(assignment.submission_id, result="accuracy=0.9",
+                                        result_path=result, result_storage_type="S3")
+    assert sent.status is SubmissionStatus.PENDING
+    assert sent.result_location.storage_type is StorageType.S3
+
+    # Sealed: without the creator's key the stored object cannot be opened.
+    with pytest.raises(UserInputError, match="sealed"):
+        creator.download_task_result(sent.submission_id, tmp_path / "nokey")
+    keys.generate_keypair(tmp_path / "other_key")
+    with pytest.raises(IntegrityError):
+        creator.download_task_result(sent.submission_id, tmp_path / "wrongkey",
+                                     private_key=keys.load_private_key(tmp_path / "other_key"))
+    assert not (tmp_path / "nokey").exists() and not (tmp_path / "wrongkey").exists()
+    opened = creator.download_task_result(
+        sent.submission_id, tmp_path / "opened",
+        private_key=keys.load_private_key(tmp_path / "result_key"))
+    assert (opened / "saved_model.pb").read_bytes() == b"trained model bytes"
+
+    before = contributor.balance()["free"]
+    creator.decide_task_results(accept=[sent.submission_id])
+    assert contributor.balance()["free"] == before + REWARD
+    assert [s.status for s in creator.list_task_results(task.task_id)] == [SubmissionStatus.ACCEPTED]
+
+
+def test_nothing_secret_is_stored_on_chain(people, bundle, tmp_path, monkeypatch, substrate):
+    mnemonic = Keypair.generate_mnemonic()
+    monkeypatch.setenv("DECENTRALML_SURI", mnemonic)
+    creator = people()
+    contributor = Marketplace(Chain(substrate, load_keypair()), creator.storage_settings)
+    creator.chain.transfer(contributor.chain.address, 10 * UNIT)
+    key_path = tmp_path / "result_key"
+    keys.generate_keypair(key_path)
+    private_key = keys.load_private_key(key_path)
+    # Handing over the private file by mistake still publishes only the public half.
+    task = new_task(creator, bundle, result_public_key=keys.load_public_key(key_path))
+    assert task.result_public_key == keys.load_public_key(keys.public_key_path(key_path))
+    sub = contributor.assign_task(task.task_id).submission_id
+    result = tmp_path / "result"
+    result.mkdir()
+    (result / "model.bin").write_bytes(b"x" * 1000)
+    contributor.send_task_result(sub, result_path=result, result_storage_type="S3")
+
+    secrets = [private_key, mnemonic.encode(), contributor.chain.keypair.private_key,
+               b"minioadmin", os_env_secret()]
+    raw = b"".join(raw_storage(substrate, "Tasks", task.task_id) +
+                   raw_storage(substrate, "Submissions", sub))
+    for secret in filter(None, secrets):
+        assert secret not in raw and secret.hex().encode() not in raw
+
+
+def os_env_secret() -> bytes:
+    import os
+    return os.environ.get("AWS_SECRET_ACCESS_KEY", "").encode()
+
+
+def raw_storage(substrate, storage_function: str, key: int) -> list[bytes]:
+    """The record's bytes exactly as the chain stores them."""
+    storage_key = substrate.create_storage_key("DecentralML", storage_function, [key])
+    value = substrate.rpc_request("state_getStorage", [storage_key.to_hex()])["result"]
+    assert value, f"no {storage_function} record {key}"
+    return [bytes.fromhex(value[2:])]
+
+
+def test_unknown_task_and_wrong_signer_are_named(people, bundle, tmp_path):
+    creator, bob, eve = people(), people(), people()
+    with pytest.raises(NotFoundError, match="TaskNotFound"):
+        bob.assign_task(99_999)
+    task = new_task(creator, bundle, slots=1)
+    sub = bob.assign_task(task.task_id).submission_id
+    result = tmp_path / "r"
+    result.mkdir()
+    (result / "f").write_text("x")
+    with pytest.raises(UserInputError, match="belongs to"):
+        eve.send_task_result(sub, result_path=result)
+    with pytest.raises(PalletError, match="NotTaskCreator"):
+        eve.accept_task_result(sub)
+    with pytest.raises(PalletError, match="NoSlotsLeft"):
+        eve.assign_task(task.task_id)
+    assert bob.get_submission(sub).status is SubmissionStatus.ASSIGNED
+
+
+def test_an_expired_task_refuses_slots(people, bundle):
+    creator, bob = people(), people()
+    task = new_task(creator, bundle, storage_type="Local", expires_in_blocks=2)
+    creator.chain.transfer(bob.chain.address, UNIT)  # one more block: now expired
+    with pytest.raises(PalletError, match="TaskExpired"):
+        bob.assign_task(task.task_id)
+
+
+def test_unreachable_storage_creates_nothing_on_chain(people, bundle):
+    creator = people()
+    creator.storage_settings = {"api_url": "http://127.0.0.1:9"}
+    before = task_count(creator)
+    with pytest.raises(StorageUnavailableError):
+        new_task(creator, bundle)
+    assert task_count(creator) == before
+
+
+def test_a_missing_result_path_sends_nothing(people, bundle, tmp_path):
+    creator, bob = people(), people()
+    task = new_task(creator, bundle, storage_type="Local")
+    sub = bob.assign_task(task.task_id).submission_id
+    with pytest.raises(UserInputError, match="does not exist"):
+        bob.send_task_result(sub, result_path=tmp_path / "missing")
+    assert bob.get_submission(sub).status is SubmissionStatus.ASSIGNED
+
+
+def test_a_tampered_bundle_is_never_unpacked(people, bundle, tmp_path, store_settings):
+    creator, bob = people(), people()
+    task = new_task(creator, bundle, storage_type="Local")
+    stored = Path(store_settings["root"]) / task.bundle.path
+    stored.chmod(0o644)
+    stored.write_bytes(stored.read_bytes()[:-10] + b"tampered!!")
+    with pytest.raises(IntegrityError):
+        bob.assign_task(task.task_id, tmp_path / "work")
+    assert not (tmp_path / "work").exists()
+
+
+def test_a_bundle_escaping_its_folder_is_refused(people, tmp_path, store_settings):
+    """An archive whose hash is right but whose members escape: nothing extracted."""
+    creator, bob = people(), people()
+    evil = tmp_path / "evil.tar"
+    with tarfile.open(evil, "w") as tar:
+        info = tarfile.TarInfo("../outside.txt")
+        info.size = 4
+        tar.addfile(info, io.BytesIO(b"oops"))
+    backend = storage.LocalStorage(Path(store_settings["root"]))
+    stored = backend.put_file(evil)
+    receipt = creator.chain.submit("create_task", {
+        "task_type": "ModelContributor", "question": "0x" + b"q".hex(), "pays_amount": REWARD,
+        "max_assignments": 1, "expiration_block": creator.chain.block_number() + 100,
+        "validation_strategy": "ManualAccept",
+        "bundle": {"storage_type": "Local", "path": stored.path,
+                   "content_hash": "0x" + stored.content_hash.hex()},
+        "result_public_key": None, "annotation": None})
+    task_id = int(receipt.first("TaskCreated").attributes["task_id"])
+    with pytest.raises(IntegrityError):
+        bob.assign_task(task_id, tmp_path / "work" / "bundle")
+    assert not (tmp_path / "work" / "outside.txt").exists()
+    assert not (tmp_path / "work" / "bundle").exists()
+
+
+def test_waiting_for_results_follows_new_blocks(people, bundle, tmp_path, devnet_url):
+    creator, bob = people(), people()
+    task = new_task(creator, bundle, slots=1, storage_type="Local")
+    sub = bob.assign_task(task.task_id).submission_id
+    # Bob sends from a connection of his own while the creator's one is subscribed.
+    bob = Marketplace(Chain(connect(devnet_url), bob.chain.keypair), {})
+    sender = threading.Timer(1.0, bob.send_task_result, kwargs={
+        "submission_id": sub, "result": "labels: 0,1,1"})
+    sender.start()
+    seen = []
+    results = creator.wait_for_results(task.task_id, 1, on_result=seen.append)
+    sender.join()
+    assert [s.submission_id for s in results] == [sub]
+    assert seen and int(seen[0].attributes["submission_id"]) == sub
+
+
+def test_no_signer_is_a_config_error(monkeypatch):
+    monkeypatch.delenv("DECENTRALML_SURI", raising=False)
+    with pytest.raises(ConfigError, match="DECENTRALML_SURI"):
+        load_keypair()
