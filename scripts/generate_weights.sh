@@ -9,6 +9,7 @@ bash "$DML_ROOT/scripts/install_wasm_toolchain.sh"
 export PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc CARGO=/usr/bin/cargo
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$DML_CACHE/cargo-target}"
 export WASM_BUILD_RUSTFLAGS="-C link-arg=--allow-undefined"
+export WASM_BUILD_WORKSPACE_HINT="$DML_ROOT/pallet"
 unset SKIP_WASM_BUILD
 bencher="$DML_CACHE/tools/bin/frame-omni-bencher"
 if [ ! -x "$bencher" ]; then

@@ -214,7 +214,7 @@ class Chain:
         return Receipt(
             extrinsic_hash=receipt.extrinsic_hash,
             block_hash=receipt.block_hash,
-            block_number=receipt.block_number,
+            block_number=receipt.block_number if receipt.block_number is not None else self.substrate.get_block_number(receipt.block_hash),
             fee=int(receipt.total_fee_amount or 0),
             events=[decode_event(e) for e in receipt.triggered_events],
         )

@@ -47,6 +47,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 from . import devnet, keys, validation
 from . import storage as storage_mod
+from substrateinterface.utils.ss58 import ss58_decode
+
 from .chain import Chain, Receipt, chain_url, connect, load_keypair
 from .errors import ConfigError, DecentralMLError, StorageUnavailableError, UserInputError
 from .records import StorageType, SubmissionStatus, ValidationStrategy, parse_enum
@@ -544,18 +546,21 @@ class _Round:
                 else f"held-out accuracy >= {summary.threshold:.2f}")
         self.step(f"{summary.creator.name} validates {len(summary.contributors)} results "
                   f"(CustomAccept: {rule})...")
-        by_address = {c.address: c for c in summary.contributors}
+        # Addresses may come back from the chain in another SS58 format: match by account.
+        by_account = {_account(c.address): c for c in summary.contributors}
         key = keys.load_private_key(self.run_dir / "creator" / "result_key")
         with self.timer.phase("chain"):
-            pending = alice.list_task_results(task_id, SubmissionStatus.PENDING)
-        missing = {c.name for c in summary.contributors} - {by_address[p.contributor].name for p in pending}
+            pending = [p for p in alice.list_task_results(task_id, SubmissionStatus.PENDING)
+                       if _account(p.contributor) in by_account]
+        missing = ({c.name for c in summary.contributors}
+                   - {by_account[_account(p.contributor)].name for p in pending})
         if missing:
             raise RoundError(f"no pending result from {', '.join(sorted(missing))}")
         hook = validation.load_hook(hook_spec)
         decisions: dict[int, Any] = {}
         models: dict[int, Path] = {}
         for sub in pending:
-            c = by_address[sub.contributor]
+            c = by_account[_account(sub.contributor)]
             dest = self.run_dir / "creator" / "results" / c.name.lower()
             with self.timer.phase("chain"):
                 alice.download_task_result(sub.submission_id, dest, private_key=key)
@@ -699,6 +704,11 @@ def _contributor_env(c: ContributorOutcome, output: Path, max_samples: int) -> d
     })
     env.pop("DECENTRALML_SUBMISSION_ID", None)  # the round sends the result itself
     return env
+
+
+def _account(address: str) -> str:
+    """The account (public key, hex) an SS58 address names, whatever its network prefix."""
+    return ss58_decode(address)
 
 
 def read_result_metadata(result_dir: Path) -> dict[str, Any]:

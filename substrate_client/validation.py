@@ -16,7 +16,6 @@ whose reason reports it.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import importlib
 import importlib.util
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional
 
+from .records import ValidationStrategy
 from .errors import UserInputError, ValidationError
 
 __all__ = [
@@ -82,24 +82,17 @@ class Decision:
         return self.verdict == PENDING
 
 
-class ValidationStrategy(enum.Enum):
-    """How a task's results are validated; values match the pallet's enum variant names."""
-
-    AutoAccept = "AutoAccept"
-    ManualAccept = "ManualAccept"
-    CustomAccept = "CustomAccept"
-
-    @classmethod
-    def parse(cls, text: str) -> "ValidationStrategy":
-        """``"AutoAccept"``, ``"auto_accept"``, ``"auto-accept"`` or ``"auto"`` -> AutoAccept, etc."""
-        key = str(text).replace("_", "").replace("-", "").lower()
-        for member in cls:
-            name = member.value.lower()
-            if key in (name, name[: -len("accept")]):
-                return member
-        raise UserInputError(
-            f"unknown validation strategy {text!r}; choose one of: {', '.join(m.value for m in cls)}"
-        )
+def parse_strategy(text: str) -> ValidationStrategy:
+    """``"AutoAccept"``, ``"auto_accept"``, ``"auto-accept"`` or ``"auto"`` -> AutoAccept, etc."""
+    key = str(text).replace("_", "").replace("-", "").lower()
+    for member in ValidationStrategy:
+        name = member.value.lower()
+        if key in (name, name[: -len("accept")]):
+            return member
+    raise UserInputError(
+        f"unknown validation strategy {text!r}; choose one of: "
+        f"{', '.join(m.value for m in ValidationStrategy)}"
+    )
 
 
 Hook = Callable[[Any, Any], Decision]

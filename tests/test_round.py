@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+from substrateinterface.utils.ss58 import ss58_decode
 
 from substrate_client.federated_round import RoundSettings, RoundSummary, run_round
 from substrate_client.records import StorageType, SubmissionStatus, TaskStatus
@@ -112,10 +113,11 @@ def test_closing_the_task_returns_the_rest_of_the_escrow(round_run, devnet_url):
     assert task.status is TaskStatus.CLOSED
     assert task.escrow == 0
     assert task.bundle.storage_type is StorageType.IPFS
-    statuses = {s.contributor: s.status for s in market.list_task_results(summary.task_id)}
-    assert statuses[summary.contributor(SABOTEUR).address] is SubmissionStatus.REJECTED
+    # The chain may print addresses in another SS58 format: compare accounts.
+    statuses = {ss58_decode(s.contributor): s.status for s in market.list_task_results(summary.task_id)}
+    assert statuses[ss58_decode(summary.contributor(SABOTEUR).address)] is SubmissionStatus.REJECTED
     for name in HONEST:
-        assert statuses[summary.contributor(name).address] is SubmissionStatus.ACCEPTED
+        assert statuses[ss58_decode(summary.contributor(name).address)] is SubmissionStatus.ACCEPTED
     for s in market.list_task_results(summary.task_id):
         assert s.result_location.storage_type is StorageType.S3
 

@@ -15,7 +15,7 @@ from assets.model_contributor import model_contributor  # noqa: E402
 from assets.model_creator import hooks, model_creator, settings  # noqa: E402
 from substrate_client import validation  # noqa: E402
 from substrate_client.errors import UserInputError, ValidationError  # noqa: E402
-from substrate_client.validation import Decision, ValidationStrategy  # noqa: E402
+from substrate_client.validation import Decision, ValidationStrategy, parse_strategy  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -207,11 +207,11 @@ def test_decide_by_ids_without_asking():
 
 def test_validation_strategy_values_are_the_pallet_names():
     assert [s.value for s in ValidationStrategy] == ["AutoAccept", "ManualAccept", "CustomAccept"]
-    assert ValidationStrategy("CustomAccept") is ValidationStrategy.CustomAccept
-    assert ValidationStrategy.parse("manual_accept") is ValidationStrategy.ManualAccept
-    assert ValidationStrategy.parse("auto") is ValidationStrategy.AutoAccept
+    assert ValidationStrategy("CustomAccept") is ValidationStrategy.CUSTOM_ACCEPT
+    assert parse_strategy("manual_accept") is ValidationStrategy.MANUAL_ACCEPT
+    assert parse_strategy("auto") is ValidationStrategy.AUTO_ACCEPT
     with pytest.raises(UserInputError, match="AutoAccept, ManualAccept, CustomAccept"):
-        ValidationStrategy.parse("sometimes")
+        parse_strategy("sometimes")
 
 
 def test_held_out_data_comes_from_the_test_split(held_out_300):
