@@ -204,27 +204,45 @@ def run_hook(hook: Hook, model: Any, submission: Any) -> Decision:
 def evaluate(model: Any, x: Any, y: Any, batch_size: int = 256) -> Dict[str, float]:
     """Evaluate a Keras model on held-out data: ``{"loss": ..., "accuracy": ..., "samples": n}``.
 
-    ``accuracy`` is filled from the model's own accuracy metric (whatever its name,
-    e.g. ``sparse_categorical_accuracy``); an uncompiled model gets accuracy only.
+    For a classifier with integer labels, accuracy and loss are computed here from
+    the model's predictions: the metrics a model was compiled with travel inside the
+    contributor's SavedModel, so the creator does not trust them. Other models fall
+    back to their own ``evaluate``.
     """
     import numpy as np
 
     samples = int(len(y))
-    if getattr(model, "compiled_loss", None) is not None:
+    labels = np.asarray(y)
+    outputs = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    if outputs.ndim == labels.ndim + 1 and np.issubdtype(labels.dtype, np.integer):
+        metrics = {
+            "loss": _cross_entropy(outputs, labels),
+            "accuracy": float(np.mean(np.argmax(outputs, axis=-1) == labels)),
+        }
+    else:
         raw = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
         metrics = {str(k): float(v) for k, v in raw.items()}
-    else:
-        logits = model.predict(x, batch_size=batch_size, verbose=0)
-        metrics = {}
-        if np.ndim(y) == np.ndim(logits) - 1:
-            metrics["accuracy"] = float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y)))
-    if "accuracy" not in metrics:
         for key in sorted(metrics):
             if key.endswith("accuracy"):
-                metrics["accuracy"] = metrics[key]
-                break
+                metrics.setdefault("accuracy", metrics[key])
     metrics["samples"] = samples
     return metrics
+
+
+def _cross_entropy(outputs: Any, labels: Any) -> float:
+    """Mean sparse categorical cross-entropy, whether the outputs are logits or
+    probabilities (rows of non-negative numbers summing to one)."""
+    import numpy as np
+
+    outputs = outputs.astype(np.float64)
+    is_probability = np.all(outputs >= 0) and np.allclose(outputs.sum(axis=-1), 1.0, atol=1e-3)
+    if is_probability:
+        log_probs = np.log(np.clip(outputs, 1e-12, 1.0))
+    else:
+        shifted = outputs - outputs.max(axis=-1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    picked = np.take_along_axis(log_probs, labels[..., None].astype(np.int64), axis=-1)
+    return float(-np.mean(picked))
 
 
 # --------------------------------------------------------------------------- manual decisions

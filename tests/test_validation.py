@@ -163,7 +163,8 @@ def test_evaluate_reports_loss_accuracy_and_samples(trained_model, held_out_300,
     x, y, _ = held_out_300
     metrics = validation.evaluate(trained_model, x, y)
     assert set(metrics) >= {"loss", "accuracy", "samples"} and metrics["samples"] == 300
-    # an uncompiled model (loaded with compile=False, say) gets the same accuracy, computed from predictions
+    # an uncompiled model (loaded with compile=False, say) gets the same numbers: both are
+    # computed from predictions, never from metrics the model carries
     import tensorflow as tf
 
     plain = tf.keras.Sequential(
@@ -172,8 +173,12 @@ def test_evaluate_reports_loss_accuracy_and_samples(trained_model, held_out_300,
     )
     plain.set_weights(trained_model.get_weights())
     uncompiled = validation.evaluate(plain, x, y)
-    assert "loss" not in uncompiled and uncompiled["samples"] == 300
+    assert uncompiled["samples"] == 300
     assert uncompiled["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-6)
+    assert uncompiled["loss"] == pytest.approx(metrics["loss"], rel=1e-4)
+    # and the loss is the model's own cross-entropy on those samples
+    own = trained_model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    assert metrics["loss"] == pytest.approx(own, rel=1e-3)
 
 
 def test_decide_manually_asks_until_it_gets_an_answer():
