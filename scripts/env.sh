@@ -20,3 +20,25 @@ export DML_ROOT DML_CACHE DML_VENV DML_NODE_DIR DML_GOBIN DML_RUN
 
 dml_log() { printf '[decentralml] %s\n' "$*" >&2; }
 dml_die() { printf '[decentralml] error: %s\n' "$*" >&2; exit 1; }
+
+# The toolchain settings every runtime build needs: Debian's rustc 1.96 (which has
+# the wasm32v1-none sysroot) for the outer build and for substrate-wasm-builder's
+# inner build, which drops RUSTC but keeps PATH.
+dml_wasm_build_env() {
+  export PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc CARGO=/usr/bin/cargo
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$DML_CACHE/cargo-target}"
+  export WASM_BUILD_WORKSPACE_HINT="$DML_ROOT/pallet"
+  # Rust 1.96's wasm targets no longer pass --allow-undefined to the linker, and this
+  # polkadot-sdk release declares its host functions without an import module.
+  export WASM_BUILD_RUSTFLAGS="-C link-arg=--allow-undefined"
+  unset SKIP_WASM_BUILD
+}
+
+# The runtime wasm the last build produced (wasm-builder compresses it only for some profiles).
+dml_built_wasm() {
+  local wbuild="$CARGO_TARGET_DIR/debug/wbuild/decentralml-runtime" wasm
+  for wasm in "$wbuild"/decentralml_runtime.compact.compressed.wasm "$wbuild"/decentralml_runtime.wasm; do
+    [ -f "$wasm" ] && { echo "$wasm"; return; }
+  done
+  dml_die "no runtime wasm under $wbuild"
+}

@@ -13,6 +13,7 @@ TensorFlow is imported only by the commands that load models.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import inspect
@@ -34,7 +35,7 @@ from click.core import ParameterSource
 from . import devnet as devnet_mod
 from . import keys as keys_mod
 from .chain import DEFAULT_URL
-from .errors import ConfigError, DecentralMLError, PalletError, UserInputError
+from .errors import ConfigError, DecentralMLError, PalletError, UserInputError, ValidationError
 from .progress import byte_progress, folder_size
 from .records import (
     StorageType,
@@ -248,16 +249,23 @@ class _EchoHandler(logging.Handler):
             self.handleError(record)
 
 
-def _configure_logging(verbose: int) -> None:
+@contextlib.contextmanager
+def _logging_to_stderr(verbose: int):
+    """While a command runs, the package's log records go to stderr (warnings, or more
+    with -v); the logging setup is restored afterwards (the CLI may run in-process)."""
     package = logging.getLogger("substrate_client")
-    for handler in list(package.handlers):
-        if isinstance(handler, _EchoHandler):
-            package.removeHandler(handler)
+    saved = (package.level, package.propagate)
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = _EchoHandler(level)
     package.addHandler(handler)
     package.setLevel(level)
     package.propagate = False
+    try:
+        yield
+    finally:
+        package.removeHandler(handler)
+        package.setLevel(saved[0])
+        package.propagate = saved[1]
 
 
 class _Help:
@@ -287,12 +295,16 @@ class Command(_Help, click.Command):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            _configure_logging(settings(ctx).verbose)
-            return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except Exception as error:
+            verbose = settings(ctx).verbose
+        except DecentralMLError as error:  # a malformed config file
             raise _as_click_error(error) from None
+        with _logging_to_stderr(verbose):
+            try:
+                return super().invoke(ctx)
+            except (click.ClickException, click.exceptions.Exit, click.Abort):
+                raise
+            except Exception as error:
+                raise _as_click_error(error) from None
 
 
 class Group(_Help, click.Group):
@@ -986,6 +998,7 @@ def validate_task_results(task_id: int, hook: str | None, accept_ids: tuple[int,
     s = settings()
     mp = market()
     private_key = _private_key(result_key_file, required=False)
+    _load_tensorflow(s)
     evaluator = None if no_evaluate else review.creator_evaluator(creator_dir)
     if hook:
         strategy = review.hook_strategy(hook)
@@ -1013,14 +1026,38 @@ def validate_task_results(task_id: int, hook: str | None, accept_ids: tuple[int,
           [[r["submission_id"], short_address(r["contributor"]), _metric(r["metrics"], "accuracy"),
             _metric(r["metrics"], "loss"), r["verdict"], clip(r["reason"], 60)] for r in rows],
           empty=f"no pending results for task {task_id}")
-    failed = [r for r in rows if r["error"]]
-    for r in failed:
-        note(f"warning: submission {r['submission_id']} stays pending: {r['error']}")
+    for r in rows:
+        if r["error"] and r["verdict"] == "pending":
+            note(f"warning: submission {r['submission_id']} stays pending: {r['error']}")
     decided = sum(1 for r in rows if r["verdict"] != "pending")
     if receipt is not None:
         click.echo(f"submitted {decided} decision(s) in block {receipt.block_number}")
     elif dry_run and decided:
         click.echo(f"dry run: {decided} decision(s) not submitted")
+
+
+def _load_tensorflow(s: Settings) -> None:
+    """Import TensorFlow now, hiding the native library's start-up chatter on stderr
+    (shown with -v, or if the import fails)."""
+    from . import review
+
+    if s.verbose or "tensorflow" in sys.modules:
+        review.load_tensorflow()
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            review.load_tensorflow().config.list_physical_devices()  # CUDA probing talks too
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _download_bar(s: Settings) -> Callable[[Submission], Any]:
@@ -1085,7 +1122,11 @@ def federate(result_dirs: tuple[Path, ...], task_id: int | None, out: Path, poli
                 raise UserInputError(f"task {task_id} has no accepted results with a stored model")
             model_dirs = [review.find_model_dir(folder) for _sub, folder in downloaded]
         else:
-            model_dirs = [review.find_model_dir(folder) for folder in result_dirs]
+            try:
+                model_dirs = [review.find_model_dir(folder) for folder in result_dirs]
+            except ValidationError as error:  # the folders named on the command line
+                raise UserInputError(str(error)) from None
+        _load_tensorflow(s)
         saved = review.federate_into(model_dirs, out, policy=policy, template=template,
                                      trim_fraction=trim_fraction)
     if s.json:

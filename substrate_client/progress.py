@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -46,7 +47,8 @@ def byte_progress(label: str, total: int | None = None, enabled: bool = True) ->
     ``enabled`` is false (``--json``) or stderr is not a terminal, so the library
     reports nothing.
     """
-    if not enabled or not click.get_text_stream("stderr").isatty():
+    stderr = sys.stderr
+    if not enabled or not stderr.isatty():
         # Bars are for people watching a terminal; logs and pipes get nothing.
         yield None
         return
@@ -56,11 +58,11 @@ def byte_progress(label: str, total: int | None = None, enabled: bool = True) ->
         return human_bytes(moved)
 
     if total:
-        bar = click.progressbar(length=total, label=label, file=click.get_text_stream("stderr"),
+        bar = click.progressbar(length=total, label=label, file=stderr,
                                 item_show_func=show, show_pos=False)
     else:
         # A generator has no length: click then draws an open-ended bar.
-        bar = click.progressbar((_ for _ in ()), label=label, file=click.get_text_stream("stderr"),
+        bar = click.progressbar((_ for _ in ()), label=label, file=stderr,
                                 item_show_func=show)
     with bar:
         def progress(count: int) -> None:

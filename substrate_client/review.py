@@ -47,6 +47,7 @@ __all__ = [
     "download_results",
     "find_model_dir",
     "load_model",
+    "load_tensorflow",
     "review_task_results",
     "submit_decisions",
     "federate_into",
@@ -225,18 +226,20 @@ def find_model_dir(folder: Path) -> Path:
     raise ValidationError(f"{folder} holds {len(found)} SavedModels; expected one")
 
 
-def _tensorflow():
-    # tf-keras (Keras 2) reads the SavedModel folders the bundles write; set before TF loads.
+def load_tensorflow():
+    """Import TensorFlow with tf-keras (Keras 2), which reads the SavedModel folders the
+    bundles write; the environment must be set before TensorFlow loads."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
+    tf.keras.models  # noqa: B018 - loads tf-keras now, not half-way through a review
     return tf
 
 
 def load_model(model_dir: Path) -> Any:
     """Load a Keras SavedModel folder (ValidationError if it cannot be read)."""
-    tf = _tensorflow()
+    tf = load_tensorflow()
     try:
         return tf.keras.models.load_model(str(model_dir))
     except Exception as error:
@@ -257,7 +260,7 @@ def creator_evaluator(creator_dir: str | Path) -> Evaluator:
 
     @functools.lru_cache(maxsize=1)
     def data():
-        _tensorflow()
+        load_tensorflow()
         return held_out()
 
     def evaluate(model: Any) -> dict:
@@ -379,14 +382,14 @@ def _prepare(market, item: Review, work_dir: Path, private_key: bytes | None,
         model = load_model(item.model_dir)
     except DecentralMLError as error:
         item.error = str(error)
-        log.warning("submission %d stays pending: %s", sub.submission_id, error)
+        log.info("submission %d cannot be evaluated: %s", sub.submission_id, error)
         return None
     if evaluator is not None:
         try:
             item.metrics = dict(evaluator(model))
         except Exception as error:
             item.error = f"evaluation failed: {type(error).__name__}: {error}"
-            log.warning("submission %d: %s", sub.submission_id, item.error)
+            log.info("submission %d: %s", sub.submission_id, item.error)
     return model
 
 
@@ -415,7 +418,7 @@ def federate_into(model_dirs: Sequence[Path], out: Path, policy: str = "average"
     architecture, default the first result's)."""
     if not model_dirs:
         raise UserInputError("no results to federate")
-    _tensorflow()
+    load_tensorflow()
     from . import federation
 
     weights = federation.federate(model_dirs, policy, trim_fraction=trim_fraction, reference=template)

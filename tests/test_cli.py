@@ -506,8 +506,6 @@ def test_validating_by_ids_rejects_unknown_ids_before_downloading(dml, account, 
     assert state["status"] == "Rejected" and state["rejection_reason"] == "no model sent"
 
 
-@pytest.mark.xfail(strict=True, reason="Marketplace.backend passes every storage setting to every "
-                   "backend type, and backend_from_settings refuses settings of other types")
 def test_settings_for_several_storage_services_can_be_given_together(dml, account, tmp_path):
     result = dml("--ipfs-api", "http://127.0.0.1:5001", "create_task", "--bundle",
                  make_bundle(tmp_path), "--question", "q", "--pays-amount", "1DML",

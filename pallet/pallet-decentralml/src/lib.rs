@@ -423,12 +423,8 @@ pub mod pallet {
 			submission_id: SubmissionId,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			let mut submission =
-				Submissions::<T>::get(submission_id).ok_or(Error::<T>::SubmissionNotFound)?;
+			let (mut task, mut submission) = Self::open_submission_of(&who, submission_id)?;
 			let task_id = submission.task_id;
-			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
-			ensure!(task.creator == who, Error::<T>::NotTaskCreator);
-			ensure!(task.status == TaskStatus::Open, Error::<T>::TaskClosed);
 			ensure!(submission.status == SubmissionStatus::Pending, Error::<T>::ResultNotPending);
 
 			let paid = Self::pay_result(&mut task, &mut submission)?;
@@ -450,12 +446,8 @@ pub mod pallet {
 			reason: Reason,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			let mut submission =
-				Submissions::<T>::get(submission_id).ok_or(Error::<T>::SubmissionNotFound)?;
+			let (mut task, mut submission) = Self::open_submission_of(&who, submission_id)?;
 			let task_id = submission.task_id;
-			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
-			ensure!(task.creator == who, Error::<T>::NotTaskCreator);
-			ensure!(task.status == TaskStatus::Open, Error::<T>::TaskClosed);
 			ensure!(
 				matches!(submission.status, SubmissionStatus::Pending | SubmissionStatus::Assigned),
 				Error::<T>::ResultNotPending
@@ -525,6 +517,19 @@ pub mod pallet {
 		/// A task has expired once the chain reaches its expiration block.
 		pub fn is_expired(task: &TaskOf<T>) -> bool {
 			frame_system::Pallet::<T>::block_number() >= task.expiration_block
+		}
+
+		/// A submission and its task, for a decision by `creator` on an open task.
+		fn open_submission_of(
+			creator: &T::AccountId,
+			submission_id: SubmissionId,
+		) -> Result<(TaskOf<T>, SubmissionOf<T>), DispatchError> {
+			let submission =
+				Submissions::<T>::get(submission_id).ok_or(Error::<T>::SubmissionNotFound)?;
+			let task = Tasks::<T>::get(submission.task_id).ok_or(Error::<T>::TaskNotFound)?;
+			ensure!(&task.creator == creator, Error::<T>::NotTaskCreator);
+			ensure!(task.status == TaskStatus::Open, Error::<T>::TaskClosed);
+			Ok((task, submission))
 		}
 
 		/// Move one slot's reward from the creator's escrow to the contributor and mark
