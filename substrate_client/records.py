@@ -6,6 +6,12 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import UserInputError
+
+
+class UnknownChoiceError(UserInputError, ValueError):
+    """A value that is none of an enum's members."""
+
 
 class TaskType(str, enum.Enum):
     MODEL_CONTRIBUTOR = "ModelContributor"
@@ -43,7 +49,7 @@ class SubmissionStatus(str, enum.Enum):
 
 def parse_enum(kind: type[enum.Enum], value: str | enum.Enum) -> Any:
     """Accepts an enum member, its value (``AutoAccept``) or a loose spelling
-    (``auto-accept``, ``auto_accept``); raises ValueError listing the choices."""
+    (``auto-accept``, ``auto_accept``); raises UnknownChoiceError listing the choices."""
     if isinstance(value, kind):
         return value
     wanted = str(value).replace("-", "").replace("_", "").lower()
@@ -51,7 +57,7 @@ def parse_enum(kind: type[enum.Enum], value: str | enum.Enum) -> Any:
         if wanted in (member.value.lower(), member.name.replace("_", "").lower()):
             return member
     choices = ", ".join(m.value for m in kind)
-    raise ValueError(f"{value!r} is not a {kind.__name__}; choose one of {choices}")
+    raise UnknownChoiceError(f"{value!r} is not a {kind.__name__}; choose one of {choices}")
 
 
 @dataclass(frozen=True)
