@@ -261,8 +261,54 @@ def worker_profile(args) -> dict[str, Any]:
     return {"profile": summary}
 
 
+def worker_diagnose(args) -> dict[str, Any]:
+    """What reading one model's weights costs, by way of reading, best of 5 in one process.
+
+    TensorFlow's ``CheckpointReader.get_tensor`` (what ``federate`` uses) against reading the
+    same data file's bytes with ``np.fromfile`` (fresh memory) and ``readinto`` a reused
+    buffer, and ``np.add`` in place over as many float32 values: the parts a reader is made of.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from substrate_client import federation
+
+    d = model_dirs(args.kind, 1)[0]
+    keys = list(federation.weight_specs(d))
+    reader = tf.train.load_checkpoint(str(d / "variables" / "variables"))
+    data_files = sorted((d / "variables").glob("variables.data-*"))
+    size = sum(p.stat().st_size for p in data_files)
+    weight_bytes = sum(reader.get_tensor(k).nbytes for k in keys)
+    buffer = np.empty(max(p.stat().st_size for p in data_files), np.uint8)
+    acc = np.zeros(weight_bytes // 4, np.float32)
+    other = np.ones(weight_bytes // 4, np.float32)
+
+    def best(fn, n=5):
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    def readinto():
+        for p in data_files:
+            with open(p, "rb", buffering=0) as f:
+                f.readinto(memoryview(buffer)[: p.stat().st_size])
+
+    timings = {
+        "get_tensor": (best(lambda: [reader.get_tensor(k) for k in keys]), weight_bytes),
+        "np_fromfile": (best(lambda: [np.fromfile(p, np.uint8) for p in data_files]), size),
+        "readinto_reused_buffer": (best(readinto), size),
+        "np_add_in_place": (best(lambda: np.add(acc, other, out=acc)), weight_bytes),
+    }
+    return {"kind": args.kind, "weight_bytes": weight_bytes, "data_bytes": size,
+            "seconds": {k: round(t, 4) for k, (t, _) in timings.items()},
+            "gb_per_s": {k: round(n / t / 1e9, 2) for k, (t, n) in timings.items()}}
+
+
 WORKERS = {
-    "generate": worker_generate, "ours": worker_ours, "seed": worker_seed, "flower": worker_flower,
+    "generate": worker_generate, "diagnose": worker_diagnose, "ours": worker_ours, "seed": worker_seed, "flower": worker_flower,
     "check": worker_check, "profile": worker_profile,
 }
 
@@ -482,6 +528,14 @@ def main(argv: list[str] | None = None) -> int:
                                                     "--variant", variant, "--profile-out", str(path)],
                                      env=common.worker_env(), label=f"profile {variant}")
             result["profiles"][f"{variant}_{kind}_n{n}"] = prof["profile"]
+    # What a reader of the weights is made of, measured on one model of each kind.
+    result["diagnosis"] = {}
+    for kind in dict.fromkeys(k for k, _ in sizes):
+        diag = common.run_worker("federation", ["--task", "diagnose", "--kind", kind],
+                                 env=common.worker_env(), label=f"diagnose {kind}")
+        for key in ("process_seconds", "process_maxrss_mb", "load_after"):
+            diag.pop(key, None)
+        result["diagnosis"][kind] = diag
     common.finish_result(result, out_dir)
     return 0
 

@@ -123,6 +123,14 @@ def render_federation(r: dict[str, Any]) -> str:
         ["model", "N", "params", "weights MB", "read MB", "floor s", "ours s", "seed s", "Flower s", "save s",
          "seed ÷ ours", "Flower ÷ ours", "ours ÷ floor", "ours +RSS MB (× weights)", "seed +RSS MB",
          "Flower +RSS MB", "equal"], rows)
+    diag = []
+    for kind, dg in (r.get("diagnosis") or {}).items():
+        g = dg["gb_per_s"]
+        diag.append(f"- {kind} model ({dg['weight_bytes'] / common.MiB:.1f} MB of weights), best of 5 in one process: "
+                    f"TensorFlow's `CheckpointReader.get_tensor` (what `federate` reads with) {g['get_tensor']} GB/s; "
+                    f"the same data file's bytes with `np.fromfile` {g['np_fromfile']} GB/s, `readinto` a reused "
+                    f"buffer {g['readinto_reused_buffer']} GB/s; `np.add` in place {g['np_add_in_place']} GB/s "
+                    f"(load {dg.get('load_before')}).")
     p = r.get("parameters", {})
     return "\n\n".join([
         f"Median of {p.get('repeats')} repetitions per variant, each in a fresh process; files are in the page "
@@ -132,7 +140,7 @@ def render_federation(r: dict[str, Any]) -> str:
         "the kernel (`VmHWM`, reset at the start of the work); `× weights` divides it by one model's weights. "
         "`save s` is `save_federated_model` (load the template, set the weights, `model.save`), timed apart.",
         table,
-    ])
+    ] + (["What reading weights costs (the parts `federate` is made of):\n\n" + "\n".join(diag)] if diag else []))
 
 
 def render_chain(r: dict[str, Any]) -> str:

@@ -769,6 +769,75 @@ def _tokens(amount: int, token: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- command line
 
 
+@dataclass(frozen=True)
+class RoundOption:
+    """One command-line option of a round, as :func:`main` and ``decentralml run_round`` take it."""
+
+    flag: str
+    name: str  #: its key for :func:`settings_from_options`
+    type: type = str
+    help: str | None = None
+    #: Where a service is: ``decentralml`` takes these as its global options instead.
+    connection: bool = False
+
+
+#: The round's options; one left out takes its default (see :func:`settings_from_options`).
+OPTIONS = (
+    RoundOption("--out", "out", Path, "run folder (default ./runs/<timestamp>/)"),
+    RoundOption("--epochs", "epochs", int,
+                "training epochs per contributor (default DECENTRALML_ROUND_EPOCHS, else 1)"),
+    RoundOption("--contributors", "contributors", str,
+                "dev accounts, comma-separated (default Bob,Charlie,Dave,Eve)"),
+    RoundOption("--saboteurs", "saboteurs", str,
+                "contributors that send random weights (default Eve; '' for none)"),
+    RoundOption("--policy", "policy", str,
+                "average | weighted | median | trimmed_mean (default average)"),
+    RoundOption("--threshold", "threshold", float, "held-out accuracy to accept (default 0.5)"),
+    RoundOption("--max-samples", "max_samples", int,
+                "train on at most this many samples per contributor (0: whole shard)"),
+    RoundOption("--dataset", "dataset", str, "auto | mnist | fashion_mnist"),
+    RoundOption("--url", "url", str, "the node (default: start/reuse the local dev chain)",
+                connection=True),
+    RoundOption("--port", "port", int,
+                f"port of the local dev chain started without --url (default {devnet.DEFAULT_PORT})"),
+    RoundOption("--ipfs-api", "ipfs_api", str, "Kubo RPC API (default: scripts/storage.sh up)",
+                connection=True),
+    RoundOption("--s3-endpoint", "s3_endpoint", str, "S3 endpoint (default: scripts/storage.sh up)",
+                connection=True),
+    RoundOption("--s3-bucket", "s3_bucket", str,
+                "S3 bucket (default DECENTRALML_S3_BUCKET, else decentralml)", connection=True),
+)
+
+
+def settings_from_options(options: dict[str, Any]) -> RoundSettings:
+    """The settings for the options given (keys: the names in :data:`OPTIONS`).
+
+    An option that is missing or ``None`` takes :class:`RoundSettings`' default, but
+    ``epochs`` takes ``DECENTRALML_ROUND_EPOCHS``, else 1. ``contributors`` and
+    ``saboteurs`` are comma-separated names (``""``: none).
+    """
+    given = {k: v for k, v in options.items() if v is not None}
+    unknown = set(given) - {option.name for option in OPTIONS}
+    if unknown:
+        raise TypeError(f"unknown round options: {', '.join(sorted(unknown))}")
+    if "out" in given:
+        given["run_dir"] = given.pop("out")
+    for name in ("contributors", "saboteurs"):
+        if name in given:
+            given[name] = tuple(n.strip() for n in given[name].split(",") if n.strip())
+    if "epochs" not in given:
+        given["epochs"] = _default_epochs()
+    return RoundSettings(**given)
+
+
+def _default_epochs() -> int:
+    text = os.environ.get("DECENTRALML_ROUND_EPOCHS", "1")
+    try:
+        return int(text)
+    except ValueError:
+        raise UserInputError(f"DECENTRALML_ROUND_EPOCHS must be a whole number, not {text!r}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
@@ -779,35 +848,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Run one federated round on the local dev chain: a creator posts a task, "
                     "contributors train and send results, the creator validates, federates "
                     "the accepted models and pays on-chain.")
-    parser.add_argument("--out", type=Path, help="run folder (default ./runs/<timestamp>/)")
-    parser.add_argument("--epochs", type=int, default=int(os.environ.get("DECENTRALML_ROUND_EPOCHS", 1)))
-    parser.add_argument("--contributors", default="Bob,Charlie,Dave,Eve",
-                        help="dev accounts, comma-separated (default Bob,Charlie,Dave,Eve)")
-    parser.add_argument("--saboteurs", default="Eve",
-                        help="contributors that send random weights (default Eve; '' for none)")
-    parser.add_argument("--policy", help="average | weighted | median | trimmed_mean (default average)")
-    parser.add_argument("--threshold", type=float, help="held-out accuracy to accept (default 0.5)")
-    parser.add_argument("--max-samples", type=int, default=0,
-                        help="train on at most this many samples per contributor (0: whole shard)")
-    parser.add_argument("--dataset", help="auto | mnist | fashion_mnist")
-    parser.add_argument("--url", help="the node (default: start/reuse the local dev chain)")
-    parser.add_argument("--port", type=int, default=devnet.DEFAULT_PORT)
-    parser.add_argument("--ipfs-api", help="Kubo RPC API (default: scripts/storage.sh up)")
-    parser.add_argument("--s3-endpoint", help="S3 endpoint (default: scripts/storage.sh up)")
+    for option in OPTIONS:
+        parser.add_argument(option.flag, dest=option.name, type=option.type, help=option.help)
     parser.add_argument("-v", "--verbose", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+    args = vars(parser.parse_args(argv))
+    logging.basicConfig(level=logging.INFO if args.pop("verbose") else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    settings = RoundSettings(
-        run_dir=args.out, url=args.url, port=args.port, ipfs_api=args.ipfs_api,
-        s3_endpoint=args.s3_endpoint, epochs=args.epochs,
-        contributors=tuple(n.strip() for n in args.contributors.split(",") if n.strip()),
-        saboteurs=tuple(n.strip() for n in args.saboteurs.split(",") if n.strip()),
-        policy=args.policy, threshold=args.threshold, max_samples=args.max_samples,
-        dataset=args.dataset,
-    )
     try:
-        summary = run_round(settings, report=lambda line: print(line, flush=True))
+        summary = run_round(settings_from_options(args),
+                            report=lambda line: print(line, flush=True))
     except DecentralMLError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2 if isinstance(error, UserInputError) else 1

@@ -20,7 +20,8 @@ from substrate_client import cli as cli_mod
 from substrate_client.chain import same_account
 from substrate_client.cli import cli, format_amount, parse_amount
 from substrate_client.errors import UserInputError
-from tests.chain_fixtures import UNIT, devnet_url, dev_keys, fresh_account, substrate  # noqa: F401
+from substrate_client.federated_round import OPTIONS as ROUND_OPTIONS
+from tests.chain_fixtures import UNIT, fresh_account
 
 REPO = Path(__file__).resolve().parent.parent
 CREATOR_DIR = REPO / "assets" / "model_creator"
@@ -31,7 +32,7 @@ COMMANDS = [
     ["list_task_results"], ["download_task_result"], ["validate_task_results"],
     ["accept_task_result"], ["reject_task_result"], ["close_task"], ["balance"], ["federate"],
     ["keys"], ["keys", "generate"], ["keys", "show"],
-    ["devnet"], ["devnet", "up"], ["devnet", "down"], ["devnet", "status"],
+    ["devnet"], ["devnet", "up"], ["devnet", "down"], ["devnet", "status"], ["run_round"],
 ]
 
 _SETTINGS_ENV = ["DECENTRALML_SURI", "DECENTRALML_URL", "DECENTRALML_KEY_FILE",
@@ -97,6 +98,52 @@ def test_standalone_commands_take_the_global_options_and_show_their_own_name(nam
     example = [line.strip() for line in result.stdout.split("Example", 1)[1].splitlines()]
     assert any(line.startswith(f"{name} ") for line in example), example
     assert "--suri" not in result.stdout and "--mnemonic" not in result.stdout
+
+
+def test_run_round_takes_the_options_of_the_round_module_and_the_global_ones():
+    help_text = ok(invoke(["run_round", "--help"])).stdout
+    own, services = help_text.split("\nOptions:\n", 1)[1].split("\nGlobal options:\n")
+
+    def flags(section):
+        return {line.split()[0].rstrip(",") for line in section.splitlines()
+                if line.strip().startswith("-")}
+
+    for option in ROUND_OPTIONS:
+        if option.connection:  # --url, --ipfs-api, ... are the global options here
+            assert option.flag in flags(services) and option.flag not in flags(own)
+        else:
+            assert option.flag in flags(own) and option.help in " ".join(own.split())
+
+
+def test_run_round_checks_its_settings_before_starting_anything(tmp_path):
+    run_dir = tmp_path / "run"
+    result = invoke(["run_round", "--out", run_dir, "--contributors", "Bob,Charlie",
+                     "--saboteurs", "Eve", "--url", f"ws://127.0.0.1:{free_port()}"])
+    assert result.exit_code == 2
+    assert "saboteurs eve are not among the contributors" in one_error_line(result)
+    assert not run_dir.exists()
+
+
+def test_run_round_gives_the_round_its_options_and_where_the_services_are(monkeypatch, tmp_path):
+    from substrate_client import federated_round
+
+    seen = []
+
+    def fake_round(settings, report):
+        seen.append(settings)
+        report("[1/1] pretending")
+        return federated_round.RoundSummary(run_dir=str(settings.run_dir), chain_url="ws://x",
+                                            started_at="now", token={"symbol": "DML", "decimals": 12})
+
+    monkeypatch.setattr(federated_round, "run_round", fake_round)
+    result = ok(invoke(["run_round", "--out", tmp_path / "run", "--saboteurs", "", "--json"],
+                       env={"DECENTRALML_S3_ENDPOINT": "http://127.0.0.1:9"}))
+    assert json.loads(result.stdout)["run_dir"] == str(tmp_path / "run")
+    assert "[1/1] pretending" in result.stderr
+    assert seen[-1].url is None  # no node configured: the round starts the dev chain
+    assert (seen[-1].saboteurs, seen[-1].s3_endpoint) == ((), "http://127.0.0.1:9")
+    ok(invoke(["--url", "ws://127.0.0.1:9", "run_round", "--out", tmp_path / "run2"]))
+    assert seen[-1].url == "ws://127.0.0.1:9" and seen[-1].saboteurs == ("Eve",)
 
 
 def test_amounts_are_planck_or_dml_with_twelve_decimals():

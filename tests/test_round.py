@@ -18,7 +18,6 @@ from substrate_client.federated_round import RoundSettings, RoundSummary, run_ro
 from substrate_client.records import StorageType, SubmissionStatus, TaskStatus
 from substrate_client.round_report import render_text
 from substrate_client.tasks import Marketplace
-from tests.chain_fixtures import devnet_url, substrate  # noqa: F401
 
 ACCOUNTS = ("Alice", "Bob", "Charlie", "Dave", "Eve")
 HONEST = ("Bob", "Charlie", "Dave")

@@ -1,0 +1,146 @@
+"""What the commands print: tables, JSON, a task in full, notes, and the ``error: ...``
+line with the exit code for its kind (2: the user's input, 1: the chain or storage)."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import DecentralMLError, PalletError, UserInputError
+from ..records import Task
+from .amounts import format_amount
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready copy of records: enums by value, bytes as 0x-hex, paths as text."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def task_json(task: Task) -> dict:
+    data = _plain(task)
+    data["free_slots"] = task.free_slots
+    return data
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(_plain(data), indent=2, sort_keys=False))
+
+
+# --------------------------------------------------------------------------- text
+
+
+def table(headers: list[str], rows: list[list[Any]], empty: str = "(none)") -> None:
+    """Columns padded to their widest cell; the last column is not padded."""
+    if not rows:
+        click.echo(empty)
+        return
+    cells = [[str(c) for c in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        line = "  ".join(c.ljust(w) for c, w in zip(row[:-1], widths[:-1])) + "  " + row[-1]
+        click.echo(click.style(line.rstrip(), bold=True) if n == 0 else line.rstrip())
+
+
+def show_task_details(task: Task) -> None:
+    """One task in full, a ``key  value`` line per field."""
+    rows = [
+        ("task", task.task_id),
+        ("status", task.status.value),
+        ("type", task.task_type.value),
+        ("question", task.question),
+        ("creator", task.creator),
+        ("pays", f"{format_amount(task.pays_amount)} per accepted result"),
+        ("slots", f"{task.taken_slots} of {task.max_assignments} taken ({task.free_slots} free)"),
+        ("results", f"{task.pending} pending, {task.accepted} accepted, "
+                    f"{task.submissions} submissions"),
+        ("escrow", format_amount(task.escrow)),
+        ("validation", task.validation_strategy.value),
+        ("created at", f"block {task.created_at}"),
+        ("expires at", f"block {task.expiration_block}"),
+        ("bundle", location_text(task.bundle)),
+        ("bundle sha256", task.bundle.content_hash.hex() if task.bundle else "-"),
+        ("result key", task.result_public_key.hex() if task.result_public_key else "none (unsealed)"),
+    ]
+    if task.annotation:
+        rows += [("annotation", task.annotation.get("annotation_type", "")),
+                 ("class labels", task.annotation.get("class_labels", ""))]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        click.echo(f"{key.ljust(width)}  {value}")
+
+
+def short_address(address: str | None) -> str:
+    if not address:
+        return "-"
+    return address if len(address) <= 14 else f"{address[:6]}…{address[-4:]}"
+
+
+def clip(text: str, width: int = 48) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def location_text(location) -> str:
+    if location is None:
+        return "-"
+    return f"{location.storage_type.value}:{location.path}"
+
+
+def note(message: str) -> None:
+    """Human commentary on stderr, so stdout stays a table or JSON."""
+    click.echo(message, err=True)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class CommandError(click.ClickException):
+    """A library error, shown as one ``error: ...`` line with the exit code for its kind."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def _error_message(error: BaseException) -> str:
+    if isinstance(error, PalletError):
+        text = f"{error.name}: {error.docs}" if error.docs else error.name
+    else:
+        text = str(error) or type(error).__name__
+    return text
+
+
+def as_click_error(error: Exception) -> click.ClickException:
+    """The error as click shows it: exit code 2 for the user's input, 1 for the rest."""
+    if isinstance(error, UserInputError):
+        return CommandError(_error_message(error), 2)
+    if isinstance(error, DecentralMLError):
+        return CommandError(_error_message(error), 1)
+    log.debug("unexpected error", exc_info=error)
+    return CommandError(f"unexpected {type(error).__name__}: {error} (run with -vv for details)", 1)

@@ -1,0 +1,60 @@
+"""``run_round``: one federated round on the local dev chain, end to end
+(:mod:`substrate_client.federated_round`, with its options and defaults)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from .. import federated_round as round_mod
+from .command import command
+from .options import settings
+from .output import emit_json, note
+from .quiet import load_tensorflow_quietly
+
+
+def _round_options(f: Callable) -> Callable:
+    """The options ``python -m substrate_client.federated_round`` takes, but those naming
+    where a service is: here they are the global options (flags, environment, config file)."""
+    for option in reversed([o for o in round_mod.OPTIONS if not o.connection]):
+        kind = click.Path(file_okay=False, path_type=Path) if option.type is Path else option.type
+        f = click.option(option.flag, option.name, type=kind, help=option.help)(f)
+    return f
+
+
+@command("run_round", epilog="""
+    \b
+    Examples:
+      {prog} --epochs 1 --policy average
+      {prog} --contributors Bob,Charlie --saboteurs '' --max-samples 2000 --out runs/quick
+      {prog} --url ws://127.0.0.1:9944 --json > summary.json
+    """)
+@_round_options
+def run_round(**options: Any) -> None:
+    """Run one federated round on the local dev chain, end to end.
+
+    Alice creates a CustomAccept task with a slot per contributor; each contributor
+    (Bob, Charlie, Dave; Eve sends random weights) trains on its own shard and sends
+    its result sealed to her key; she validates the results on her held-out data,
+    federates the accepted models, pays on-chain in one batch and closes the task.
+    The dev chain and the storage daemons (Kubo, MinIO) are started unless --url,
+    --ipfs-api and --s3-endpoint (or their environment or config file) say where they
+    are; --key-file and --local-store are not used (dev accounts sign; results go to S3).
+
+    Steps go to stderr; the summary (who earned and paid what, time per phase) to
+    stdout. The run folder keeps round.log, summary.json and round.png.
+    """
+    from .. import round_report
+
+    s = settings()
+    round_settings = round_mod.settings_from_options({
+        **options, "url": s.url, "ipfs_api": s.ipfs_api, "s3_endpoint": s.s3_endpoint,
+        "s3_bucket": s.s3_bucket})
+    load_tensorflow_quietly(s.verbose)
+    summary = round_mod.run_round(round_settings, report=note).to_dict()
+    if s.json:
+        emit_json(summary)
+    else:
+        click.echo(round_report.render_text(summary))

@@ -1,0 +1,122 @@
+"""Where the client finds the chain, the signer's key file and the storage services.
+
+Each setting comes from the value given (a command-line flag, say), then the
+environment, then the config file: ``DECENTRALML_CONFIG``, else
+``$XDG_CONFIG_HOME/decentralml/config.toml`` (``~/.config`` by default)::
+
+    from substrate_client import config
+    from substrate_client.tasks import Marketplace
+
+    s = config.resolve({"url": "ws://127.0.0.1:9944"})   # given values win
+    market = Marketplace.connect(s.url, key_file=s.key_file, **s.storage_settings())
+
+The signer's secret is never a setting: it comes from ``DECENTRALML_SURI`` or the
+key file only (see :func:`substrate_client.chain.load_keypair`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+from typing import Mapping
+
+from .chain import DEFAULT_URL
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: Each setting and the environment variable it is read from.
+ENVIRONMENT = {
+    "url": "DECENTRALML_URL",
+    "key_file": "DECENTRALML_KEY_FILE",
+    "ipfs_api": "DECENTRALML_IPFS_API",
+    "s3_endpoint": "DECENTRALML_S3_ENDPOINT",
+    "s3_bucket": "DECENTRALML_S3_BUCKET",
+    "local_store": "DECENTRALML_LOCAL_STORE",
+}
+#: The settings a config file may hold (the key file is named by a flag or the environment only).
+CONFIG_KEYS = ("url", "ipfs_api", "s3_endpoint", "s3_bucket", "local_store")
+#: Settings that are paths: a child process is given them absolute.
+_PATHS = ("key_file", "local_store")
+
+
+@dataclasses.dataclass
+class Settings:
+    """Where to find the chain, the signer's key file and the storage services.
+
+    ``None`` means not set anywhere: the library's default applies (``url``: the local
+    dev chain, :data:`substrate_client.chain.DEFAULT_URL`; storage: see
+    :mod:`substrate_client.storage.settings`).
+    """
+
+    url: str | None = None
+    key_file: str | None = None
+    ipfs_api: str | None = None
+    s3_endpoint: str | None = None
+    s3_bucket: str | None = None
+    local_store: str | None = None
+
+    def storage_settings(self) -> dict[str, str]:
+        """The keyword arguments ``Marketplace.connect`` passes to the storage backends."""
+        given = {"api_url": self.ipfs_api, "endpoint_url": self.s3_endpoint,
+                 "bucket": self.s3_bucket, "root": self.local_store}
+        return {k: v for k, v in given.items() if v}
+
+    def environment(self) -> dict[str, str]:
+        """These settings as environment variables, for a child process (no secrets)."""
+        env = {ENVIRONMENT["url"]: self.url or DEFAULT_URL}
+        for name, variable in ENVIRONMENT.items():
+            value = getattr(self, name)
+            if name != "url" and value:
+                env[variable] = str(Path(value).expanduser().resolve()) if name in _PATHS else value
+        return env
+
+
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """``DECENTRALML_CONFIG``, else ``$XDG_CONFIG_HOME/decentralml/config.toml`` (``~/.config``)."""
+    environ = os.environ if environ is None else environ
+    override = environ.get("DECENTRALML_CONFIG")
+    if override:
+        return Path(override).expanduser()
+    base = environ.get("XDG_CONFIG_HOME") or "~/.config"
+    return Path(base).expanduser() / "decentralml" / "config.toml"
+
+
+def read_config_file(path: Path) -> dict[str, str]:
+    """The settings in the TOML file at ``path`` (empty if there is none)."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"cannot read the config file {path}: {error}") from None
+    unknown = sorted(set(data) - set(CONFIG_KEYS))
+    if unknown:
+        log.warning("config file %s: ignoring unknown keys %s (known: %s)",
+                    path, ", ".join(unknown), ", ".join(CONFIG_KEYS))
+    for key in CONFIG_KEYS:
+        if key in data and not isinstance(data[key], str):
+            raise ConfigError(f"config file {path}: {key} must be a string")
+    return {k: data[k] for k in CONFIG_KEYS if data.get(k)}
+
+
+def resolve(given: Mapping[str, str | None] | None = None, *,
+            environ: Mapping[str, str] | None = None, path: Path | None = None) -> Settings:
+    """The settings: each from ``given``, then ``environ`` (default ``os.environ``), then
+    the config file at ``path`` (default :func:`config_path`). Empty values count as unset.
+
+    Raises :class:`ConfigError` for a config file that cannot be read.
+    """
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(ENVIRONMENT))
+    if unknown:
+        raise TypeError(f"unknown settings {', '.join(unknown)}; known: {', '.join(ENVIRONMENT)}")
+    environ = os.environ if environ is None else environ
+    in_file = read_config_file(path if path is not None else config_path(environ))
+    return Settings(**{name: given.get(name) or environ.get(variable) or in_file.get(name) or None
+                       for name, variable in ENVIRONMENT.items()})

@@ -1,0 +1,80 @@
+"""``substrate_client.config``: each setting comes from the value given, then the
+environment, then the config file, the same for library users as for the CLI."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from substrate_client import config
+from substrate_client.chain import DEFAULT_URL
+from substrate_client.errors import ConfigError
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_each_setting_comes_from_the_given_value_then_the_environment_then_the_config_file(tmp_path):
+    path = write(tmp_path / "config.toml", 'url = "ws://file:1"\nipfs_api = "http://file:5001"\n'
+                                           's3_bucket = "file-bucket"\n')
+    environ = {"DECENTRALML_URL": "ws://env:1", "DECENTRALML_IPFS_API": "http://env:5001"}
+
+    s = config.resolve({"url": "ws://flag:1"}, environ=environ, path=path)
+    assert (s.url, s.ipfs_api, s.s3_bucket) == ("ws://flag:1", "http://env:5001", "file-bucket")
+    assert config.resolve(environ=environ, path=path).url == "ws://env:1"
+    assert config.resolve(environ={}, path=path).url == "ws://file:1"
+    # Empty values count as unset.
+    assert config.resolve({"url": ""}, environ={"DECENTRALML_URL": ""}, path=path).url == "ws://file:1"
+
+
+def test_nothing_set_leaves_the_library_defaults(tmp_path):
+    s = config.resolve(environ={}, path=tmp_path / "missing.toml")
+    assert s == config.Settings()
+    assert s.storage_settings() == {}
+    assert s.environment() == {"DECENTRALML_URL": DEFAULT_URL}
+
+
+def test_the_config_file_is_decentralml_config_else_under_xdg_config_home(tmp_path):
+    assert config.config_path({"DECENTRALML_CONFIG": str(tmp_path / "c.toml")}) == tmp_path / "c.toml"
+    assert config.config_path({"XDG_CONFIG_HOME": str(tmp_path)}) == \
+        tmp_path / "decentralml" / "config.toml"
+    write_to = tmp_path / "decentralml" / "config.toml"
+    write_to.parent.mkdir()
+    write(write_to, 'url = "ws://xdg:1"\n')
+    assert config.resolve(environ={"XDG_CONFIG_HOME": str(tmp_path)}).url == "ws://xdg:1"
+
+
+def test_the_key_file_never_comes_from_the_config_file_and_unknown_keys_are_ignored(tmp_path, caplog):
+    path = write(tmp_path / "config.toml", 'key_file = "/tmp/k"\ncolour = "blue"\n')
+    with caplog.at_level(logging.WARNING, logger="substrate_client.config"):
+        s = config.resolve(environ={}, path=path)
+    assert s.key_file is None
+    assert "key_file" in caplog.text and "colour" in caplog.text
+    assert config.resolve(environ={"DECENTRALML_KEY_FILE": "/tmp/k"}, path=path).key_file == "/tmp/k"
+
+
+@pytest.mark.parametrize("text", ["url = \n", "url = 5\n"])
+def test_a_malformed_config_file_is_a_config_error_naming_the_file(tmp_path, text):
+    path = write(tmp_path / "config.toml", text)
+    with pytest.raises(ConfigError, match=str(path)):
+        config.resolve(environ={}, path=path)
+
+
+def test_an_unknown_setting_is_a_programming_error():
+    with pytest.raises(TypeError, match="suri"):
+        config.resolve({"suri": "//Alice"}, environ={})
+
+
+def test_a_child_process_gets_the_settings_with_absolute_paths_and_no_secrets(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = config.Settings(url="ws://node:1", key_file="bob.key", local_store="store", s3_bucket="b")
+    assert s.environment() == {
+        "DECENTRALML_URL": "ws://node:1",
+        "DECENTRALML_KEY_FILE": str(tmp_path / "bob.key"),
+        "DECENTRALML_S3_BUCKET": "b",
+        "DECENTRALML_LOCAL_STORE": str(tmp_path / "store"),
+    }
