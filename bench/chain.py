@@ -114,6 +114,7 @@ def _submit_series(label: str, items: list, submit: Callable[[Any], Any], ledger
     """Submit one extrinsic per item, one at a time; per-extrinsic round trips and their split."""
     samples = []
     receipts = []
+    seen = {m: len(v) for m, v in ledger.calls.items()}
     start = time.perf_counter()
     for item in items:
         before = ledger.snapshot()
@@ -136,6 +137,8 @@ def _submit_series(label: str, items: list, submit: Callable[[Any], Any], ledger
     for s in samples:
         for m, c in s["by_method"].items():
             methods[m] += c
+    rpc_ms = {m: round(common.median(v[seen.get(m, 0):]) * 1000, 2) for m, v in sorted(ledger.calls.items())
+              if len(v) > seen.get(m, 0)}
     summary = {
         "count": len(items), "wall_seconds": round(wall, 3),
         "extrinsics_per_s": round(len(items) / wall, 2) if wall else None,
@@ -146,6 +149,7 @@ def _submit_series(label: str, items: list, submit: Callable[[Any], Any], ledger
         "rpcs_per_extrinsic": round(sum(s["rpc_count"] for s in samples) / len(samples), 1),
         "rpc_ms_per_extrinsic_median": med("rpc_seconds"),
         "rpcs_by_method_per_extrinsic": {m: round(c / len(samples), 2) for m, c in sorted(methods.items())},
+        "rpc_ms_by_method_median": rpc_ms,
         "load_after": common.load(),
     }
     log(f"{label}: {summary['extrinsics_per_s']} extrinsics/s, round trip median {summary['round_trip_ms']['median']} ms, "

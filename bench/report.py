@@ -168,7 +168,9 @@ def render_chain(r: dict[str, Any]) -> str:
                      f"**{_f(r['ratios'].get('batch_accept_speedup'), 1)}×**", b.get("rpc_count")]])
     methods = []
     for kind, s in one.items():
-        methods.append(f"- `{kind}`: " + ", ".join(f"{m} ×{c:g}" for m, c in s["rpcs_by_method_per_extrinsic"].items()))
+        ms = s.get("rpc_ms_by_method_median", {})
+        methods.append(f"- `{kind}`: " + ", ".join(
+            f"`{m}` ×{c:g}" + (f" ({ms[m]:.1f} ms)" if m in ms else "") for m, c in s["rpcs_by_method_per_extrinsic"].items()))
     p = r.get("parameters", {})
     return "\n\n".join([
         f"Executor: {p.get('executor')}. Dev chain started by the benchmark on a free port "
@@ -176,7 +178,7 @@ def render_chain(r: dict[str, Any]) -> str:
         "does): compose and sign (substrate-interface, including the RPCs it sends inside them), submit and "
         "wait for the block, then read the receipt (events, fee). Client CPU = compose + sign + encode with no "
         f"network (runtime metadata, nonce and genesis hash given), median of {p.get('client_side_repeats')}.",
-        table, batch, "RPCs per extrinsic, by method:\n" + "\n".join(methods)])
+        table, batch, "RPCs per extrinsic, by method (median time of one call):\n\n" + "\n".join(methods)])
 
 
 def render_storage(r: dict[str, Any]) -> str:

@@ -252,12 +252,8 @@ class _LedgerChain(Chain):
 
 
 class _RoundMarketplace(Marketplace):
-    """The marketplace for one participant, with backends shared by the whole round.
-
-    ``Marketplace.backend`` passes all its storage settings to every backend type, so
-    one instance cannot carry both an IPFS and an S3 endpoint; here each type gets
-    its own settings, and each backend is built once.
-    """
+    """The marketplace for one participant, with storage backends built once and
+    shared by every participant of the round (a new S3 client per transfer costs)."""
 
     def __init__(self, chain: Chain, backends: dict[str, Any]):
         super().__init__(chain, {})
