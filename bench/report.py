@@ -85,7 +85,7 @@ def _profiles(r: dict[str, Any], md_dir: Path) -> str:
     for name, p in (r.get("profiles") or {}).items():
         if not p:
             continue
-        top = ", ".join(f"`{t['function']}` {t['share']:.0%}" for t in p["top_self_time"][:6] if t.get("share"))
+        top = ", ".join(f"`{t['function']}` {t['share']:.0%}" for t in p["top_self_time"][:6] if (t.get("share") or 0) >= 0.01)
         link = os.path.relpath(common.ROOT / p["file"], md_dir) if p.get("file") else None
         out.append(f"- `{name}` ({p['total_seconds']} s profiled"
                    + (f", [call tree]({link})" if link else "") + f"): most self time in {top}")

@@ -7,8 +7,9 @@ module never looks at the chain or at validation verdicts.
 Each contributor's result is a Keras SavedModel folder (``saved_model.pb``,
 ``keras_metadata.pb``, ``variables/``). Instead of loading every model with
 ``tf.keras.models.load_model`` (slow, and N models in memory), :func:`federate`
-reads the weights straight from each folder's ``variables/`` checkpoint with
-``tf.train.load_checkpoint``, one variable at a time across all N models:
+reads the weights straight from each folder's ``variables/`` checkpoint (the byte
+ranges its index names, see :mod:`.tensor_bundle`), one variable at a time across
+all N models:
 
 * ``average`` and ``weighted`` keep a running sum, so besides the result they hold
   one copy of one variable whatever the number of models;
@@ -51,6 +52,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import tensorflow as tf  # noqa: E402  (must follow the environment setting above)
 
 from .errors import FederationError, UserInputError  # noqa: E402
+from .tensor_bundle import BundleReader, open_bundle  # noqa: E402
 
 __all__ = [
     "RESULT_METADATA_FILE",
@@ -135,6 +137,9 @@ class Policy(ABC):
     name: str = ""
     #: Whether the policy needs each contributor's number of training samples.
     needs_sample_counts: bool = False
+    #: Whether ``aggregate`` is done with each value before taking the next and keeps
+    #: none but the first; values after the first may then share one buffer.
+    streams_values: bool = False
 
     @abstractmethod
     def aggregate(self, values: Iterator[np.ndarray], sample_counts: Sequence[float]) -> np.ndarray:
@@ -151,6 +156,7 @@ class Average(Policy):
     """Plain mean of the contributors' values (the seed's ``tf.reduce_mean``), as a running sum."""
 
     name = "average"
+    streams_values = True
 
     def aggregate(self, values: Iterator[np.ndarray], sample_counts: Sequence[float]) -> np.ndarray:
         total: Optional[np.ndarray] = None
@@ -172,6 +178,7 @@ class Weighted(Policy):
 
     name = "weighted"
     needs_sample_counts = True
+    streams_values = True
 
     def aggregate(self, values: Iterator[np.ndarray], sample_counts: Sequence[float]) -> np.ndarray:
         total_samples = float(sum(sample_counts))
@@ -480,6 +487,23 @@ def _combine(policy: Policy, read: Callable[[int], np.ndarray], n: int, counts: 
     return np.asarray(result.astype(dtype.as_numpy_dtype, copy=False))
 
 
+def _reader_of(readers: Sequence[Any], key: str, policy: Policy) -> Callable[[int], np.ndarray]:
+    """``read(i)``: model i's value of ``key``. For a policy that folds values in one
+    at a time, every value after the first (which becomes its accumulator) is read
+    into one reused buffer."""
+    if not policy.streams_values:
+        return lambda i: readers[i].get_tensor(key)
+    scratch: Dict[str, np.ndarray] = {}
+
+    def read(i: int) -> np.ndarray:
+        if i == 0 or not isinstance(readers[i], BundleReader):
+            return readers[i].get_tensor(key)
+        scratch["buffer"] = readers[i].get_tensor(key, out=scratch.get("buffer"))
+        return scratch["buffer"]
+
+    return read
+
+
 def _sample_counts(dirs: Sequence[Path], sample_counts: Optional[Sequence[float]]) -> List[float]:
     if sample_counts is not None:
         if len(sample_counts) != len(dirs):
@@ -529,10 +553,12 @@ def federate(
 
     readers = [_open_reader(d) for d in dirs]
     specs = _check(dirs, readers, Path(reference) if reference is not None else None)
+    # The values themselves come through the direct file reader (about 3x faster).
+    values = [open_bundle(_checkpoint_prefix(d)) for d in dirs]
 
     out = FederatedWeights(policy=chosen.name or type(chosen).__name__, sources=[str(d) for d in dirs])
     for key, spec in specs.items():
-        out[key] = _combine(chosen, lambda i: readers[i].get_tensor(key), len(dirs), counts, spec.dtype, key)
+        out[key] = _combine(chosen, _reader_of(values, key, chosen), len(dirs), counts, spec.dtype, key)
     log.info("federated %d weights of %d models with %r", len(out), len(dirs), chosen)
     return out
 
