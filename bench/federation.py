@@ -264,7 +264,7 @@ def worker_profile(args) -> dict[str, Any]:
 def worker_diagnose(args) -> dict[str, Any]:
     """What reading one model's weights costs, by way of reading, best of 5 in one process.
 
-    TensorFlow's ``CheckpointReader.get_tensor`` (what ``federate`` uses) against reading the
+    TensorFlow's ``CheckpointReader.get_tensor`` against reading the
     same data file's bytes with ``np.fromfile`` (fresh memory) and ``readinto`` a reused
     buffer, and ``np.add`` in place over as many float32 values: the parts a reader is made of.
     """

@@ -93,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.round", description=__doc__.split("\n")[0])
     common.common_args(parser)
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--longer-epochs", type=int, default=None,
+                        help="also run one round with this many epochs, to see which costs stay fixed "
+                             "(default 5; smoke: none; 0: none)")
     parser.add_argument("--max-samples", type=int, default=None,
                         help="samples per contributor (default: the whole shard; smoke 300)")
     parser.add_argument("--spec-timeout", type=float,
@@ -130,9 +133,12 @@ def main(argv: list[str] | None = None) -> int:
                 d = Daemons(workdir / "daemons")
                 env = dict(d.env, DECENTRALML_RUN_DIR=str(workdir / "run"),
                            DECENTRALML_MAX_SAMPLES=str(args.max_samples))
-                base = ["--task", "round", "--url", state.url, "--ipfs-api", d.kubo.api_url,
-                        "--s3-endpoint", d.minio.endpoint_url, "--epochs", str(args.epochs),
-                        "--max-samples", str(args.max_samples)] + (["--smoke"] if args.smoke else [])
+                def worker_argv(epochs: int) -> list[str]:
+                    return ["--task", "round", "--url", state.url, "--ipfs-api", d.kubo.api_url,
+                            "--s3-endpoint", d.minio.endpoint_url, "--epochs", str(epochs),
+                            "--max-samples", str(args.max_samples)] + (["--smoke"] if args.smoke else [])
+
+                base = worker_argv(args.epochs)
                 for rep in range(repeats):
                     log(f"round {rep + 1}/{repeats} (load {common.load()})")
                     r = common.run_worker("round", base + ["--run-dir", str(workdir / f"round-{rep}")],
@@ -156,6 +162,16 @@ def main(argv: list[str] | None = None) -> int:
                     detail=f"training {t['training']} s; not training {round(result['total_seconds_median'] - t['training'], 2)} s = "
                            + ", ".join(f"{p} {t[p]} s" for p in PHASES if p != "training")
                            + f"; excluding setup: {result['ratios']['not_training_excluding_setup_over_training']}")]
+                # The same round with longer training: which of the other phases stay fixed.
+                longer = args.longer_epochs if args.longer_epochs is not None else (0 if args.smoke else 5)
+                if longer:
+                    log(f"round with {longer} epochs (load {common.load()})")
+                    r = common.run_worker("round", worker_argv(longer) + ["--run-dir", str(workdir / "round-longer")],
+                                          env=env, timeout=7200, label="round (longer)")
+                    r["ratios"] = _ratios(r)
+                    r["epochs"] = longer
+                    result["longer_training"] = r
+                    log("longer round: " + ", ".join(f"{k} {v}" for k, v in r["ratios"].items()))
                 # Where the time that is not training goes: one more round under pyinstrument.
                 if not met and not args.smoke:
                     path = out_dir / "profiles" / "round.txt"

@@ -331,8 +331,8 @@ def goals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             out.append(common.goal(
                 f"{store}_{verb}", f"{store.upper()} {verb} of the {big['size']} folder: ours at least 80% of "
                 f"the plain tool's throughput", ">= 0.80", share, None if share is None else share >= 0.8,
-                detail=f"ours {v[f'{store}_ours_{op}']['mb_per_s']} MB/s ({v[f'{store}_ours_{op}']['seconds']} s), "
-                       f"plain {v[f'{store}_plain_{op}']['mb_per_s']} MB/s ({v[f'{store}_plain_{op}']['seconds']} s)"))
+                detail=f"ours {v[f'{store}_ours_{op}']['mb_per_s']} MiB/s ({v[f'{store}_ours_{op}']['seconds']} s), "
+                       f"plain {v[f'{store}_plain_{op}']['mb_per_s']} MiB/s ({v[f'{store}_plain_{op}']['seconds']} s)"))
     peaks = [(r["size"], name, v["peak_rss_mb"]) for r in rows for name, v in r["variants"].items() if "_ours_" in name]
     worst = max(peaks, key=lambda p: p[2])
     out.append(common.goal(

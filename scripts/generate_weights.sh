@@ -9,9 +9,10 @@ bash "$DML_ROOT/scripts/install_wasm_toolchain.sh"
 dml_wasm_build_env
 bencher="$DML_CACHE/tools/bin/frame-omni-bencher"
 if [ ! -x "$bencher" ]; then
-  # Its RocksDB binding is generated with bindgen, which needs libclang.
-  if ! dpkg -s libclang-dev >/dev/null 2>&1; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev >/dev/null
+  # Its RocksDB binding is generated with bindgen (needs libclang) and its network
+  # stack's protocol buffers with protoc.
+  if ! dpkg -s libclang-dev protobuf-compiler >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev protobuf-compiler >/dev/null
   fi
   dml_log "installing frame-omni-bencher (a long build the first time)"
   CARGO_TARGET_DIR="$DML_CACHE/bencher-target" cargo install --locked \

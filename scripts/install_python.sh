@@ -7,5 +7,5 @@ PY="${PYTHON:-python3}"
 command -v "$PY" >/dev/null || dml_die "python3 is needed"
 [ -x "$DML_VENV/bin/python" ] || "$PY" -m venv "$DML_VENV"
 "$DML_VENV/bin/python" -m pip install --quiet --upgrade pip
-"$DML_VENV/bin/python" -m pip install --quiet -e "$DML_ROOT[test]"
+"$DML_VENV/bin/python" -m pip install --quiet -e "$DML_ROOT[test,bench]"
 dml_log "Python environment ready: $DML_VENV"
