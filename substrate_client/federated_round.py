@@ -223,6 +223,10 @@ class _TimedBackend:
         with self._timer.phase("storage"):
             return self._inner.put_file(*args, **kwargs)
 
+    def put_stream(self, *args, **kwargs):
+        with self._timer.phase("storage"):
+            return self._inner.put_stream(*args, **kwargs)
+
     def get_file(self, *args, **kwargs):
         with self._timer.phase("storage"):
             return self._inner.get_file(*args, **kwargs)

@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from substrate_client.errors import IntegrityError, StorageUnavailableError, UserInputError
+from substrate_client.errors import IntegrityError, StorageError, StorageUnavailableError, UserInputError
 from substrate_client.storage import (
     IpfsStorage,
     LocalStorage,
@@ -29,6 +29,8 @@ from substrate_client.storage import (
     unpack_archive,
     upload_folder,
 )
+from substrate_client.storage.base import HashingFile
+from substrate_client.storage.bundle import FolderTar
 from tests.daemons import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -111,6 +113,17 @@ def test_folder_round_trips_through_each_backend(backend, tmp_path):
     assert leftovers(tmp_path) == []
 
 
+def test_put_file_given_the_writers_hash_stores_the_same_object_without_rehashing(backend, tmp_path):
+    src = tmp_path / "blob"
+    src.write_bytes(os.urandom(3 * 1024 * 1024))
+    content_hash = hashlib.sha256(src.read_bytes()).digest()
+
+    stored = backend.put_file(src, content_hash=content_hash)
+
+    assert stored == backend.put_file(src)
+    assert backend.get_file(stored.path, tmp_path / "back", content_hash).read_bytes() == src.read_bytes()
+
+
 def test_storing_the_same_bytes_twice_gives_the_same_object(backend, tmp_path):
     src = tmp_path / "blob"
     src.write_bytes(b"same bytes")
@@ -152,6 +165,85 @@ def test_a_wrong_expected_hash_raises_and_leaves_nothing_at_dest(backend, tmp_pa
     assert wrong.hex() in str(error.value) and stored.content_hash.hex() in str(error.value)
     assert not dest.exists()
     assert leftovers(dest.parent) == []
+
+
+def test_a_wrong_expected_hash_on_a_multipart_s3_object_leaves_nothing_at_dest(minio, tmp_path):
+    backend = S3Storage("test-multipart", endpoint_url=minio.endpoint_url)
+    src = tmp_path / "blob"
+    src.write_bytes(os.urandom(20 * 1024 * 1024))  # several parts, written out of order
+    stored = backend.put_file(src)
+    dest = tmp_path / "out" / "blob"
+
+    backend.get_file(stored.path, tmp_path / "ok" / "blob", stored.content_hash)
+    with pytest.raises(IntegrityError):
+        backend.get_file(stored.path, dest, hashlib.sha256(b"not it").digest())
+
+    assert (tmp_path / "ok" / "blob").read_bytes() == src.read_bytes()
+    assert not dest.exists()
+    assert leftovers(dest.parent) == []
+
+
+def _write_pieces(tmp_path: Path, data: bytes, pieces: list[tuple[int, int]]) -> bytes:
+    with open(tmp_path / "hashed", "w+b") as raw:
+        out = HashingFile(raw)
+        for start, end in pieces:
+            out.seek(start)
+            out.write(data[start:end])
+        return out.final_digest()
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [(0, 100), (100, 1000)],
+        [(500, 1000), (0, 200), (700, 900), (200, 500)],  # out of order, then a rewrite
+        [(600, 1000), (200, 400), (0, 200), (400, 600)],  # out of order, each byte once
+        [(0, 300), (100, 1000)],  # a retried part rewrites hashed bytes
+    ],
+)
+def test_the_one_pass_hash_is_that_of_the_bytes_on_disk_whatever_the_write_order(tmp_path, pieces):
+    data = os.urandom(1000)
+    assert _write_pieces(tmp_path, data, pieces) == hashlib.sha256(data).digest()
+
+
+def test_a_streamed_ipfs_upload_stores_exactly_the_bytes_pack_folder_writes(kubo, tmp_path):
+    folder = make_folder(tmp_path / "task")
+    (folder / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024 + 7))
+    archive = tmp_path / "bundle.tar"
+    packed_hash = pack_folder(folder, archive)
+    backend = IpfsStorage(kubo.api_url)
+
+    stored = upload_folder(backend, folder)
+
+    assert stored.content_hash == packed_hash
+    assert stored.size == archive.stat().st_size
+    assert stored.path == backend.put_file(archive).path  # the same CID: the same bytes
+    back = tmp_path / "back.tar"
+    backend.get_file(stored.path, back, stored.content_hash)
+    assert back.read_bytes() == archive.read_bytes()
+
+
+def test_a_folder_tar_yields_what_pack_folder_writes(tmp_path):
+    folder = make_folder(tmp_path / "task")
+    (folder / ("long-name-" * 20)).write_bytes(os.urandom(10_000))
+    tar = FolderTar(folder)
+
+    streamed = b"".join(tar)
+
+    assert tar.complete and tar.size == len(streamed)
+    assert tar.digest.digest() == pack_folder(folder, tmp_path / "bundle.tar")
+    assert streamed == (tmp_path / "bundle.tar").read_bytes()
+
+
+def test_a_given_content_hash_that_does_not_match_the_file_is_refused_by_local_storage(tmp_path):
+    src = tmp_path / "blob"
+    src.write_bytes(b"the real bytes")
+    store = LocalStorage(tmp_path / "store")
+
+    with pytest.raises(StorageError):
+        store.put_file(src, content_hash=hashlib.sha256(b"other bytes").digest())
+
+    assert leftovers(store.root) == []
 
 
 def test_a_tampered_local_object_is_refused_and_never_unpacked(tmp_path):

@@ -8,6 +8,7 @@ are and their sha256. Whoever fetches the object later names that hash, and
 from __future__ import annotations
 
 import abc
+import bisect
 import contextlib
 import hashlib
 import logging
@@ -15,7 +16,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, ClassVar, Iterator
+from typing import BinaryIO, Callable, ClassVar, Iterable, Iterator
 
 from ..errors import IntegrityError, UserInputError
 
@@ -50,9 +51,31 @@ class StorageBackend(abc.ABC):
     #: The pallet's ``StorageType`` variant name.
     storage_type: ClassVar[str]
 
+    #: Whether :meth:`put_stream` can store bytes that never touch the disk.
+    streams_uploads: ClassVar[bool] = False
+
     @abc.abstractmethod
-    def put_file(self, local_path: Path, progress: Progress | None = None) -> StoredObject:
-        """Store the file at ``local_path``, streaming it, and say where it went."""
+    def put_file(
+        self,
+        local_path: Path,
+        progress: Progress | None = None,
+        content_hash: bytes | None = None,
+    ) -> StoredObject:
+        """Store the file at ``local_path``, streaming it, and say where it went.
+
+        ``content_hash``, if given, is the file's sha256 as its writer computed
+        it (e.g. :func:`~substrate_client.storage.pack_folder`'s result); a
+        backend then need not read the file twice. Backends check cheaply that
+        the file did not change while it was being sent (StorageError).
+        """
+
+    def put_stream(self, chunks: Iterable[bytes], progress: Progress | None = None) -> str:
+        """Store the bytes ``chunks`` yields, in order, without a file; return the object's path.
+
+        Only for backends with ``streams_uploads``. The caller hashes the chunks
+        as they are produced and must check they were all consumed.
+        """
+        raise NotImplementedError(f"{self.storage_type} storage cannot store a stream")
 
     def get_file(
         self,
@@ -71,9 +94,11 @@ class StorageBackend(abc.ABC):
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         with temporary_file_beside(dest) as tmp:
-            with open(tmp, "wb") as out:
+            with open(tmp, "w+b") as raw:  # readable too: HashingFile may read parts back
+                out = HashingFile(raw)
                 self._download(path, out, progress)
-            actual, _ = sha256_file(tmp)
+                raw.flush()
+                actual = out.final_digest()
             if actual != expected_hash:
                 raise IntegrityError(
                     f"{self.storage_type} object {path!r} does not match its recorded hash: "
@@ -90,6 +115,113 @@ class StorageBackend(abc.ABC):
     @abc.abstractmethod
     def _download(self, path: str, out: BinaryIO, progress: Progress | None) -> None:
         """Write the object's bytes to ``out`` (a seekable file opened for writing)."""
+
+
+class HashingFile:
+    """A seekable file (opened ``w+b``) that hashes its bytes as they are written.
+
+    Writes in order (IPFS, Local) are hashed as they pass. s3transfer writes
+    parts at their offsets, out of order but each byte once: a write beyond the
+    hashed prefix is only recorded, and read back (from the page cache) to be
+    hashed once the prefix reaches it. If a range is ever written twice (a
+    retried part), :meth:`final_digest` hashes the whole file instead, so the
+    hash is always that of the bytes on disk.
+    """
+
+    def __init__(self, raw: BinaryIO):
+        self._raw = raw
+        self._fd = raw.fileno()
+        self._digest = hashlib.sha256()
+        self._hashed = 0  # bytes [0, _hashed) are in the digest
+        self._ahead: list[list[int]] = []  # sorted, disjoint [start, end) written beyond _hashed
+        self._pos = raw.tell()
+        self._rewritten = False
+
+    def write(self, data) -> int:
+        start, n = self._pos, len(data)
+        written = self._raw.write(data)
+        self._pos += n
+        if n == 0 or self._rewritten:
+            return written
+        end = start + n
+        if start < self._hashed:
+            self._rewritten = True
+        elif start == self._hashed:
+            self._digest.update(data)
+            self._hashed = end
+            self._catch_up()
+        else:
+            self._record(start, end)
+        return written
+
+    def _record(self, start: int, end: int) -> None:
+        i = bisect.bisect_left(self._ahead, [start, start])
+        before = self._ahead[i - 1] if i > 0 else None
+        after = self._ahead[i] if i < len(self._ahead) else None
+        if (before and before[1] > start) or (after and after[0] < end):
+            self._rewritten = True  # overlaps bytes already written
+        elif before and before[1] == start:
+            before[1] = end
+            if after and after[0] == end:
+                before[1] = self._ahead.pop(i)[1]
+        elif after and after[0] == end:
+            after[0] = start
+        else:
+            self._ahead.insert(i, [start, end])
+
+    def _catch_up(self) -> None:
+        while self._ahead and self._ahead[0][0] <= self._hashed:
+            start, end = self._ahead.pop(0)
+            if start < self._hashed:
+                self._rewritten = True
+                return
+            self._raw.flush()
+            offset = start
+            while offset < end:
+                chunk = os.pread(self._fd, min(CHUNK_SIZE, end - offset), offset)
+                if not chunk:
+                    break
+                self._digest.update(chunk)
+                offset += len(chunk)
+            self._hashed = offset
+
+    def final_digest(self) -> bytes:
+        """The sha256 of everything in the file (flushed), computed in one pass when possible."""
+        self._raw.flush()
+        size = os.fstat(self._fd).st_size
+        if self._rewritten or self._ahead or self._hashed != size:
+            log.debug("writes overlapped or left gaps; hashing the downloaded file again")
+            digest = hashlib.sha256()
+            offset = 0
+            while chunk := os.pread(self._fd, CHUNK_SIZE, offset):
+                digest.update(chunk)
+                offset += len(chunk)
+            return digest.digest()
+        return self._digest.digest()
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self._pos = self._raw.seek(offset, whence)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seekable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        self._raw.flush()
+
+    def fileno(self) -> int:
+        return self._fd
+
+
+def same_file_state(before: os.stat_result, after: os.stat_result) -> bool:
+    """Whether two stats of one path show the same unchanged file (inode, size, mtime)."""
+    return (before.st_ino, before.st_size, before.st_mtime_ns) == (after.st_ino, after.st_size, after.st_mtime_ns)
 
 
 def check_hash(content_hash: bytes) -> bytes:

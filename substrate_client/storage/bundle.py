@@ -17,6 +17,7 @@ import stat
 import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
+from typing import Iterator
 
 from ..errors import IntegrityError, StorageError, UserInputError
 from ..sealing import is_sealed, open_sealed_file, seal_file
@@ -37,37 +38,94 @@ def pack_folder(folder: Path, archive_path: Path) -> bytes:
     refused (UserInputError), one pointing inside is left out (its target is
     packed in its own right). Sockets, FIFOs and devices are refused.
     """
-    folder = Path(folder)
     archive_path = Path(archive_path)
-    if not folder.is_dir():
-        raise UserInputError(f"{folder} is not a folder")
-    root = folder.resolve()
-    if archive_path.resolve().is_relative_to(root):
+    tar = FolderTar(folder)
+    if archive_path.resolve().is_relative_to(tar.root):
         raise UserInputError(f"the archive {archive_path} must not be inside the folder it packs")
-    entries = _walk(root)
     archive_path.parent.mkdir(parents=True, exist_ok=True)
     with temporary_file_beside(archive_path) as tmp:
-        with open(tmp, "wb") as raw:
-            out = _HashingWriter(raw)
-            with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
-                for relative, path, st in entries:
-                    info = tarfile.TarInfo(relative)
-                    info.mtime = 0
-                    info.uid = info.gid = 0
-                    info.uname = info.gname = ""
-                    if stat.S_ISDIR(st.st_mode):
-                        info.type = tarfile.DIRTYPE
-                        info.mode = 0o755
-                        tar.addfile(info)
-                    else:
-                        info.type = tarfile.REGTYPE
-                        info.mode = 0o755 if st.st_mode & stat.S_IXUSR else 0o644
-                        info.size = st.st_size
-                        with open(path, "rb") as f:
-                            tar.addfile(info, f)
+        with open(tmp, "wb") as out:
+            for chunk in tar:
+                out.write(chunk)
         os.replace(tmp, archive_path)
-    log.debug("packed %s (%d entries) into %s", folder, len(entries), archive_path)
-    return out.digest.digest()
+    log.debug("packed %s (%d entries) into %s", folder, len(tar.entries), archive_path)
+    return tar.digest.digest()
+
+
+class FolderTar:
+    """The deterministic tar of a folder (see :func:`pack_folder`) as a stream of chunks.
+
+    Iterating yields the archive's bytes, at most about ``CHUNK_SIZE`` at a
+    time, hashing them on the way: once ``complete``, ``digest`` and ``size``
+    are those of exactly the bytes yielded. The folder is walked (and checked)
+    when the object is made; files are read as the stream is consumed.
+    """
+
+    def __init__(self, folder: Path):
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise UserInputError(f"{folder} is not a folder")
+        self.root = folder.resolve()
+        self.entries = _walk(self.root)
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.complete = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self.size:
+            raise RuntimeError("a FolderTar can be read only once")
+        for chunk in self._chunks():
+            self.digest.update(chunk)
+            self.size += len(chunk)
+            yield chunk
+        self.complete = True
+
+    def _chunks(self) -> Iterator[bytes]:
+        # What tarfile.open(mode="w", format=PAX_FORMAT, encoding="utf-8") and addfile()
+        # write, byte for byte, but pulled rather than pushed, and in few large pieces.
+        pending = bytearray()
+        emitted = 0
+        for relative, path, st in self.entries:
+            info = tarfile.TarInfo(relative)
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if stat.S_ISDIR(st.st_mode):
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+                pending += info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+                continue
+            info.type = tarfile.REGTYPE
+            info.mode = 0o755 if st.st_mode & stat.S_IXUSR else 0o644
+            info.size = st.st_size
+            pending += info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+            with open(path, "rb") as f:
+                left = st.st_size
+                while left:
+                    room = max(CHUNK_SIZE - len(pending), 0)
+                    if room == 0:
+                        emitted += len(pending)
+                        yield bytes(pending)
+                        pending.clear()
+                        continue
+                    data = f.read(min(room, left))
+                    if not data:
+                        raise StorageError(f"{relative} shrank while it was being packed")
+                    pending += data
+                    left -= len(data)
+            remainder = st.st_size % tarfile.BLOCKSIZE
+            if remainder:
+                pending += tarfile.NUL * (tarfile.BLOCKSIZE - remainder)
+            if len(pending) >= CHUNK_SIZE:
+                emitted += len(pending)
+                yield bytes(pending)
+                pending.clear()
+        pending += tarfile.NUL * (tarfile.BLOCKSIZE * 2)
+        total = emitted + len(pending)
+        remainder = total % tarfile.RECORDSIZE
+        if remainder:
+            pending += tarfile.NUL * (tarfile.RECORDSIZE - remainder)
+        yield bytes(pending)
 
 
 def _walk(root: Path) -> list[tuple[str, Path, os.stat_result]]:
@@ -100,24 +158,6 @@ def _walk(root: Path) -> list[tuple[str, Path, os.stat_result]]:
                     raise UserInputError(f"{relative} is not a regular file or folder; cannot pack it")
     found.sort(key=lambda item: item[0].encode("utf-8", "surrogateescape"))
     return found
-
-
-class _HashingWriter:
-    """A write-only file that hashes what passes through it."""
-
-    def __init__(self, raw):
-        self._raw = raw
-        self.digest = hashlib.sha256()
-
-    def write(self, data) -> int:
-        self.digest.update(data)
-        return self._raw.write(data)
-
-    def tell(self) -> int:
-        return self._raw.tell()
-
-    def flush(self) -> None:
-        self._raw.flush()
 
 
 def unpack_archive(archive_path: Path, dest: Path) -> Path:
@@ -211,12 +251,22 @@ def upload_folder(
     Checks that the backend can find the object before returning it. The
     returned ``content_hash`` is that of the stored bytes (sealed, if sealed).
     """
-    with tempfile.TemporaryDirectory(prefix="decentralml-upload-") as work:
-        archive = Path(work) / "bundle.tar"
-        pack_folder(folder, archive)
-        if seal_to is not None:
-            archive = seal_file(archive, Path(work) / "bundle.tar.sealed", seal_to)
-        stored = backend.put_file(archive, progress)
+    if seal_to is None and backend.streams_uploads:
+        # No temporary tar: the archive is generated into the upload and hashed on the way.
+        tar = FolderTar(folder)
+        path = backend.put_stream(tar, progress)
+        if not tar.complete:
+            raise StorageError(f"{backend.storage_type} returned before it had read all of {folder}")
+        stored = StoredObject(backend.storage_type, path, tar.digest.digest(), tar.size)
+    else:
+        with tempfile.TemporaryDirectory(prefix="decentralml-upload-") as work:
+            archive = Path(work) / "bundle.tar"
+            tar_hash = pack_folder(folder, archive)
+            if seal_to is not None:
+                archive = seal_file(archive, Path(work) / "bundle.tar.sealed", seal_to)
+                stored = backend.put_file(archive, progress)
+            else:
+                stored = backend.put_file(archive, progress, content_hash=tar_hash)
     if not backend.exists(stored.path):
         raise StorageError(
             f"{backend.storage_type} accepted {folder} as {stored.path} but cannot find it afterwards"

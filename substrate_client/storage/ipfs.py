@@ -13,12 +13,12 @@ import logging
 import os
 import uuid
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterable, Iterator
 
 import requests
 
 from ..errors import StorageError, StorageUnavailableError, UserInputError
-from .base import CHUNK_SIZE, Progress, StorageBackend, StoredObject
+from .base import CHUNK_SIZE, Progress, StorageBackend, StoredObject, check_hash, same_file_state
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +38,47 @@ class IpfsStorage(StorageBackend):
     def __repr__(self) -> str:
         return f"IpfsStorage({self.api_url!r})"
 
-    def put_file(self, local_path: Path, progress: Progress | None = None) -> StoredObject:
+    streams_uploads = True
+
+    def put_file(
+        self,
+        local_path: Path,
+        progress: Progress | None = None,
+        content_hash: bytes | None = None,
+    ) -> StoredObject:
         local_path = Path(local_path)
+        if content_hash is not None:
+            content_hash = check_hash(content_hash)
         try:
-            body = _MultipartFile(local_path, progress)
+            body = _MultipartFile(local_path, progress, hash_it=content_hash is None)
         except OSError as e:
             raise UserInputError(f"cannot read {local_path}: {e}") from e
+        with body:
+            cid = self._add(body, body.content_type, str(local_path))
+            if content_hash is not None and not body.unchanged():
+                raise StorageError(f"{local_path} changed while it was being uploaded to IPFS")
+        log.debug("added %s to IPFS as %s", local_path, cid)
+        digest = content_hash if content_hash is not None else body.digest.digest()
+        return StoredObject(self.storage_type, cid, digest, body.file_size)
+
+    def put_stream(self, chunks: Iterable[bytes], progress: Progress | None = None) -> str:
+        boundary = uuid.uuid4().hex
+        head, tail = _multipart_framing(boundary)
+
+        def body() -> Iterator[bytes]:  # sent with chunked transfer encoding
+            yield head
+            for chunk in chunks:
+                if progress:
+                    progress(len(chunk))
+                yield chunk
+            yield tail
+
+        cid = self._add(body(), f"multipart/form-data; boundary={boundary}", "a stream")
+        log.debug("added a stream to IPFS as %s", cid)
+        return cid
+
+    def _add(self, body, content_type: str, what: str) -> str:
+        """POST ``body`` (a multipart form with one file) to ``add``; return the CID."""
         params = {
             "pin": "true",
             "cid-version": "1",
@@ -52,18 +87,14 @@ class IpfsStorage(StorageBackend):
             "quieter": "true",
             "progress": "false",
         }
-        with body:
-            response = self._post(
-                "add", params=params, data=body, headers={"Content-Type": body.content_type}
-            )
+        response = self._post("add", params=params, data=body, headers={"Content-Type": content_type})
         cid = None
         for line in response.text.splitlines():
             if line.strip():
                 cid = json.loads(line).get("Hash") or cid
         if not cid:
-            raise StorageError(f"the IPFS node at {self.api_url} returned no CID for {local_path}")
-        log.debug("added %s to IPFS as %s", local_path, cid)
-        return StoredObject(self.storage_type, cid, body.digest.digest(), body.file_size)
+            raise StorageError(f"the IPFS node at {self.api_url} returned no CID for {what}")
+        return cid
 
     def exists(self, path: str) -> bool:
         try:
@@ -122,6 +153,16 @@ def _error_message(response: requests.Response) -> str:
         return response.text.strip() or f"HTTP {response.status_code}"
 
 
+def _multipart_framing(boundary: str) -> tuple[bytes, bytes]:
+    """What goes before and after the file's bytes in a one-file ``multipart/form-data`` body."""
+    head = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="file"; filename="blob"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    return head, f"\r\n--{boundary}--\r\n".encode()
+
+
 class _MultipartFile:
     """A ``multipart/form-data`` body with one file, read from disk as it is sent.
 
@@ -130,23 +171,27 @@ class _MultipartFile:
     the file's bytes as they go out.
     """
 
-    def __init__(self, path: Path, progress: Progress | None):
+    def __init__(self, path: Path, progress: Progress | None, hash_it: bool = True):
+        self._path = path
         self._file = open(path, "rb")
-        self.file_size = os.fstat(self._file.fileno()).st_size
+        self._stat = os.fstat(self._file.fileno())
+        self.file_size = self._stat.st_size
         self._progress = progress
-        self.digest = hashlib.sha256()
+        self.digest = hashlib.sha256() if hash_it else None
         boundary = uuid.uuid4().hex
         self.content_type = f"multipart/form-data; boundary={boundary}"
-        self._head = (
-            f"--{boundary}\r\n"
-            'Content-Disposition: form-data; name="file"; filename="blob"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode()
-        self._tail = f"\r\n--{boundary}--\r\n".encode()
+        self._head, self._tail = _multipart_framing(boundary)
         self._pending = self._head
         self._file_done = False
         self._tail_sent = False
         self._sent_from_file = 0
+
+    def unchanged(self) -> bool:
+        """Whether the file was not modified since it was opened (all of it was sent)."""
+        try:
+            return same_file_state(self._stat, os.stat(self._path)) and self._file_done
+        except OSError:
+            return False
 
     def __len__(self) -> int:
         return len(self._head) + self.file_size + len(self._tail)
@@ -166,7 +211,8 @@ class _MultipartFile:
         if not self._file_done:
             chunk = self._file.read(min(size, CHUNK_SIZE))
             if chunk:
-                self.digest.update(chunk)
+                if self.digest is not None:
+                    self.digest.update(chunk)
                 self._sent_from_file += len(chunk)
                 if self._progress:
                     self._progress(len(chunk))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import StorageError, UserInputError
-from .base import Progress, StorageBackend, StoredObject, copy_stream, temporary_file_beside
+from .base import Progress, StorageBackend, StoredObject, check_hash, copy_stream, temporary_file_beside
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,16 @@ class LocalStorage(StorageBackend):
     def __repr__(self) -> str:
         return f"LocalStorage({str(self.root)!r})"
 
-    def put_file(self, local_path: Path, progress: Progress | None = None) -> StoredObject:
+    def put_file(
+        self,
+        local_path: Path,
+        progress: Progress | None = None,
+        content_hash: bytes | None = None,
+    ) -> StoredObject:
+        # The copy is hashed anyway (it names the object); a given content_hash is checked against it.
         local_path = Path(local_path)
+        if content_hash is not None:
+            content_hash = check_hash(content_hash)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -39,6 +47,11 @@ class LocalStorage(StorageBackend):
         with src, temporary_file_beside(self.root / "object") as tmp:
             with open(tmp, "wb") as out:
                 size = copy_stream(src, out, progress, digest)
+            if content_hash is not None and digest.digest() != content_hash:
+                raise StorageError(
+                    f"{local_path} changed after it was hashed: expected sha256 {content_hash.hex()}, "
+                    f"copied {digest.hexdigest()}"
+                )
             name = digest.hexdigest()
             os.chmod(tmp, 0o644)
             os.replace(tmp, self.root / name)

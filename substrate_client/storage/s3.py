@@ -9,6 +9,7 @@ same bytes twice stores them once.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,17 +20,20 @@ from botocore.config import Config
 from s3transfer.exceptions import RetriesExceededError, S3UploadFailedError
 
 from ..errors import ConfigError, StorageError, StorageUnavailableError, UserInputError
-from .base import Progress, StorageBackend, StoredObject, sha256_file
+from .base import Progress, StorageBackend, StoredObject, check_hash, same_file_state, sha256_file
 
 log = logging.getLogger(__name__)
 
 _MiB = 1024 * 1024
 
-#: Multipart above 8 MiB, in 8 MiB parts, two at a time: memory stays a few parts.
+#: Multipart above 8 MiB, in 8 MiB parts, MAX_CONCURRENCY at a time. Uploads read each
+#: part from disk as it is sent and downloads write through a bounded queue, so memory
+#: stays a few parts (see bench/analysis/storage.md for the measured peak RSS).
+MAX_CONCURRENCY = 8
 TRANSFER_CONFIG = TransferConfig(
     multipart_threshold=8 * _MiB,
     multipart_chunksize=8 * _MiB,
-    max_concurrency=2,
+    max_concurrency=MAX_CONCURRENCY,
     max_io_queue=8,
 )
 
@@ -74,12 +78,22 @@ class S3Storage(StorageBackend):
     def _where(self) -> str:
         return self.endpoint_url or f"AWS S3 ({self.region})"
 
-    def put_file(self, local_path: Path, progress: Progress | None = None) -> StoredObject:
+    def put_file(
+        self,
+        local_path: Path,
+        progress: Progress | None = None,
+        content_hash: bytes | None = None,
+    ) -> StoredObject:
         local_path = Path(local_path)
         try:
-            content_hash, size = sha256_file(local_path)
+            before = os.stat(local_path)
+            if content_hash is None:
+                content_hash, _ = sha256_file(local_path)
+            else:
+                content_hash = check_hash(content_hash)
         except OSError as e:
             raise UserInputError(f"cannot read {local_path}: {e}") from e
+        size = before.st_size
         key = self.prefix + content_hash.hex()
         with self._errors(f"upload to s3://{self.bucket}/{key}"):
             self._ensure_bucket()
@@ -93,6 +107,14 @@ class S3Storage(StorageBackend):
                 self._client.upload_file(
                     str(local_path), self.bucket, key, Config=TRANSFER_CONFIG, Callback=progress
                 )
+                try:
+                    unchanged = same_file_state(before, os.stat(local_path))
+                except OSError:
+                    unchanged = False
+                if not unchanged:
+                    # The object is named by a hash its bytes may not have: take it back.
+                    self._client.delete_object(Bucket=self.bucket, Key=key)
+                    raise StorageError(f"{local_path} changed while it was being uploaded to S3")
         return StoredObject(self.storage_type, f"{self.bucket}/{key}", content_hash, size)
 
     def exists(self, path: str) -> bool:
