@@ -49,18 +49,16 @@ def connect(url: str | None = None) -> SubstrateInterface:
     try:
         substrate = SubstrateInterface(url=url, ss58_format=SS58_FORMAT)
         substrate.init_runtime()
-    except (ConnectionError, OSError, TimeoutError) as error:
+    except Exception as error:
+        # websocket libraries raise their own types for a refused or failed connection
+        refused = isinstance(error, (ConnectionError, OSError, TimeoutError)) \
+            or "refused" in str(error).lower() or "connect" in type(error).__name__.lower()
+        if not refused:
+            raise
         raise ChainConnectionError(
             f"cannot reach the chain at {url} ({error}). Start the local dev chain with "
             "`decentralml devnet up` (or scripts/devnet.sh up), or pass --url / set DECENTRALML_URL."
         ) from error
-    except Exception as error:  # websocket libraries raise their own types
-        if "refused" in str(error).lower() or "connect" in type(error).__name__.lower():
-            raise ChainConnectionError(
-                f"cannot reach the chain at {url} ({error}). Start the local dev chain with "
-                "`decentralml devnet up`, or pass --url / set DECENTRALML_URL."
-            ) from error
-        raise
     log.debug("connected to %s (%s)", url, substrate.runtime_version)
     return substrate
 
