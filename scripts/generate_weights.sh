@@ -13,7 +13,8 @@ if ! "$bencher" --version 2>/dev/null | grep -qx "frame-omni-bencher $bencher_ve
   # One of its dependencies (picosimd) parses `rustc --version` and cannot read
   # Debian's "(built from a source tarball)" suffix, so it is built with rustup's toolchain.
   if rustc --version | grep -q "source tarball"; then
-    dml_die "frame-omni-bencher needs a rustup toolchain on PATH (found $(command -v rustc))"
+    dml_die "frame-omni-bencher needs a rustup toolchain first on PATH, found $(command -v rustc);"\
+' try: PATH="$HOME/.cargo/bin:$PATH" bash scripts/generate_weights.sh'
   fi
   # Its RocksDB binding is generated with bindgen (needs libclang) and its network
   # stack's protocol buffers with protoc.

@@ -1,4 +1,3 @@
-
 //! Weights for `pallet_decentralml`, generated from its benchmarks by frame-omni-bencher
 //! 53.0.0 on 2026-11-22 (steps 20, repeat 10, CPU `Intel(R) Xeon(R) Processor`).
 //! Regenerate with `scripts/generate_weights.sh`; do not edit by hand.
