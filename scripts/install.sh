@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs everything the dev chain, the storage daemons, the tests and the demo
+# Installs everything the dev chain, the storage daemons, the bundle sandbox
+# (bubblewrap), the tests and the demo
 # need, on a fresh Debian machine: Debian packages, the Python environment,
 # Chopsticks with Node 22, Kubo and MinIO, and the offline data set. Idempotent;
 # heavy results are cached in ~/.cache/decentralml.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 need_apt=()
-for pkg in dataset-fashion-mnist; do
+for pkg in dataset-fashion-mnist bubblewrap; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
