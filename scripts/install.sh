@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs everything the dev chain, the storage daemons, the bundle sandbox
-# (bubblewrap), the tests and the demo
-# need, on a fresh Debian machine: Debian packages, the Python environment,
-# Chopsticks with Node 22, Kubo and MinIO, and the offline data set. Idempotent;
+# Installs everything the dev chain, the storage daemons, the bundle sandbox,
+# the tests and the demo need, on a fresh Debian machine: Debian packages
+# (bubblewrap among them), the Python environment, Chopsticks with Node 22,
+# Kubo and MinIO, and the offline data set. Idempotent;
 # heavy results are cached in ~/.cache/decentralml.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
