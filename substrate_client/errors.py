@@ -51,6 +51,20 @@ class IntegrityError(StorageError):
     """Fetched bytes do not match the hash recorded on-chain, or an archive is unsafe."""
 
 
+class LimitExceededError(IntegrityError):
+    """An object or archive from the other side is larger than a size limit allows
+    (the message names the setting and its value)."""
+
+
+class ReplayedResultError(IntegrityError):
+    """A sealed result is not bound to the submission it is opened for: its binding names
+    another chain, task, submission or contributor, or its signature does not verify."""
+
+
+class UnsealedResultError(IntegrityError):
+    """A result that had to be sealed (its task has a result key) is not."""
+
+
 class ValidationError(DecentralMLError):
     """A result could not be validated (hook failed, model unreadable)."""
 
