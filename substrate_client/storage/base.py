@@ -1,8 +1,9 @@
 """The storage interface every backend implements, and the helpers they share.
 
 A backend stores a file and hands back a :class:`StoredObject`: where the bytes
-are and their sha256. Whoever fetches the object later names that hash, and
-:meth:`StorageBackend.get_file` refuses bytes that do not match it.
+are, their sha256 and their size. Whoever fetches the object later names that hash
+(and the size, when it is recorded), and :meth:`StorageBackend.get_file` refuses
+bytes that do not match it, and stops any download as soon as it passes its limit.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, ClassVar, Iterable, Iterator
 
-from ..errors import IntegrityError, UserInputError
+from ..errors import IntegrityError, LimitExceededError, UserInputError
 
 log = logging.getLogger(__name__)
 
@@ -83,22 +84,40 @@ class StorageBackend(abc.ABC):
         dest: Path,
         expected_hash: bytes,
         progress: Progress | None = None,
+        *,
+        max_bytes: int | None = None,
+        expected_size: int | None = None,
     ) -> Path:
         """Fetch the object at ``path`` into ``dest`` if its sha256 is ``expected_hash``.
 
-        The bytes go to a temporary file beside ``dest``, which is renamed into
-        place only when its hash matches; otherwise it is deleted and
-        :class:`IntegrityError` names both hashes. Returns ``dest``.
+        At most ``max_bytes`` are fetched (default: the ``max_download_bytes`` setting,
+        see :class:`~substrate_client.storage.settings.StorageLimits`); with
+        ``expected_size`` (the size recorded on-chain), the object must have exactly
+        that many bytes. A larger object is cut off as soon as it passes the limit
+        (:class:`LimitExceededError` for ``max_bytes``, :class:`IntegrityError` for
+        ``expected_size``); a shorter one or a wrong hash raise IntegrityError naming
+        both values. The bytes go to a temporary file beside ``dest``, renamed into
+        place only when every check passed and deleted otherwise. Returns ``dest``.
         """
         expected_hash = check_hash(expected_hash)
+        cap = self._download_cap(path, max_bytes, expected_size)
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         with temporary_file_beside(dest) as tmp:
             with open(tmp, "w+b") as raw:  # readable too: HashingFile may read parts back
-                out = HashingFile(raw)
-                self._download(path, out, progress)
+                out = HashingFile(raw, max_bytes=cap.limit)
+                try:
+                    self._download(path, out, progress, cap.limit)
+                except SizeLimitReached as reached:
+                    raise cap.error(reached.size) from None
                 raw.flush()
                 actual = out.final_digest()
+                size = os.fstat(raw.fileno()).st_size
+            if expected_size is not None and size != expected_size:
+                raise IntegrityError(
+                    f"{self.storage_type} object {path!r} is {size} bytes, "
+                    f"not the {expected_size} bytes recorded for it"
+                )
             if actual != expected_hash:
                 raise IntegrityError(
                     f"{self.storage_type} object {path!r} does not match its recorded hash: "
@@ -108,17 +127,64 @@ class StorageBackend(abc.ABC):
         log.debug("fetched %s object %s into %s", self.storage_type, path, dest)
         return dest
 
+    def _download_cap(self, path: str, max_bytes: int | None, expected_size: int | None) -> "_Cap":
+        from .settings import StorageLimits, check_limit
+
+        if max_bytes is None:
+            max_bytes = StorageLimits.from_environment().max_download_bytes
+            setting = (f"max_bytes = {max_bytes} (the max_download_bytes setting; "
+                       "raise it with DECENTRALML_MAX_DOWNLOAD_BYTES if you trust the source)")
+        else:
+            setting = f"max_bytes = {check_limit(max_bytes, 'max_bytes')}"
+        what = f"{self.storage_type} object {path!r}"
+        if expected_size is None:
+            return _Cap(max_bytes, lambda size: LimitExceededError(
+                f"{what} is {_sized(size)}larger than {setting}; fetching stopped at the limit"))
+        if isinstance(expected_size, bool) or not isinstance(expected_size, int) or expected_size < 0:
+            raise UserInputError(f"expected_size must be a whole number of bytes, not {expected_size!r}")
+        if expected_size > max_bytes:
+            raise LimitExceededError(f"{what} is {expected_size} bytes by its record, more than {setting}")
+        return _Cap(expected_size, lambda size: IntegrityError(
+            f"{what} is {_sized(size)}more than the {expected_size} bytes recorded for it; "
+            "fetching stopped there"))
+
     @abc.abstractmethod
     def exists(self, path: str) -> bool:
         """Whether the object at ``path`` can be fetched from this backend."""
 
     @abc.abstractmethod
-    def _download(self, path: str, out: BinaryIO, progress: Progress | None) -> None:
-        """Write the object's bytes to ``out`` (a seekable file opened for writing)."""
+    def _download(self, path: str, out: BinaryIO, progress: Progress | None, max_bytes: int) -> None:
+        """Write the object's bytes to ``out`` (a seekable file opened for writing).
+
+        ``out`` raises :class:`SizeLimitReached` on a write past ``max_bytes``; a
+        backend that can tell the object's size first raises it before fetching.
+        """
+
+
+@dataclass(frozen=True)
+class _Cap:
+    """The most bytes a download may write, and the error for passing it."""
+
+    limit: int
+    error: Callable[[int], Exception]
+
+
+class SizeLimitReached(Exception):
+    """A download passed its size limit; ``size`` is the object's size when the backend
+    could tell it, else None."""
+
+    def __init__(self, size: int | None = None):
+        super().__init__(size)
+        self.size = size
+
+
+def _sized(size: int | None) -> str:
+    return "" if size is None else f"{size} bytes, "
 
 
 class HashingFile:
-    """A seekable file (opened ``w+b``) that hashes its bytes as they are written.
+    """A seekable file (opened ``w+b``) that hashes its bytes as they are written, and
+    refuses (:class:`SizeLimitReached`) any write reaching past ``max_bytes``.
 
     Writes in order (IPFS, Local) are hashed as they pass. s3transfer writes
     parts at their offsets, out of order but each byte once: a write beyond the
@@ -128,8 +194,9 @@ class HashingFile:
     hash is always that of the bytes on disk.
     """
 
-    def __init__(self, raw: BinaryIO):
+    def __init__(self, raw: BinaryIO, max_bytes: int | None = None):
         self._raw = raw
+        self._max_bytes = max_bytes
         self._fd = raw.fileno()
         self._digest = hashlib.sha256()
         self._hashed = 0  # bytes [0, _hashed) are in the digest
@@ -139,6 +206,8 @@ class HashingFile:
 
     def write(self, data) -> int:
         start, n = self._pos, len(data)
+        if self._max_bytes is not None and start + n > self._max_bytes:
+            raise SizeLimitReached()  # nothing past the limit is written
         written = self._raw.write(data)
         self._pos += n
         if n == 0 or self._rewritten:

@@ -19,9 +19,10 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from ..errors import IntegrityError, StorageError, UserInputError
+from ..errors import IntegrityError, LimitExceededError, StorageError, UserInputError
 from ..sealing import is_sealed, open_sealed_file, seal_file
 from .base import CHUNK_SIZE, Progress, StorageBackend, StoredObject, check_hash, temporary_file_beside
+from .settings import StorageLimits
 
 log = logging.getLogger(__name__)
 
@@ -160,17 +161,21 @@ def _walk(root: Path) -> list[tuple[str, Path, os.stat_result]]:
     return found
 
 
-def unpack_archive(archive_path: Path, dest: Path) -> Path:
+def unpack_archive(archive_path: Path, dest: Path, limits: StorageLimits | None = None) -> Path:
     """Extract the tar at ``archive_path`` into the new folder ``dest``; return ``dest``.
 
     Only regular files and directories with relative names inside ``dest`` are
-    accepted: absolute names, ``..``, links, devices and FIFOs raise
-    IntegrityError naming the member, before anything is written. Extraction
-    goes to a temporary folder beside ``dest``, renamed into place only when
-    complete. ``dest`` must not exist (UserInputError).
+    accepted: absolute names, ``..``, links, devices, FIFOs and sparse files raise
+    IntegrityError naming the member, and an archive with more members than
+    ``limits.max_archive_members`` or more bytes than ``limits.max_unpacked_bytes``
+    (default: :meth:`StorageLimits.from_environment`) raises LimitExceededError
+    naming the setting; all of it is checked before anything is written.
+    Extraction goes to a temporary folder beside ``dest``, renamed into place only
+    when complete. ``dest`` must not exist (UserInputError).
     """
     archive_path = Path(archive_path)
     dest = Path(dest)
+    limits = limits if limits is not None else StorageLimits.from_environment()
     if dest.exists() or dest.is_symlink():
         raise UserInputError(f"{dest} already exists; unpack into a new folder")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -179,14 +184,10 @@ def unpack_archive(archive_path: Path, dest: Path) -> Path:
     except tarfile.TarError as e:
         raise IntegrityError(f"{archive_path} is not a readable tar archive: {e}") from e
     with tar:
-        try:
-            members = tar.getmembers()
-        except tarfile.TarError as e:
-            raise IntegrityError(f"{archive_path} is not a readable tar archive: {e}") from e
-        names = [_checked_name(member, archive_path) for member in members]
+        members = _checked_members(tar, archive_path, limits)
         staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial"))
         try:
-            for member, name in zip(members, names):
+            for member, name in members:
                 _extract(tar, member, staging / name, archive_path)
             os.chmod(staging, 0o755)
             os.rename(staging, dest)
@@ -196,12 +197,44 @@ def unpack_archive(archive_path: Path, dest: Path) -> Path:
     return dest
 
 
+def _checked_members(tar: tarfile.TarFile, archive: Path, limits: StorageLimits
+                     ) -> list[tuple[tarfile.TarInfo, str]]:
+    """Every member with its safe name, reading headers only, within ``limits``."""
+    members = []
+    total = 0
+    while True:
+        try:
+            member = tar.next()
+        except tarfile.TarError as e:
+            raise IntegrityError(f"{archive} is not a readable tar archive: {e}") from e
+        if member is None:
+            return members
+        if len(members) == limits.max_archive_members:
+            raise LimitExceededError(
+                f"{archive}: " + limits.exceeded("max_archive_members", "the number of members")
+            )
+        name = _checked_name(member, archive)
+        if member.isreg():
+            total += member.size
+            if total > limits.max_unpacked_bytes:
+                raise LimitExceededError(
+                    f"{archive}: " + limits.exceeded(
+                        "max_unpacked_bytes", f"the size of its files (past {total} bytes at {name!r})"
+                    )
+                )
+        members.append((member, name))
+
+
 def _checked_name(member: tarfile.TarInfo, archive: Path) -> str:
     """The member's name as a safe relative path, or IntegrityError."""
     name = member.name
     what = f"{archive}: member {name!r}"
     if member.issym() or member.islnk():
         raise IntegrityError(f"{what} is a link (to {member.linkname!r}); bundles hold no links")
+    if member.issparse() or member.type == tarfile.GNUTYPE_SPARSE or any(
+            key.startswith("GNU.sparse.") for key in member.pax_headers):
+        # Its holes would be written out as zeros: far more bytes than the archive holds.
+        raise IntegrityError(f"{what} is a sparse file; bundles hold only plain files")
     if not (member.isreg() or member.isdir()):
         raise IntegrityError(f"{what} is a device, FIFO or other special file")
     if "\\" in name or "\0" in name:
@@ -282,19 +315,32 @@ def download_folder(
     dest: Path,
     private_key: bytes | None = None,
     progress: Progress | None = None,
+    *,
+    expected_size: int | None = None,
+    max_bytes: int | None = None,
+    limits: StorageLimits | None = None,
 ) -> Path:
     """Fetch the bundle at ``path``, check it against ``content_hash``, and unpack it to ``dest``.
 
-    The hash is checked before anything is unpacked. A sealed bundle is opened
-    with ``private_key``. ``dest`` must not exist; it appears only when complete.
+    The hash, and ``expected_size`` if given (the size recorded on-chain), are
+    checked before anything is unpacked; the download stops as soon as it passes
+    ``max_bytes`` (default ``limits.max_download_bytes``), and the archive must keep
+    within ``limits`` (default :meth:`StorageLimits.from_environment`). A sealed
+    bundle is opened with ``private_key``. ``dest`` must not exist; it appears only
+    when complete.
     """
     content_hash = check_hash(content_hash)
+    limits = limits if limits is not None else StorageLimits.from_environment()
     dest = Path(dest)
     if dest.exists() or dest.is_symlink():
         raise UserInputError(f"{dest} already exists; download into a new folder")
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.download-") as work:
-        archive = backend.get_file(path, Path(work) / "object", content_hash, progress)
+        archive = backend.get_file(
+            path, Path(work) / "object", content_hash, progress,
+            max_bytes=max_bytes if max_bytes is not None else limits.max_download_bytes,
+            expected_size=expected_size,
+        )
         if is_sealed(archive):
             if private_key is None:
                 raise UserInputError(
@@ -304,4 +350,4 @@ def download_folder(
                 archive, Path(work) / "bundle.tar", private_key,
                 label=f"{backend.storage_type} object {path}",
             )
-        return unpack_archive(archive, dest)
+        return unpack_archive(archive, dest, limits)

@@ -18,7 +18,8 @@ from typing import BinaryIO, Iterable, Iterator
 import requests
 
 from ..errors import StorageError, StorageUnavailableError, UserInputError
-from .base import CHUNK_SIZE, Progress, StorageBackend, StoredObject, check_hash, same_file_state
+from .base import (CHUNK_SIZE, Progress, SizeLimitReached, StorageBackend, StoredObject, check_hash,
+                   same_file_state)
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +104,13 @@ class IpfsStorage(StorageBackend):
             return False
         return True
 
-    def _download(self, path: str, out: BinaryIO, progress: Progress | None) -> None:
-        response = self._post("cat", params={"arg": _cid(path)}, stream=True)
+    def _download(self, path: str, out: BinaryIO, progress: Progress | None, max_bytes: int) -> None:
+        # The node sends at most one byte past the limit: enough to tell the object is larger.
+        response = self._post("cat", params={"arg": _cid(path), "length": max_bytes + 1}, stream=True)
         with response:
+            announced = response.headers.get("X-Content-Length", "")
+            if announced.isascii() and announced.isdigit() and int(announced) > max_bytes:
+                raise SizeLimitReached()
             try:
                 for chunk in response.iter_content(CHUNK_SIZE):
                     out.write(chunk)

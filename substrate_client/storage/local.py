@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import StorageError, UserInputError
-from .base import Progress, StorageBackend, StoredObject, check_hash, copy_stream, temporary_file_beside
+from .base import (Progress, SizeLimitReached, StorageBackend, StoredObject, check_hash, copy_stream,
+                   temporary_file_beside)
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +62,17 @@ class LocalStorage(StorageBackend):
     def exists(self, path: str) -> bool:
         return self._resolve(path).is_file()
 
-    def _download(self, path: str, out: BinaryIO, progress: Progress | None) -> None:
+    def _download(self, path: str, out: BinaryIO, progress: Progress | None, max_bytes: int) -> None:
         source = self._resolve(path)
         try:
             src = open(source, "rb")
         except FileNotFoundError:
             raise StorageError(f"no object {path!r} in the local store {self.root}") from None
         with src:
-            copy_stream(src, out, progress)
+            size = os.fstat(src.fileno()).st_size
+            if size > max_bytes:
+                raise SizeLimitReached(size)
+            copy_stream(src, out, progress)  # ``out`` stops it should the file grow meanwhile
 
     def _resolve(self, path: str) -> Path:
         """The file for ``path``, which must lie inside the store root."""

@@ -20,7 +20,8 @@ from botocore.config import Config
 from s3transfer.exceptions import RetriesExceededError, S3UploadFailedError
 
 from ..errors import ConfigError, StorageError, StorageUnavailableError, UserInputError
-from .base import Progress, StorageBackend, StoredObject, check_hash, same_file_state, sha256_file
+from .base import (Progress, SizeLimitReached, StorageBackend, StoredObject, check_hash, same_file_state,
+                   sha256_file)
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +123,15 @@ class S3Storage(StorageBackend):
         with self._errors(f"look up s3://{path}"):
             return self._head(bucket, key) is not None
 
-    def _download(self, path: str, out: BinaryIO, progress: Progress | None) -> None:
+    def _download(self, path: str, out: BinaryIO, progress: Progress | None, max_bytes: int) -> None:
         bucket, key = _split(path)
         with self._errors(f"download s3://{path}"):
+            size = self._head(bucket, key)
+            if size is None:
+                raise StorageError(f"no object s3://{path} at {self._where}")
+            if size > max_bytes:
+                raise SizeLimitReached(size)
+            # Should the object be replaced by a larger one meanwhile, ``out`` stops the writes.
             try:
                 self._client.download_fileobj(
                     bucket, key, out, Config=TRANSFER_CONFIG, Callback=progress

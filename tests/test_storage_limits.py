@@ -1,0 +1,252 @@
+"""Hostile objects against the size limits, on each real backend (Local, Kubo, MinIO).
+
+A bundle or a result comes from the other side: its archive may hold a sparse member
+that unpacks to far more than it stores, thousands of members, or more bytes than
+the machine should take; the object itself may be far larger than anything expected.
+Each is refused with an error naming the limit, and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from substrate_client.errors import IntegrityError, UserInputError
+from substrate_client.storage import download_folder, unpack_archive, upload_folder
+from tests.test_storage import backend, leftovers, make_folder, tree  # noqa: F401 (fixture)
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(autouse=True)
+def default_limits(monkeypatch):
+    """The library's defaults, whatever the developer's shell sets."""
+    for name in ("DECENTRALML_MAX_DOWNLOAD_BYTES", "DECENTRALML_MAX_ARCHIVE_MEMBERS",
+                 "DECENTRALML_MAX_UNPACKED_BYTES"):
+        monkeypatch.delenv(name, raising=False)
+
+
+# --- hostile archives ---------------------------------------------------------
+
+
+def sparse_tar(path: Path, real_size: int, stored: int = 512) -> Path:
+    """A tar whose one member (old GNU sparse format) stores ``stored`` bytes at the end
+    of a ``real_size``-byte file: tarfile would write the hole out as zeros."""
+    info = tarfile.TarInfo("weights.bin")
+    info.size = stored
+    info.type = tarfile.GNUTYPE_SPARSE
+    header = bytearray(info.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape"))
+    header[386:398] = tarfile.itn(real_size - stored, 12, tarfile.GNU_FORMAT)  # region offset
+    header[398:410] = tarfile.itn(stored, 12, tarfile.GNU_FORMAT)  # region length
+    header[482] = 0  # no extension headers
+    header[483:495] = tarfile.itn(real_size, 12, tarfile.GNU_FORMAT)  # the size it unpacks to
+    header[148:156] = b" " * 8
+    header[148:155] = b"%06o\0" % sum(header)
+    data = bytes(header) + b"w" * stored + b"\0" * (2 * tarfile.BLOCKSIZE)
+    path.write_bytes(data + b"\0" * (-len(data) % tarfile.RECORDSIZE))
+    return path
+
+
+def many_members_tar(path: Path, count: int) -> Path:
+    """A tar of ``count`` empty files."""
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for i in range(count):
+            tar.addfile(tarfile.TarInfo(f"f{i:05d}"), io.BytesIO(b""))
+    return path
+
+
+def files_tar(path: Path, sizes: list[int]) -> Path:
+    """A tar of files of the given sizes (random bytes)."""
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for i, size in enumerate(sizes):
+            info = tarfile.TarInfo(f"part{i}.bin")
+            info.size = size
+            tar.addfile(info, io.BytesIO(os.urandom(size)))
+    return path
+
+
+def assert_nothing_unpacked(dest: Path) -> None:
+    assert not dest.exists()
+    assert leftovers(dest.parent) == []
+
+
+def test_a_tar_with_a_sparse_member_is_refused_before_anything_is_written(backend, tmp_path):
+    bomb = sparse_tar(tmp_path / "bomb.tar", real_size=256 * MiB)
+    assert bomb.stat().st_size == 10 * 1024  # 10 KiB that would unpack to 256 MiB
+    stored = backend.put_file(bomb)
+    dest = tmp_path / "out" / "bundle"
+
+    with pytest.raises(IntegrityError, match="weights.bin.*sparse"):
+        download_folder(backend, stored.path, stored.content_hash, dest)
+
+    assert_nothing_unpacked(dest)
+
+
+def test_a_tar_with_more_members_than_max_archive_members_is_refused(backend, tmp_path):
+    from substrate_client.storage.settings import DEFAULT_MAX_ARCHIVE_MEMBERS
+
+    bomb = many_members_tar(tmp_path / "bomb.tar", 20_000)
+    assert DEFAULT_MAX_ARCHIVE_MEMBERS < 20_000
+    stored = backend.put_file(bomb)
+    dest = tmp_path / "out" / "bundle"
+
+    with pytest.raises(IntegrityError) as error:
+        download_folder(backend, stored.path, stored.content_hash, dest)
+
+    message = str(error.value)
+    assert "max_archive_members" in message and str(DEFAULT_MAX_ARCHIVE_MEMBERS) in message
+    assert "DECENTRALML_MAX_ARCHIVE_MEMBERS" in message
+    assert_nothing_unpacked(dest)
+
+
+def test_a_tar_unpacking_to_more_than_max_unpacked_bytes_is_refused(backend, tmp_path, monkeypatch):
+    monkeypatch.setenv("DECENTRALML_MAX_UNPACKED_BYTES", str(MiB))
+    bomb = files_tar(tmp_path / "bomb.tar", [512 * 1024, 512 * 1024, 1])
+    stored = backend.put_file(bomb)
+    dest = tmp_path / "out" / "bundle"
+
+    with pytest.raises(IntegrityError) as error:
+        download_folder(backend, stored.path, stored.content_hash, dest)
+
+    message = str(error.value)
+    assert "max_unpacked_bytes" in message and str(MiB) in message
+    assert "DECENTRALML_MAX_UNPACKED_BYTES" in message
+    assert_nothing_unpacked(dest)
+
+
+def test_a_tar_at_exactly_the_limits_unpacks(tmp_path, monkeypatch):
+    from substrate_client.storage.settings import StorageLimits
+
+    archive = files_tar(tmp_path / "exact.tar", [512 * 1024, 512 * 1024])
+    limits = StorageLimits(max_archive_members=2, max_unpacked_bytes=MiB)
+
+    out = unpack_archive(archive, tmp_path / "out", limits=limits)
+
+    assert sorted(p.stat().st_size for p in out.iterdir()) == [512 * 1024, 512 * 1024]
+    with pytest.raises(IntegrityError, match="max_archive_members"):
+        unpack_archive(archive, tmp_path / "fewer", limits=StorageLimits(max_archive_members=1))
+    with pytest.raises(IntegrityError, match="max_unpacked_bytes"):
+        unpack_archive(archive, tmp_path / "smaller", limits=StorageLimits(max_unpacked_bytes=MiB - 1))
+    assert leftovers(tmp_path) == []
+
+
+def test_a_pax_sparse_member_is_refused_too(tmp_path):
+    archive = tmp_path / "pax-sparse.tar"
+    with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("weights.bin")
+        info.size = 4
+        info.pax_headers = {"GNU.sparse.size": str(256 * MiB), "GNU.sparse.numblocks": "1",
+                            "GNU.sparse.offset": str(256 * MiB - 4), "GNU.sparse.numbytes": "4"}
+        tar.addfile(info, io.BytesIO(b"evil"))
+
+    with pytest.raises(IntegrityError, match="sparse"):
+        unpack_archive(archive, tmp_path / "out")
+    assert_nothing_unpacked(tmp_path / "out")
+
+
+# --- oversized downloads ------------------------------------------------------
+
+
+@pytest.fixture
+def big_object(backend, tmp_path):
+    """A 20 MiB object on the backend: (backend, stored object)."""
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(20 * MiB))
+    return backend, backend.put_file(src)
+
+
+def test_a_download_larger_than_the_configured_limit_stops_early_and_leaves_nothing(
+        big_object, tmp_path, monkeypatch):
+    backend, stored = big_object
+    monkeypatch.setenv("DECENTRALML_MAX_DOWNLOAD_BYTES", str(2 * MiB))
+    moved = []
+    dest = tmp_path / "out" / "big.bin"
+
+    with pytest.raises(IntegrityError) as error:
+        backend.get_file(stored.path, dest, stored.content_hash, progress=moved.append)
+
+    message = str(error.value)
+    assert "max_bytes" in message and str(2 * MiB) in message
+    assert "DECENTRALML_MAX_DOWNLOAD_BYTES" in message
+    assert sum(moved) <= 2 * MiB  # stopped at the limit, not after 20 MiB
+    assert not dest.exists() and leftovers(dest.parent) == []
+
+
+def test_a_download_larger_than_max_bytes_stops_early_and_leaves_nothing(big_object, tmp_path):
+    from substrate_client.errors import LimitExceededError
+
+    backend, stored = big_object
+    moved = []
+    dest = tmp_path / "out" / "big.bin"
+
+    with pytest.raises(LimitExceededError, match=f"max_bytes.*{MiB}"):
+        backend.get_file(stored.path, dest, stored.content_hash, progress=moved.append,
+                         max_bytes=MiB)
+
+    assert sum(moved) <= MiB
+    assert not dest.exists() and leftovers(dest.parent) == []
+    with pytest.raises(LimitExceededError):
+        download_folder(backend, stored.path, stored.content_hash, tmp_path / "folder", max_bytes=MiB)
+    assert_nothing_unpacked(tmp_path / "folder")
+
+
+def test_a_download_is_refused_unless_it_has_exactly_the_recorded_size(big_object, tmp_path):
+    backend, stored = big_object
+    dest = tmp_path / "out" / "big.bin"
+    moved = []
+
+    with pytest.raises(IntegrityError, match=f"more than the {3 * MiB} bytes recorded"):
+        backend.get_file(stored.path, dest, stored.content_hash, progress=moved.append,
+                         expected_size=3 * MiB)
+    assert sum(moved) <= 3 * MiB
+    with pytest.raises(IntegrityError, match=f"{20 * MiB} bytes, not the {20 * MiB + 1} bytes recorded"):
+        backend.get_file(stored.path, dest, stored.content_hash, expected_size=20 * MiB + 1)
+    assert not dest.exists() and leftovers(dest.parent) == []
+
+    backend.get_file(stored.path, dest, stored.content_hash, expected_size=stored.size)
+    assert hashlib.sha256(dest.read_bytes()).digest() == stored.content_hash
+
+
+def test_a_recorded_size_above_max_bytes_is_refused_before_downloading(big_object, tmp_path):
+    backend, stored = big_object
+    moved = []
+    with pytest.raises(IntegrityError, match="max_bytes"):
+        backend.get_file(stored.path, tmp_path / "x", stored.content_hash, progress=moved.append,
+                         expected_size=stored.size, max_bytes=MiB)
+    assert moved == []
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "12", True])
+def test_max_bytes_and_expected_size_must_be_whole_numbers(tmp_path, bad):
+    from substrate_client.storage import LocalStorage
+
+    store = LocalStorage(tmp_path / "store")
+    with pytest.raises(UserInputError):
+        store.get_file("x" * 64, tmp_path / "x", b"\0" * 32, max_bytes=bad)
+    with pytest.raises(UserInputError):
+        store.get_file("x" * 64, tmp_path / "x", b"\0" * 32, expected_size=bad)
+
+
+@pytest.mark.parametrize("sealed", [False, True], ids=["plain", "sealed"])
+def test_every_upload_returns_the_size_its_download_must_expect(backend, tmp_path, sealed):
+    from nacl.public import PrivateKey
+
+    folder = make_folder(tmp_path / "task")
+    key = PrivateKey.generate()
+    stored = upload_folder(backend, folder, seal_to=bytes(key.public_key) if sealed else None)
+
+    raw = backend.get_file(stored.path, tmp_path / "raw", stored.content_hash,
+                           expected_size=stored.size)
+    assert raw.stat().st_size == stored.size
+    fetched = download_folder(backend, stored.path, stored.content_hash, tmp_path / "fetched",
+                              private_key=bytes(key) if sealed else None, expected_size=stored.size)
+    assert tree(fetched) == tree(folder)
+    with pytest.raises(IntegrityError, match="recorded"):
+        download_folder(backend, stored.path, stored.content_hash, tmp_path / "short",
+                        private_key=bytes(key) if sealed else None, expected_size=stored.size - 1)
+    assert_nothing_unpacked(tmp_path / "short")
