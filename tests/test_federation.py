@@ -210,14 +210,23 @@ def test_mismatched_architecture_names_the_contributor(tmp_path):
         federation.check_compatible([odd] + good, reference=good[0])
 
 
-def test_a_different_layer_stack_is_named(tmp_path):
+def test_a_results_own_layer_stack_is_ignored_its_weights_go_into_the_creators_model(tmp_path):
+    creator = save_tiny(tmp_path / "creator", 0.0, train=False)
     plain = save_tiny(tmp_path / "plain", 1.0, train=False)
     model = tf.keras.Sequential(
         [tf.keras.layers.Dense(2, activation="relu", input_shape=(3,)), tf.keras.layers.Dropout(0.5), tf.keras.layers.Dense(1)]
     )
+    for var in model.weights:
+        var.assign(np.full(var.shape, 3.0, np.float32))
     model.save(str(tmp_path / "with_dropout"))
-    with pytest.raises(FederationError, match=r"result folder .*with_dropout.*architecture differs"):
-        federation.check_compatible([plain, tmp_path / "with_dropout"])
+
+    weights = federation.federate([plain, tmp_path / "with_dropout"], reference=creator)
+    out = federation.save_federated_model(creator, weights, tmp_path / "federated")
+
+    federated = tf.keras.models.load_model(str(out))
+    assert [type(layer).__name__ for layer in federated.layers] == ["Dense", "Dense"]  # the creator's
+    for value in federated.get_weights():
+        np.testing.assert_array_equal(value, np.full(value.shape, 2.0))
 
 
 def test_a_folder_that_is_not_a_savedmodel_is_named(tmp_path):
