@@ -8,15 +8,27 @@ from pathlib import Path
 
 import pytest
 
+from substrateinterface import Keypair
+
 from substrate_client import sealing
-from substrate_client.errors import ConfigError, IntegrityError, UserInputError
+from substrate_client.errors import (ConfigError, IntegrityError, ReplayedResultError,
+                                     UnsealedResultError, UserInputError)
 from substrate_client.keys import generate_keypair, load_private_key, load_public_key
-from substrate_client.sealing import is_sealed, open_sealed_file, seal_file
+from substrate_client.sealing import ResultBinding, is_sealed, open_sealed_file, require_sealed, seal_file
 from substrate_client.storage import LocalStorage, download_folder, upload_folder
+from tests.test_storage import backend  # noqa: F401 (fixture: each backend on its real service)
 
 CHUNK = sealing.CHUNK_SIZE
 _PREFIX = 12 + 80 + 24  # preamble, sealed stream key, secretstream header
 _BLOCK = CHUNK + 17  # one full encrypted chunk
+
+
+ALICE = Keypair.create_from_uri("//Alice")
+BOB = Keypair.create_from_uri("//Bob")
+GENESIS = bytes.fromhex("ab" * 32)
+OTHER_GENESIS = bytes.fromhex("cd" * 32)
+#: Alice's result for submission 7 of task 3.
+BINDING = ResultBinding.for_submission("0x" + GENESIS.hex(), 3, 7, ALICE.ss58_address)
 
 
 @pytest.fixture
@@ -25,16 +37,18 @@ def keypair(tmp_path) -> tuple[bytes, bytes]:
     return public, load_private_key(tmp_path / "keys" / "result_key")
 
 
-def sealed_copy(tmp_path: Path, data: bytes, public: bytes) -> Path:
+def sealed_copy(tmp_path: Path, data: bytes, public: bytes, binding: ResultBinding = BINDING,
+                signer=ALICE) -> Path:
     plain = tmp_path / "plain"
     plain.write_bytes(data)
-    return seal_file(plain, tmp_path / "sealed", public)
+    return seal_file(plain, tmp_path / "sealed", public, binding=binding, signer=signer)
 
 
-def assert_refused(sealed: Path, private: bytes, tmp_path: Path, match: str) -> None:
+def assert_refused(sealed: Path, private: bytes, tmp_path: Path, match: str,
+                   expected: ResultBinding | None = BINDING, error=IntegrityError) -> None:
     dest = tmp_path / "opened"
-    with pytest.raises(IntegrityError, match=match):
-        open_sealed_file(sealed, dest, private)
+    with pytest.raises(error, match=match):
+        open_sealed_file(sealed, dest, private, expected_binding=expected)
     assert not dest.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
@@ -50,7 +64,8 @@ def test_a_sealed_file_opens_to_the_same_bytes_with_the_right_key(tmp_path, keyp
     assert is_sealed(sealed)
     if size >= 64:
         assert data[:64] not in sealed.read_bytes()
-    assert open_sealed_file(sealed, tmp_path / "opened", private).read_bytes() == data
+    assert open_sealed_file(sealed, tmp_path / "opened", private,
+                            expected_binding=BINDING).read_bytes() == data
 
 
 def test_an_ordinary_file_is_not_sealed(tmp_path):
@@ -110,11 +125,12 @@ def test_a_sealed_bundle_round_trips_and_the_store_holds_only_ciphertext(tmp_pat
     (folder / "model" / "weights.bin").write_bytes(b"secret weights" * 1000)
     store = LocalStorage(tmp_path / "store")
 
-    stored = upload_folder(store, folder, seal_to=public)
+    stored = upload_folder(store, folder, seal_to=public, binding=BINDING, signer=ALICE)
 
     assert is_sealed(store.root / stored.path)
     assert b"secret weights" not in (store.root / stored.path).read_bytes()
-    out = download_folder(store, stored.path, stored.content_hash, tmp_path / "out", private_key=private)
+    out = download_folder(store, stored.path, stored.content_hash, tmp_path / "out",
+                          private_key=private, expected_binding=BINDING)
     assert (out / "model" / "weights.bin").read_bytes() == b"secret weights" * 1000
 
 
@@ -135,6 +151,125 @@ def test_a_sealed_bundle_is_not_unpacked_without_the_right_key(tmp_path, keypair
             private_key=load_private_key(tmp_path / "other_key"),
         )
     assert not (tmp_path / "out").exists()
+
+
+# --- binding a result to its submission --------------------------------------
+
+
+def test_an_honest_result_opens_for_the_submission_it_was_sealed_for(tmp_path, keypair):
+    public, private = keypair
+    sealed = sealed_copy(tmp_path, b"alice's weights", public)
+
+    opened = open_sealed_file(sealed, tmp_path / "opened", private, expected_binding=BINDING)
+
+    assert opened.read_bytes() == b"alice's weights"
+    assert BINDING.contributor == ALICE.public_key and BINDING.encode() not in sealed.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "opened_as, differs",
+    [
+        (ResultBinding(GENESIS, 3, 8, ALICE.public_key), "submission_id"),
+        (ResultBinding(GENESIS, 4, 7, ALICE.public_key), "task_id"),
+        (ResultBinding(OTHER_GENESIS, 3, 7, ALICE.public_key), "genesis_hash"),
+        (ResultBinding(GENESIS, 3, 7, BOB.public_key), "contributor"),
+    ],
+    ids=["another-submission", "another-task", "another-chain", "another-contributor"],
+)
+def test_a_result_opened_for_another_submission_is_refused_as_replayed(
+        tmp_path, keypair, opened_as, differs):
+    public, private = keypair
+    sealed = sealed_copy(tmp_path, b"alice's weights", public)
+
+    assert_refused(sealed, private, tmp_path, differs, expected=opened_as, error=ReplayedResultError)
+
+
+class _Impostor:
+    """Bob's own code: a keypair claiming Alice's account but signing with Bob's key."""
+
+    crypto_type = BOB.crypto_type
+    private_key = BOB.private_key
+    public_key = ALICE.public_key
+
+    def sign(self, message: bytes) -> bytes:
+        return BOB.sign(message)
+
+
+def test_a_result_bound_to_an_account_but_signed_by_another_is_refused(tmp_path, keypair):
+    public, private = keypair
+    sealed = sealed_copy(tmp_path, b"bob's weights", public, signer=_Impostor())
+
+    assert_refused(sealed, private, tmp_path, "signature", error=ReplayedResultError)
+    assert_refused(sealed, private, tmp_path, "signature", expected=None, error=ReplayedResultError)
+
+
+def test_a_result_sealed_without_a_binding_is_refused_when_a_binding_is_expected(tmp_path, keypair):
+    public, private = keypair
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"weights")
+    sealed = seal_file(plain, tmp_path / "sealed", public)
+
+    assert_refused(sealed, private, tmp_path, "bound to no submission", error=ReplayedResultError)
+    assert open_sealed_file(sealed, tmp_path / "opened", private).read_bytes() == b"weights"
+
+
+def test_sealing_refuses_a_signer_that_is_not_the_bound_contributor(tmp_path, keypair):
+    public, _ = keypair
+    with pytest.raises(UserInputError, match="not the contributor"):
+        sealed_copy(tmp_path, b"w", public, signer=BOB)
+    with pytest.raises(UserInputError, match="both"):
+        seal_file(tmp_path / "plain", tmp_path / "sealed", public, binding=BINDING)
+    assert not (tmp_path / "sealed").exists()
+
+
+def test_a_copied_result_is_refused_for_another_submission_through_each_backend(backend, tmp_path, keypair):
+    public, private = keypair
+    folder = tmp_path / "result"
+    folder.mkdir()
+    (folder / "weights.bin").write_bytes(os.urandom(50_000))
+    stored = upload_folder(backend, folder, seal_to=public, binding=BINDING, signer=ALICE)
+    # Bob records Alice's location and hash as the result of his submission 8.
+    bobs = ResultBinding(GENESIS, 3, 8, BOB.public_key)
+
+    with pytest.raises(ReplayedResultError, match="not for task 3, submission 8"):
+        download_folder(backend, stored.path, stored.content_hash, tmp_path / "as-bob",
+                        private_key=private, expected_binding=bobs, expected_size=stored.size)
+    assert not (tmp_path / "as-bob").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+    honest = download_folder(backend, stored.path, stored.content_hash, tmp_path / "as-alice",
+                             private_key=private, expected_binding=BINDING, expected_size=stored.size)
+    assert (honest / "weights.bin").read_bytes() == (folder / "weights.bin").read_bytes()
+
+
+def test_an_unsealed_result_is_refused_when_its_task_has_a_result_key(tmp_path, keypair):
+    _, private = keypair
+    folder = tmp_path / "result"
+    folder.mkdir()
+    (folder / "weights.bin").write_bytes(b"in the clear")
+    store = LocalStorage(tmp_path / "store")
+    stored = upload_folder(store, folder)
+
+    assert not is_sealed(store.root / stored.path)
+    with pytest.raises(UnsealedResultError, match="not sealed"):
+        require_sealed(store.root / stored.path)
+    for kwargs in ({"expected_binding": BINDING}, {"require_sealed": True}):
+        with pytest.raises(UnsealedResultError, match=stored.path):
+            download_folder(store, stored.path, stored.content_hash, tmp_path / "out",
+                            private_key=private, **kwargs)
+        assert not (tmp_path / "out").exists()
+
+
+def test_a_binding_is_built_from_what_the_chain_shows():
+    assert BINDING == ResultBinding(GENESIS, 3, 7, ALICE.public_key)
+    assert ResultBinding.for_submission(GENESIS, 3, 7, "0x" + ALICE.public_key.hex()) == BINDING
+    assert ResultBinding.decode(BINDING.encode()) == BINDING and len(BINDING.encode()) == 88
+    for bad in [dict(task_id=-1), dict(submission_id=2**64), dict(genesis_hash=b"short"),
+                dict(contributor=b"x" * 31), dict(task_id=True)]:
+        with pytest.raises(UserInputError):
+            ResultBinding(**{**BINDING.__dict__, **bad})
+    with pytest.raises(UserInputError, match="SS58"):
+        ResultBinding.for_submission(GENESIS, 3, 7, "not-an-address")
 
 
 # --- key files ----------------------------------------------------------------

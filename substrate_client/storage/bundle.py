@@ -17,12 +17,16 @@ import stat
 import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from ..errors import IntegrityError, LimitExceededError, StorageError, UserInputError
-from ..sealing import is_sealed, open_sealed_file, seal_file
+from ..sealing import ResultBinding, is_sealed, open_sealed_file, seal_file
+from ..sealing import require_sealed as require_sealed_file
 from .base import CHUNK_SIZE, Progress, StorageBackend, StoredObject, check_hash, temporary_file_beside
 from .settings import StorageLimits
+
+if TYPE_CHECKING:
+    from substrateinterface import Keypair
 
 log = logging.getLogger(__name__)
 
@@ -278,12 +282,21 @@ def upload_folder(
     folder: Path,
     seal_to: bytes | None = None,
     progress: Progress | None = None,
+    *,
+    binding: ResultBinding | None = None,
+    signer: "Keypair | None" = None,
 ) -> StoredObject:
     """Pack ``folder``, seal it to the X25519 public key ``seal_to`` if given, and store it.
 
-    Checks that the backend can find the object before returning it. The
-    returned ``content_hash`` is that of the stored bytes (sealed, if sealed).
+    A result is sealed with its ``binding`` (the submission it is for), signed by
+    ``signer``, the contributor's sr25519 keypair (see
+    :func:`~substrate_client.sealing.seal_file`). Checks that the backend can find
+    the object before returning it. The returned ``content_hash`` and ``size`` are
+    those of the stored bytes (sealed, if sealed): what the chain records, and what
+    a download must then expect.
     """
+    if seal_to is None and (binding is not None or signer is not None):
+        raise UserInputError("only a sealed result carries a binding: give seal_to as well")
     if seal_to is None and backend.streams_uploads:
         # No temporary tar: the archive is generated into the upload and hashed on the way.
         tar = FolderTar(folder)
@@ -296,7 +309,8 @@ def upload_folder(
             archive = Path(work) / "bundle.tar"
             tar_hash = pack_folder(folder, archive)
             if seal_to is not None:
-                archive = seal_file(archive, Path(work) / "bundle.tar.sealed", seal_to)
+                archive = seal_file(archive, Path(work) / "bundle.tar.sealed", seal_to,
+                                    binding=binding, signer=signer)
                 stored = backend.put_file(archive, progress)
             else:
                 stored = backend.put_file(archive, progress, content_hash=tar_hash)
@@ -319,14 +333,21 @@ def download_folder(
     expected_size: int | None = None,
     max_bytes: int | None = None,
     limits: StorageLimits | None = None,
+    expected_binding: ResultBinding | None = None,
+    require_sealed: bool = False,
 ) -> Path:
     """Fetch the bundle at ``path``, check it against ``content_hash``, and unpack it to ``dest``.
 
     The hash, and ``expected_size`` if given (the size recorded on-chain), are
     checked before anything is unpacked; the download stops as soon as it passes
     ``max_bytes`` (default ``limits.max_download_bytes``), and the archive must keep
-    within ``limits`` (default :meth:`StorageLimits.from_environment`). A sealed
-    bundle is opened with ``private_key``. ``dest`` must not exist; it appears only
+    within ``limits`` (default :meth:`StorageLimits.from_environment`).
+
+    A sealed object is opened with ``private_key``. A result is fetched with
+    ``expected_binding``, the submission it is fetched for: it must then be sealed
+    (:class:`UnsealedResultError`) and bound to that submission and signed by its
+    contributor (:class:`ReplayedResultError`). ``require_sealed`` refuses an unsealed
+    object without checking a binding. ``dest`` must not exist; it appears only
     when complete.
     """
     content_hash = check_hash(content_hash)
@@ -341,6 +362,9 @@ def download_folder(
             max_bytes=max_bytes if max_bytes is not None else limits.max_download_bytes,
             expected_size=expected_size,
         )
+        label = f"{backend.storage_type} object {path}"
+        if expected_binding is not None or require_sealed:
+            require_sealed_file(archive, label=label)
         if is_sealed(archive):
             if private_key is None:
                 raise UserInputError(
@@ -348,6 +372,6 @@ def download_folder(
                 )
             archive = open_sealed_file(
                 archive, Path(work) / "bundle.tar", private_key,
-                label=f"{backend.storage_type} object {path}",
+                expected_binding=expected_binding, label=label,
             )
         return unpack_archive(archive, dest, limits)
