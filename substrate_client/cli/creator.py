@@ -9,7 +9,8 @@ import click
 
 from .. import keys as keys_mod
 from ..progress import byte_progress, folder_size
-from ..records import TaskType, ValidationStrategy
+from ..errors import UserInputError
+from ..records import SubmissionStatus, TaskType, ValidationStrategy
 from .amounts import TOKEN, format_amount
 from .command import command
 from .options import RESULT_KEY_OPTION, load_result_key, market, settings
@@ -169,14 +170,30 @@ def reject_task_result(submission_id: int, reason: str) -> None:
     \b
     Example:
       {prog} 3
+      {prog} 3 --pay-pending    # pay the results still pending, unvalidated
     """)
 @click.argument("task_id", type=click.IntRange(min=0))
-def close_task(task_id: int) -> None:
+@click.option("--pay-pending", is_flag=True,
+              help="Close even though results are still pending: closing pays them unvalidated.")
+def close_task(task_id: int, pay_pending: bool) -> None:
     """Close a task: pending results are paid, the rest of the escrow goes back to the creator.
 
-    The creator may close a task at any time; anyone may close it once it has expired.
+    Refused while results are pending (not yet accepted or rejected), since closing
+    pays them without validation: validate them first (validate_task_results), or
+    pass --pay-pending. The creator may close a task at any time; anyone may close it
+    once it has expired.
     """
-    receipt = market().close_task(task_id)
+    mp = market()
+    if not pay_pending:
+        pending = mp.list_task_results(task_id, SubmissionStatus.PENDING)
+        if pending:
+            owed = len(pending) * mp.get_task(task_id).pays_amount
+            ids = ", ".join(str(p.submission_id) for p in pending)
+            raise UserInputError(
+                f"task {task_id} has {len(pending)} pending result(s) (submission(s) {ids}); closing "
+                f"would pay them {format_amount(owed)} unvalidated. Validate them first "
+                "(validate_task_results), or pass --pay-pending to pay them")
+    receipt = mp.close_task(task_id)
     closed = receipt.first("TaskClosed").attributes
     data = {"task_id": task_id, "paid_on_close": int(closed.get("paid_on_close", 0)),
             "refunded": int(closed.get("refunded", 0)), "block": receipt.block_number}

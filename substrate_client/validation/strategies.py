@@ -1,17 +1,22 @@
-"""Deciding on contributors' results: AutoAccept, ManualAccept and CustomAccept hooks.
+"""Deciding on contributors' results: the AutoAccept, ManualAccept and CustomAccept strategies.
 
-Nothing here talks to the chain. ``tasks.py`` downloads a result, loads its model
-and calls these functions with the model and the submission's metadata; it then
-accepts (and pays) or rejects on-chain according to the returned :class:`Decision`.
+Nothing here talks to the chain or opens a result: the route (:mod:`.route`) opens
+each result, restores its weights into the creator's model, evaluates it, and then
+asks a :class:`Strategy` for a :class:`Decision`:
 
-A *submission* is any object with ``.submission_id``, ``.contributor`` and,
-optionally, a ``.metadata`` dict (e.g. the contributor's ``decentralml_result.json``).
+* :class:`AutoAccept`: accept every result that opened, restored and evaluated;
+* :class:`ManualAccept`: ask a person (``ask``), or decide by listed ids without asking;
+* :class:`CustomAccept`: the creator's hook ``hook(model, review) -> Decision``.
 
-A CustomAccept *hook* is a function ``hook(model, submission) -> Decision`` named by
-a spec such as ``my_package.checks:accuracy_threshold`` or
-``hooks/checks.py:accuracy_threshold`` (see :func:`load_hook`). A hook that raises
-never accepts: :func:`run_hook` turns the exception into a ``pending`` decision
-whose reason reports it.
+A *submission* given to a hook is any object with ``.submission_id``, ``.contributor``
+and, optionally, ``.metadata`` (the contributor's ``decentralml_result.json``) and
+``.metrics`` (the creator's evaluation). The route gives a :class:`.route.Review`.
+
+A CustomAccept *hook* is named by a spec such as ``my_package.checks:accuracy_threshold``
+or ``hooks/checks.py:accuracy_threshold`` (see :func:`load_hook`). A hook that raises,
+or returns anything but a Decision or a bool, never accepts: :func:`run_hook` turns
+that into a rejection whose reason says what went wrong. A hook may return a
+``pending`` Decision on purpose (decide later by hand).
 """
 
 from __future__ import annotations
@@ -24,10 +29,10 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
-from .records import ValidationStrategy
-from .errors import UserInputError, ValidationError
+from ..errors import UserInputError, ValidationError
+from ..records import ValidationStrategy
 
 __all__ = [
     "ACCEPT",
@@ -35,10 +40,14 @@ __all__ = [
     "PENDING",
     "Decision",
     "ValidationStrategy",
+    "parse_strategy",
+    "Strategy",
+    "AutoAccept",
+    "ManualAccept",
+    "CustomAccept",
     "Hook",
     "load_hook",
     "run_hook",
-    "evaluate",
     "decide_manually",
     "decide_by_ids",
     "IdDecider",
@@ -170,79 +179,35 @@ def run_hook(hook: Hook, model: Any, submission: Any) -> Decision:
     """Run a CustomAccept hook on one submission.
 
     The hook returns a :class:`Decision` (or a bool: True accepts, False rejects).
-    If it raises, or returns anything else, the submission stays ``pending`` (it is
-    never accepted) and the reason reports what went wrong.
+    If it raises, or returns anything else, the submission is rejected (never
+    accepted, and never left pending for a close to pay) and the reason reports
+    what went wrong.
     """
     submission_id = getattr(submission, "submission_id", None)
     name = _hook_name(hook)
     try:
         result = hook(model, submission)
     except Exception as exc:
-        log.exception("validation hook %s failed on submission %s", name, submission_id)
-        return Decision(submission_id, PENDING, f"hook {name} raised {type(exc).__name__}: {exc}")
+        log.info("validation hook %s failed on submission %s: %s: %s",
+                 name, submission_id, type(exc).__name__, exc)
+        return Decision(submission_id, REJECT, f"not judged: hook {name} raised {type(exc).__name__}: {exc}")
     if isinstance(result, Decision):
         if result.submission_id is None:
             result.submission_id = submission_id
         elif result.submission_id != submission_id:
             return Decision(
                 submission_id,
-                PENDING,
-                f"hook {name} returned a decision for submission {result.submission_id}, not {submission_id}",
+                REJECT,
+                f"not judged: hook {name} returned a decision for submission {result.submission_id}, "
+                f"not {submission_id}",
                 dict(result.metrics),
             )
         return result
     if isinstance(result, bool):
         return Decision(submission_id, ACCEPT if result else REJECT, f"hook {name} returned {result}")
     return Decision(
-        submission_id, PENDING, f"hook {name} returned {type(result).__name__}, expected a Decision"
+        submission_id, REJECT, f"not judged: hook {name} returned {type(result).__name__}, expected a Decision"
     )
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-def evaluate(model: Any, x: Any, y: Any, batch_size: int = 256) -> Dict[str, float]:
-    """Evaluate a Keras model on held-out data: ``{"loss": ..., "accuracy": ..., "samples": n}``.
-
-    For a classifier with integer labels, accuracy and loss are computed here from
-    the model's predictions: the metrics a model was compiled with travel inside the
-    contributor's SavedModel, so the creator does not trust them. Other models fall
-    back to their own ``evaluate``.
-    """
-    import numpy as np
-
-    samples = int(len(y))
-    labels = np.asarray(y)
-    outputs = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
-    if outputs.ndim == labels.ndim + 1 and np.issubdtype(labels.dtype, np.integer):
-        metrics = {
-            "loss": _cross_entropy(outputs, labels),
-            "accuracy": float(np.mean(np.argmax(outputs, axis=-1) == labels)),
-        }
-    else:
-        raw = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
-        metrics = {str(k): float(v) for k, v in raw.items()}
-        for key in sorted(metrics):
-            if key.endswith("accuracy"):
-                metrics.setdefault("accuracy", metrics[key])
-    metrics["samples"] = samples
-    return metrics
-
-
-def _cross_entropy(outputs: Any, labels: Any) -> float:
-    """Mean sparse categorical cross-entropy, whether the outputs are logits or
-    probabilities (rows of non-negative numbers summing to one)."""
-    import numpy as np
-
-    outputs = outputs.astype(np.float64)
-    is_probability = np.all(outputs >= 0) and np.allclose(outputs.sum(axis=-1), 1.0, atol=1e-3)
-    if is_probability:
-        log_probs = np.log(np.clip(outputs, 1e-12, 1.0))
-    else:
-        shifted = outputs - outputs.max(axis=-1, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    picked = np.take_along_axis(log_probs, labels[..., None].astype(np.int64), axis=-1)
-    return float(-np.mean(picked))
 
 
 # --------------------------------------------------------------------------- manual decisions
@@ -324,3 +289,116 @@ class IdDecider:
 def decide_by_ids(accept_ids: Iterable[Any], reject_ids: Iterable[Any]) -> IdDecider:
     """The non-interactive ManualAccept: ``decide_by_ids([3], [4])(submission, metrics) -> Decision``."""
     return IdDecider(accept_ids, reject_ids)
+
+
+# --------------------------------------------------------------------------- strategies
+
+
+class Strategy:
+    """How the route decides on results, once each is opened, restored and evaluated.
+
+    ``select`` picks the pending results this strategy decides (the others are left
+    as they are, not even downloaded) and raises UserInputError, before anything is
+    downloaded, when it cannot apply. ``needs_result`` says whether a result must be
+    opened to be decided. ``decide`` gets the creator's model holding the result's
+    weights (None when the result was not opened) and the review.
+    """
+
+    name = "Strategy"
+
+    def select(self, task: Any, pending: Sequence[Any]) -> List[Any]:
+        return list(pending)
+
+    def needs_result(self, submission: Any) -> bool:
+        return True
+
+    def decide(self, model: Any, review: Any) -> Decision:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class AutoAccept(Strategy):
+    """Accept every result that opened, restored into the creator's model and evaluated."""
+
+    name = ValidationStrategy.AUTO_ACCEPT.value
+
+    def decide(self, model: Any, review: Any) -> Decision:
+        return Decision(review.submission_id, ACCEPT, "opened, restored and evaluated",
+                        dict(getattr(review, "metrics", {}) or {}))
+
+
+class ManualAccept(Strategy):
+    """A person decides: by answering ``ask(prompt) -> answer`` (a/r/s) for each
+    result, or, with ``accept_ids``/``reject_ids`` and no ``ask``, without questions.
+
+    By ids, only the listed results are decided (the rest are left as they are, not
+    downloaded); a listed id that is not a pending result of the task is a
+    UserInputError before anything is downloaded. Results listed to reject are not
+    opened. ``reason`` is recorded for rejections.
+    """
+
+    name = ValidationStrategy.MANUAL_ACCEPT.value
+
+    def __init__(self, ask: Optional[Callable[[str], str]] = None, *, accept_ids: Iterable[Any] = (),
+                 reject_ids: Iterable[Any] = (), reason: str = ""):
+        self.ask = ask
+        self.ids = IdDecider(accept_ids, reject_ids)
+        self.reason = reason
+        if ask is not None and (self.ids.accept_ids or self.ids.reject_ids):
+            raise UserInputError("ask, or list ids to accept and reject, not both")
+
+    @property
+    def by_ids(self) -> bool:
+        return self.ask is None
+
+    def select(self, task: Any, pending: Sequence[Any]) -> List[Any]:
+        if not self.by_ids:
+            return list(pending)
+        listed = self.ids.accept_ids | self.ids.reject_ids
+        unknown = listed - {str(s.submission_id) for s in pending}
+        if unknown:
+            raise UserInputError(
+                f"submission(s) {', '.join(sorted(unknown, key=_id_order))} are not pending results "
+                f"of task {getattr(task, 'task_id', '?')}"
+            )
+        return [s for s in pending if str(s.submission_id) in listed]
+
+    def needs_result(self, submission: Any) -> bool:
+        return not self.by_ids or str(submission.submission_id) in self.ids.accept_ids
+
+    def decide(self, model: Any, review: Any) -> Decision:
+        metrics = dict(getattr(review, "metrics", {}) or {})
+        if self.by_ids:
+            decision = self.ids(review, metrics)
+        else:
+            decision = decide_manually(review, metrics, self.ask)
+        if decision.rejected and self.reason:
+            decision.reason = self.reason
+        return decision
+
+    def __repr__(self) -> str:
+        return "ManualAccept(by ids)" if self.by_ids else "ManualAccept(asking)"
+
+
+class CustomAccept(Strategy):
+    """The creator's hook decides: ``hook(model, review) -> Decision`` (a function, or a
+    spec for :func:`load_hook`). A hook that raises rejects (see :func:`run_hook`)."""
+
+    name = ValidationStrategy.CUSTOM_ACCEPT.value
+
+    def __init__(self, hook: Union[Hook, str]):
+        self.hook = load_hook(hook) if isinstance(hook, str) else hook
+        if not callable(self.hook):
+            raise UserInputError(f"a CustomAccept hook must be callable, not {type(self.hook).__name__}")
+
+    def decide(self, model: Any, review: Any) -> Decision:
+        return run_hook(self.hook, model, review)
+
+    def __repr__(self) -> str:
+        return f"CustomAccept({_hook_name(self.hook)})"
+
+
+def _id_order(text: str):
+    return (0, int(text)) if text.isdigit() else (1, text)

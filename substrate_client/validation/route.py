@@ -1,0 +1,270 @@
+"""The one validation route, used by the CLI, the library and the main job alike.
+
+For each pending result the strategy selects::
+
+    download -> verify -> open (unseal) -> unpack -> restore weights into the
+    creator's model -> evaluate -> decide
+
+and then :func:`submit_decisions` puts every decision on-chain in one atomic batch::
+
+    from substrate_client import validation
+    from substrate_client.tasks import Marketplace
+
+    market = Marketplace.connect(suri="//Alice", root="/tmp/store")
+    reviews = validation.validate_task_results(
+        market, task_id, validation.CustomAccept("assets/model_creator/hooks.py:accuracy_threshold"),
+        work_dir=Path("results"), private_key=keys.load_private_key(),
+        evaluator=validation.creator_evaluator("assets/model_creator"),
+    )
+    validation.submit_decisions(market, reviews)
+
+Trust: what the creator brings (her model, her held-out data, her hook) is checked
+first, and a failure there stops the run before anything is decided. What a
+contributor brings is confined to its own result: any failure while receiving,
+restoring, evaluating or judging it (any exception) rejects that result, with the
+reason, and the others are still decided. A result that cannot be opened or judged
+is never left pending, since closing the task would pay it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ContextManager, Iterable
+
+from ..errors import UserInputError
+from ..records import Submission, SubmissionStatus, Task
+from .evaluation import Evaluator
+from .results import (
+    CreatorModel,
+    check_result_key,
+    find_model_dir,
+    read_result_metadata,
+    receive_result,
+    restore_result,
+)
+from .strategies import ACCEPT, PENDING, REJECT, Decision, Strategy
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Review",
+    "DownloadProgress",
+    "validate_task_results",
+    "submit_decisions",
+    "download_results",
+    "MAX_REASON_BYTES",
+    "clean_reason",
+]
+
+#: ``on_download(submission)`` gives a context manager yielding a ``progress(bytes)`` callback (or None).
+DownloadProgress = Callable[[Submission], ContextManager[Callable[[int], None] | None]]
+
+#: What the pallet accepts as a rejection reason, in bytes.
+MAX_REASON_BYTES = 256
+
+
+@dataclass
+class Review:
+    """One pending result under review; also the ``submission`` a hook receives.
+
+    A hook sees ``submission_id``, ``contributor``, ``metadata`` (the result's
+    ``decentralml_result.json``: the contributor's word, untrusted), ``metrics``
+    (the creator's evaluation of her model holding the result's weights), ``folder``
+    (the unpacked result) and ``submission`` (the chain record). ``error`` says why a
+    result could not be opened or judged (it is then rejected).
+    """
+
+    submission: Submission
+    folder: Path | None = None
+    model_dir: Path | None = None
+    metadata: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    decision: Decision | None = None
+    error: str | None = None
+
+    @property
+    def submission_id(self) -> int:
+        return self.submission.submission_id
+
+    @property
+    def contributor(self) -> str:
+        return self.submission.contributor
+
+    @property
+    def verdict(self) -> str:
+        return self.decision.verdict if self.decision else PENDING
+
+    @property
+    def reason(self) -> str:
+        if self.decision and self.decision.reason:
+            return self.decision.reason
+        return self.error or ""
+
+    def summary(self) -> dict:
+        """A plain dict for tables and JSON."""
+        return {
+            "submission_id": self.submission_id,
+            "contributor": self.contributor,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "metrics": dict(self.metrics),
+            "error": self.error,
+            "folder": None if self.folder is None else str(self.folder),
+        }
+
+
+def _no_progress(_submission: Submission):
+    return contextlib.nullcontext(None)
+
+
+# --------------------------------------------------------------------------- the route
+
+
+def validate_task_results(
+    market, task_id: int, strategy: Strategy, *, work_dir: Path,
+    creator_model: CreatorModel | Any | None = None, private_key: bytes | None = None,
+    evaluator: Evaluator | None = None, on_download: DownloadProgress | None = None,
+) -> list[Review]:
+    """Receive, restore, evaluate and decide on the pending results of a task.
+
+    ``strategy`` selects which pending results to decide and decides each
+    (:class:`.AutoAccept`, :class:`.ManualAccept`, :class:`.CustomAccept`).
+    ``creator_model`` is the creator's model results are restored into: a
+    :class:`.CreatorModel`, a Keras model or a SavedModel folder of hers; default the
+    model in the task's bundle (only when the signer is the task's creator).
+    ``evaluator(model)`` gives metrics on the creator's held-out data. Results are
+    unpacked in ``work_dir/submission_<id>`` (new folders).
+
+    Nothing is submitted: pass the reviews to :func:`submit_decisions`. Raises, with
+    nothing decided, when the creator's side cannot work (a wrong key, her model or
+    evaluator failing); a failure of one result only rejects that result.
+    """
+    task = market.get_task(task_id)
+    pending = market.list_task_results(task_id, SubmissionStatus.PENDING)
+    chosen = strategy.select(task, pending)
+    to_open = [s for s in chosen if strategy.needs_result(s)]
+    work_dir = Path(work_dir)
+    taken = [str(work_dir / f"submission_{s.submission_id}") for s in to_open
+             if (work_dir / f"submission_{s.submission_id}").exists()]
+    if taken:
+        raise UserInputError(f"{', '.join(taken)} already exist; give a new folder for the results")
+    model = None
+    if to_open:
+        if any(s.result_location is not None for s in to_open):
+            check_result_key(task, private_key)
+        creator = _creator_model(market, task, creator_model, work_dir)
+        model = creator.get()
+        if evaluator is not None:
+            baseline = evaluator(model)  # the creator's own evaluation must work before any result is judged
+            log.info("the creator's model (%s) before any result: %s", creator.description, baseline)
+    on_download = on_download or _no_progress
+    reviews = []
+    for sub in chosen:
+        review = _review_one(market, task, sub, strategy, model if strategy.needs_result(sub) else None,
+                             work_dir, private_key, evaluator, on_download)
+        log.info("submission %d: %s (%s)", sub.submission_id, review.verdict, review.reason)
+        reviews.append(review)
+    return reviews
+
+
+def _creator_model(market, task: Task, given: Any, work_dir: Path) -> CreatorModel:
+    if given is None:
+        return CreatorModel.from_task_bundle(market, task, work_dir)
+    if isinstance(given, CreatorModel):
+        return given
+    return CreatorModel(given)
+
+
+def _review_one(market, task: Task, sub: Submission, strategy: Strategy, model: Any, work_dir: Path,
+                private_key: bytes | None, evaluator: Evaluator | None,
+                on_download: DownloadProgress) -> Review:
+    """One result, from download to decision. Any failure rejects this result only."""
+    review = Review(sub)
+    step = "deciding"
+    try:
+        if model is not None:
+            step = "receiving"
+            with on_download(sub) as progress:
+                review.folder = receive_result(market, task, sub, work_dir / f"submission_{sub.submission_id}",
+                                               private_key=private_key, progress=progress)
+            step = "reading"
+            review.model_dir = find_model_dir(review.folder)
+            review.metadata = read_result_metadata(review.model_dir)
+            step = "restoring"
+            restore_result(model, review.model_dir)
+            if evaluator is not None:
+                step = "evaluating"
+                review.metrics = dict(evaluator(model))
+        step = "deciding"
+        decision = strategy.decide(model, review)
+        if not isinstance(decision, Decision):
+            raise TypeError(f"{strategy!r} returned {type(decision).__name__}, expected a Decision")
+    except Exception as error:  # confined to this result: it is rejected, the others go on
+        review.error = f"{step} failed: {_describe_error(error)}"
+        decision = Decision(sub.submission_id, REJECT, f"not judged: {review.error}")
+        log.info("submission %d rejected: %s", sub.submission_id, review.error)
+    if decision.submission_id != sub.submission_id:
+        decision = Decision(sub.submission_id, REJECT,
+                            f"not judged: the decision named submission {decision.submission_id}")
+    if decision.metrics:
+        review.metrics = {**review.metrics, **decision.metrics}
+    decision.reason = clean_reason(decision.reason)
+    review.decision = decision
+    return review
+
+
+def _describe_error(error: BaseException) -> str:
+    text = str(error)
+    name = type(error).__name__
+    from ..errors import DecentralMLError
+
+    if isinstance(error, DecentralMLError) and text:
+        return text
+    return f"{name}: {text}" if text else name
+
+
+def clean_reason(reason: str, limit: int = MAX_REASON_BYTES) -> str:
+    """A reason fit for the chain and a terminal: one line of printable text, at most
+    ``limit`` bytes of UTF-8."""
+    text = "".join(c if c.isprintable() else " " for c in (reason or ""))
+    text = " ".join(text.split())
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode("utf-8", errors="ignore") + "..."
+
+
+def submit_decisions(market, reviews: Iterable[Review]):
+    """Accept and reject the decided results in one atomic transaction (None if nothing to do)."""
+    reviews = list(reviews)
+    accept = [r.submission_id for r in reviews if r.verdict == ACCEPT]
+    reject = {r.submission_id: clean_reason(r.reason) or "rejected by the creator"
+              for r in reviews if r.verdict == REJECT}
+    return market.decide_task_results(accept=accept, reject=reject)
+
+
+# --------------------------------------------------------------------------- accepted results
+
+
+def download_results(
+    market, task_id: int, dest_root: Path, status: SubmissionStatus | str = SubmissionStatus.ACCEPTED,
+    private_key: bytes | None = None, on_download: DownloadProgress | None = None,
+) -> list[tuple[Submission, Path]]:
+    """Receive (fetch, verify, open, unpack) every stored result of the task in ``status``
+    into ``dest_root/submission_<id>``. Returns (submission, model folder) pairs, oldest
+    first. Only files are unpacked; nothing in them is loaded."""
+    task = market.get_task(task_id)
+    subs = [s for s in market.list_task_results(task_id, status) if s.result_location is not None]
+    if subs:
+        check_result_key(task, private_key)
+    on_download = on_download or _no_progress
+    found = []
+    for sub in subs:
+        with on_download(sub) as progress:
+            folder = receive_result(market, task, sub, Path(dest_root) / f"submission_{sub.submission_id}",
+                                    private_key=private_key, progress=progress)
+        found.append((sub, find_model_dir(folder, what=f"the result of submission {sub.submission_id}")))
+    return found
