@@ -11,9 +11,11 @@
 3. each contributor (Bob, Charlie, Dave honest; Eve a saboteur sending random
    weights) takes a slot, gets the verified bundle, runs ``./start_task.sh`` on its
    own IID shard of the data and sends its SavedModel to S3, sealed;
-4. the creator downloads and opens every pending result, loads it and runs the
-   CustomAccept hook (``assets/model_creator/hooks.py:accuracy_threshold``) on her
-   held-out data;
+4. the creator validates every pending result through the one validation route
+   (:mod:`substrate_client.validation`): downloaded, verified and opened, its weights
+   restored into her own initial model (the result's graph is never loaded), evaluated
+   on her held-out data and judged by the CustomAccept hook
+   (``assets/model_creator/hooks.py:accuracy_threshold``);
 5. she federates only the accepted models into a federated SavedModel;
 6. she accepts and rejects on-chain in one ``batch_all`` transaction and closes the
    task, which returns the rest of the escrow.
@@ -269,16 +271,6 @@ class _RoundMarketplace(Marketplace):
             return self._backends[kind]
         except KeyError:
             raise ConfigError(f"this round has no {kind} storage configured") from None
-
-
-@dataclass
-class _ReceivedResult:
-    """What a CustomAccept hook is given besides the model (see ``validation``)."""
-
-    submission_id: int
-    contributor: str
-    metadata: dict[str, Any]
-    result_dir: Path
 
 
 # --------------------------------------------------------------------------- the round
@@ -556,30 +548,38 @@ class _Round:
                    - {by_account[_account(p.contributor)].name for p in pending})
         if missing:
             raise RoundError(f"no pending result from {', '.join(sorted(missing))}")
-        hook = validation.load_hook(hook_spec)
+        strategy = validation.CustomAccept(hook_spec)
+        x, y, _ = cm.held_out_data(dataset=summary.dataset)
+
+        def folder_name(sub) -> str:  # results/<contributor>, as the summary shows them
+            c = by_account.get(_account(sub.contributor))
+            return c.name.lower() if c is not None else f"submission_{sub.submission_id}"
+
+        with self.timer.phase("validation"):
+            # The one validation route: each result's weights are restored into the
+            # creator's own initial model (its graph is never loaded), evaluated on her
+            # held-out data and judged by the hook; a result that fails is rejected.
+            reviews = validation.validate_task_results(
+                alice, task_id, strategy, work_dir=self.run_dir / "creator" / "results",
+                creator_model=validation.CreatorModel(self.initial_model_dir), private_key=key,
+                evaluator=lambda model: cm.evaluate_model(model, x, y),
+                folder_name=folder_name)
         decisions: dict[int, Any] = {}
         models: dict[int, Path] = {}
-        for sub in pending:
-            c = by_account[_account(sub.contributor)]
-            dest = self.run_dir / "creator" / "results" / c.name.lower()
-            with self.timer.phase("chain"):
-                alice.download_task_result(sub.submission_id, dest, private_key=key)
-            c.result_dir = str(dest)
-            with self.timer.phase("validation"):
-                model = cm.load_model(dest)
-                received = _ReceivedResult(sub.submission_id, sub.contributor,
-                                           read_result_metadata(dest), dest)
-                decision = validation.run_hook(hook, model, received)
-                accuracy = decision.metrics.get("accuracy")
-                if accuracy is None:  # a custom hook that does not report it
-                    x, y, _ = cm.held_out_data(dataset=summary.dataset)
-                    accuracy = cm.evaluate_model(model, x, y)["accuracy"]
-            c.accuracy = float(accuracy)
-            decisions[sub.submission_id] = decision
-            models[sub.submission_id] = dest
-            c.decision = {"accept": "accepted", "reject": "rejected"}.get(decision.verdict, "pending")
-            c.reason = decision.reason
-            self.detail(f"{c.name}: accuracy {c.accuracy:.3f} -> {decision.verdict} ({decision.reason})")
+        for review in reviews:
+            decisions[review.submission_id] = review.decision
+            if review.model_dir is not None:
+                models[review.submission_id] = review.model_dir
+            c = by_account.get(_account(review.contributor))
+            if c is None:  # not one of this round's contributors
+                continue
+            c.result_dir = None if review.folder is None else str(review.folder)
+            accuracy = review.metrics.get("accuracy")
+            c.accuracy = None if accuracy is None else float(accuracy)
+            c.decision = {"accept": "accepted", "reject": "rejected"}.get(review.verdict, "pending")
+            c.reason = review.reason
+            shown = "-" if c.accuracy is None else f"{c.accuracy:.3f}"
+            self.detail(f"{c.name}: accuracy {shown} -> {review.verdict} ({review.reason})")
         return decisions, models
 
     # -- 5: federation ---------------------------------------------------------------
@@ -596,8 +596,11 @@ class _Round:
         out = self.run_dir / "federated_model"
         with self.timer.phase("federation"):
             dirs = [models[c.submission_id] for c in accepted]
-            weights = federation.federate(dirs, summary.policy, reference=self.initial_model_dir,
-                                          trim_fraction=self.creator_settings.TRIM_FRACTION)
+            weights = federation.federate(
+                dirs, summary.policy, reference=self.initial_model_dir,
+                trim_fraction=self.creator_settings.TRIM_FRACTION,
+                max_sample_count=getattr(self.creator_settings, "MAX_SAMPLE_COUNT",
+                                         federation.DEFAULT_MAX_SAMPLE_COUNT))
             federation.save_federated_model(self.initial_model_dir, weights, out)
         with self.timer.phase("validation"):
             x, y, _ = cm.held_out_data(dataset=summary.dataset)

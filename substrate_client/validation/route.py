@@ -127,6 +127,7 @@ def validate_task_results(
     market, task_id: int, strategy: Strategy, *, work_dir: Path,
     creator_model: CreatorModel | Any | None = None, private_key: bytes | None = None,
     evaluator: Evaluator | None = None, on_download: DownloadProgress | None = None,
+    folder_name: Callable[[Submission], str] | None = None,
 ) -> list[Review]:
     """Receive, restore, evaluate and decide on the pending results of a task.
 
@@ -136,7 +137,8 @@ def validate_task_results(
     :class:`.CreatorModel`, a Keras model or a SavedModel folder of hers; default the
     model in the task's bundle (only when the signer is the task's creator).
     ``evaluator(model)`` gives metrics on the creator's held-out data. Results are
-    unpacked in ``work_dir/submission_<id>`` (new folders).
+    unpacked in new folders ``work_dir/<folder_name(submission)>`` (default
+    ``submission_<id>``).
 
     Nothing is submitted: pass the reviews to :func:`submit_decisions`. Raises, with
     nothing decided, when the creator's side cannot work (a wrong key, her model or
@@ -147,8 +149,11 @@ def validate_task_results(
     chosen = strategy.select(task, pending)
     to_open = [s for s in chosen if strategy.needs_result(s)]
     work_dir = Path(work_dir)
-    taken = [str(work_dir / f"submission_{s.submission_id}") for s in to_open
-             if (work_dir / f"submission_{s.submission_id}").exists()]
+    name = folder_name or _default_folder_name
+    folders = {s.submission_id: work_dir / _safe_folder_name(name(s), s) for s in to_open}
+    if len(set(folders.values())) != len(folders):
+        raise UserInputError("folder_name gives two results the same folder")
+    taken = [str(f) for f in folders.values() if f.exists() or f.is_symlink()]
     if taken:
         raise UserInputError(f"{', '.join(taken)} already exist; give a new folder for the results")
     model = None
@@ -164,10 +169,20 @@ def validate_task_results(
     reviews = []
     for sub in chosen:
         review = _review_one(market, task, sub, strategy, model if strategy.needs_result(sub) else None,
-                             work_dir, private_key, evaluator, on_download)
+                             folders.get(sub.submission_id), private_key, evaluator, on_download)
         log.info("submission %d: %s (%s)", sub.submission_id, review.verdict, review.reason)
         reviews.append(review)
     return reviews
+
+
+def _default_folder_name(submission: Submission) -> str:
+    return f"submission_{submission.submission_id}"
+
+
+def _safe_folder_name(name: str, submission: Submission) -> str:
+    if not name or name in (".", "..") or "/" in name or "\0" in name or len(name.encode()) > 200:
+        raise UserInputError(f"{name!r} is not a folder name for submission {submission.submission_id}")
+    return name
 
 
 def _creator_model(market, task: Task, given: Any, work_dir: Path) -> CreatorModel:
@@ -178,7 +193,7 @@ def _creator_model(market, task: Task, given: Any, work_dir: Path) -> CreatorMod
     return CreatorModel(given)
 
 
-def _review_one(market, task: Task, sub: Submission, strategy: Strategy, model: Any, work_dir: Path,
+def _review_one(market, task: Task, sub: Submission, strategy: Strategy, model: Any, folder: Path | None,
                 private_key: bytes | None, evaluator: Evaluator | None,
                 on_download: DownloadProgress) -> Review:
     """One result, from download to decision. Any failure rejects this result only."""
@@ -188,7 +203,7 @@ def _review_one(market, task: Task, sub: Submission, strategy: Strategy, model: 
         if model is not None:
             step = "receiving"
             with on_download(sub) as progress:
-                review.folder = receive_result(market, task, sub, work_dir / f"submission_{sub.submission_id}",
+                review.folder = receive_result(market, task, sub, folder,
                                                private_key=private_key, progress=progress)
             step = "reading"
             review.model_dir = find_model_dir(review.folder)
