@@ -9,11 +9,14 @@ Runs from the extracted task bundle (``./start_task.sh`` calls it)::
 
 The result is ``<output>/<model_name>_<contributor_id>/``: a SavedModel folder with
 ``decentralml_result.json`` beside the model files (dataset, samples, epochs,
-contributor id, training metrics).
+contributor id, training metrics). The script only saves it: the client that ran the
+bundle stores and sends it.
 
 Each contributor trains on its own shard of the dataset (shard ``SHARD_INDEX`` of
 ``NUM_SHARDS``): an IID split by default, or by label (``PARTITION=by_label``) for
-non-IID data. The bundle runs on its own: it needs TensorFlow and tf-keras only.
+non-IID data. The bundle runs on its own, offline: it needs TensorFlow and tf-keras only,
+reads the data from keras' cache or Debian's Fashion-MNIST and writes only to the output
+folder (and keras' cache, when it downloads MNIST).
 """
 
 import os
@@ -23,6 +26,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
+import gzip  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 import secrets  # noqa: E402
@@ -74,24 +78,27 @@ def mnist_cached() -> bool:
     return (keras_cache_dir() / "datasets" / "mnist.npz").is_file()
 
 
-def link_offline_fashion_mnist() -> bool:
-    """Make Fashion-MNIST loadable offline: link Debian's copy into keras' cache. True if available."""
-    target = keras_cache_dir() / "datasets" / "fashion-mnist"
-    for name in FASHION_MNIST_FILES:
-        dest = target / name
-        if dest.is_file():
-            continue
-        src = SYSTEM_FASHION_MNIST / name
-        if not src.is_file():
-            return False
-        target.mkdir(parents=True, exist_ok=True)
-        if dest.is_symlink():  # a dangling link
-            dest.unlink()
-        try:
-            dest.symlink_to(src)
-        except OSError:
-            shutil.copyfile(src, dest)
-    return True
+def fashion_mnist_folder() -> Optional[Path]:
+    """A folder holding the four Fashion-MNIST files, read in place (nothing is written,
+    so a read-only cache works): keras' cache, else Debian's copy; None if neither has them."""
+    for folder in (keras_cache_dir() / "datasets" / "fashion-mnist", SYSTEM_FASHION_MNIST):
+        if all((folder / name).is_file() for name in FASHION_MNIST_FILES):
+            return folder
+    return None
+
+
+def read_fashion_mnist(folder: Path) -> Tuple[Tuple[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]:
+    """Fashion-MNIST from its IDX files, as ``tf.keras.datasets.fashion_mnist.load_data()`` returns it."""
+
+    def read(name: str, offset: int) -> np.ndarray:
+        with gzip.open(folder / name, "rb") as f:
+            return np.frombuffer(f.read(), np.uint8, offset=offset)
+
+    y_train = read("train-labels-idx1-ubyte.gz", 8)
+    x_train = read("train-images-idx3-ubyte.gz", 16).reshape(len(y_train), 28, 28)
+    y_test = read("t10k-labels-idx1-ubyte.gz", 8)
+    x_test = read("t10k-images-idx3-ubyte.gz", 16).reshape(len(y_test), 28, 28)
+    return (x_train, y_train), (x_test, y_test)
 
 
 def resolve_dataset(name: str) -> str:
@@ -101,7 +108,7 @@ def resolve_dataset(name: str) -> str:
     if key == "auto":
         if mnist_cached():
             return "mnist"
-        if link_offline_fashion_mnist():
+        if fashion_mnist_folder() is not None:
             return "fashion_mnist"
         return "mnist"
     if key not in DATASETS:
@@ -113,8 +120,11 @@ def load_dataset(name: str = "auto") -> Tuple[Tuple[np.ndarray, np.ndarray], Tup
     """((x_train, y_train), (x_test, y_test), dataset name); images scaled to [0, 1] float32."""
     dataset = resolve_dataset(name)
     if dataset == "fashion_mnist":
-        link_offline_fashion_mnist()
-        (x_train, y_train), (x_test, y_test) = tf.keras.datasets.fashion_mnist.load_data()
+        folder = fashion_mnist_folder()
+        if folder is not None:
+            (x_train, y_train), (x_test, y_test) = read_fashion_mnist(folder)
+        else:
+            (x_train, y_train), (x_test, y_test) = tf.keras.datasets.fashion_mnist.load_data()
     else:
         (x_train, y_train), (x_test, y_test) = tf.keras.datasets.mnist.load_data()
     scale = np.float32(1.0 / 255.0)

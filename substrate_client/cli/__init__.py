@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from .amounts import format_amount, parse_amount
 from .command import group
-from .contributor import assign_task, send_task_result
+from .contributor import assign_task, fetch_bundle, run_task, send_task_result
 from .creator import accept_task_result, close_task, create_task, download_task_result, reject_task_result
 from .devnet import devnet_group
 from .keys import keys_group
@@ -66,7 +66,7 @@ for _command in (
     create_task, download_task_result, accept_task_result, reject_task_result, close_task,
     validate_task_results, federate,
     # contributing
-    assign_task, send_task_result,
+    assign_task, run_task, fetch_bundle, send_task_result,
     # reading
     list_tasks, show_task, list_task_results, balance,
     # set-up and demo
