@@ -3,12 +3,16 @@
 A task creator generates a pair once, publishes the public key with the task and
 keeps the private key file, which only its owner can read (mode 0600). Both
 files hold the key as one line of hex. Key material is never logged.
+
+Every file holding a secret (this private key, the signer's key file) is read with
+:func:`read_private_file`, which refuses a file other users can read or write.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shlex
 import stat
 from pathlib import Path
 
@@ -21,6 +25,8 @@ log = logging.getLogger(__name__)
 DEFAULT_KEY_PATH = Path("~/.config/decentralml/result_key")
 
 KEY_BYTES = 32
+#: A key file is a line or two; anything longer is not one.
+MAX_KEY_FILE_BYTES = 64 * 1024
 # The first line of a private key file, so it is never mistaken for a public key.
 PRIVATE_MARKER = "# DecentralML result key: PRIVATE, never share this file"
 
@@ -60,18 +66,64 @@ def generate_keypair(path: Path = DEFAULT_KEY_PATH) -> bytes:
 def load_private_key(path: Path = DEFAULT_KEY_PATH) -> bytes:
     """The 32-byte private key in the file at ``path``."""
     path = Path(path).expanduser()
+    if not path.exists():
+        raise ConfigError(f"no private key at {path}; create one with generate_keypair({str(path)!r})")
+    return _decode(read_private_file(path, "the private key"), f"the private key file {path}")
+
+
+def check_private_file(path: Path, what: str = "the key file") -> None:
+    """Raise ConfigError unless only its owner can read or write the file at ``path``
+    (mode 0600 or 0400), saying how to fix it (``chmod 600 FILE``)."""
+    path = Path(path).expanduser()
     try:
-        mode = path.stat().st_mode
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(
-            f"no private key at {path}; create one with generate_keypair({str(path)!r})"
-        ) from None
+        st = path.stat()
     except OSError as e:
-        raise ConfigError(f"cannot read the private key at {path}: {e}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        log.warning("private key %s can be read by other users; chmod 600 it", path)
-    return _decode(text, f"the private key file {path}")
+        raise ConfigError(f"cannot read {what} {path}: {e.strerror or e}") from None
+    _check_mode(st, path, what)
+
+
+def read_private_file(path: Path, what: str = "the key file") -> str:
+    """The text of the secret file at ``path``, if only its owner can read or write it.
+
+    The mode is checked on the opened file, so it is the file that is read. Raises
+    ConfigError (exit code 2 in the CLI) for a file others can read or write (saying
+    ``chmod 600 FILE``), one that is missing, unreadable, not a regular file or
+    longer than a key file is. The contents are never part of an error.
+    """
+    path = Path(path).expanduser()
+    try:
+        # Non-blocking, so a FIFO put in its place cannot hang us before the check below.
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {what} {path}: {e.strerror or e}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"{what} {path} is not a regular file")
+        _check_mode(st, path, what)
+        data = b""
+        while len(data) <= MAX_KEY_FILE_BYTES and (piece := os.read(fd, MAX_KEY_FILE_BYTES + 1)):
+            data += piece
+    finally:
+        os.close(fd)
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise ConfigError(f"{what} {path} is larger than a key file ({MAX_KEY_FILE_BYTES} bytes at most)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path} is not text") from None
+
+
+def _check_mode(st: os.stat_result, path: Path, what: str) -> None:
+    loose = stat.S_IMODE(st.st_mode) & (stat.S_IRWXG | stat.S_IRWXO)
+    if loose:
+        raise ConfigError(
+            f"{what} {path} is open to other users "
+            f"(mode {stat.S_IMODE(st.st_mode):04o}); a secret must be readable by you alone: "
+            f"run `chmod 600 {shlex.quote(str(path))}`"
+        )
 
 
 def load_public_key(path_or_hex: str | Path | bytes) -> bytes:

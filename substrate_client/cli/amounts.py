@@ -1,9 +1,12 @@
-"""Amounts of the chain's token: ``"5DML"`` / ``"0.5 DML"`` / planck in, ``"0.5 DML"`` out."""
+"""Amounts of the chain's token: ``"5DML"`` / ``"0.5 DML"`` / planck in, ``"0.5 DML"`` out.
+
+Only ASCII digits are numbers here: ``"٥DML"`` (an Arabic-Indic five) is refused, not
+read as 5.
+"""
 
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 
 from ..errors import UserInputError
 
@@ -11,13 +14,21 @@ from ..errors import UserInputError
 TOKEN = "DML"
 DECIMALS = 12
 PLANCK_PER_TOKEN = 10**DECIMALS
+#: The chain's Balance is a u128.
+MAX_PLANCK = 2**128 - 1
+
+_AMOUNT = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)[ ]*([A-Za-z]*)", re.ASCII)
 
 
 def parse_amount(text: str) -> int:
-    """``"5DML"`` / ``"0.5 DML"`` → planck; a plain integer is planck already."""
-    raw = str(text).strip().replace("_", "")
-    match = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)", raw)
+    """``"5DML"`` / ``"0.5 DML"`` → planck; a plain integer is planck already.
+
+    Digits are ASCII only; the amount must fit the chain's Balance (u128).
+    """
+    raw = str(text).strip(" \t").replace("_", "")
+    match = _AMOUNT.fullmatch(raw) if len(raw) <= 64 else None
     if not match:
+        text = text if len(str(text)) <= 64 else f"{str(text)[:64]}…"
         raise UserInputError(f"{text!r} is not an amount; write planck (5000) or {TOKEN} (5{TOKEN}, 0.5{TOKEN})")
     number, unit = match.group(1), match.group(2).upper()
     if unit in ("", "PLANCK"):
@@ -26,15 +37,15 @@ def parse_amount(text: str) -> int:
                                  f"did you mean {number}{TOKEN}?")
         amount = int(number)
     elif unit == TOKEN:
-        try:
-            value = Decimal(number) * PLANCK_PER_TOKEN
-        except InvalidOperation:
-            raise UserInputError(f"{text!r} is not an amount") from None
-        if value != value.to_integral_value():
+        whole, _, fraction = number.partition(".")
+        fraction = fraction.rstrip("0")
+        if len(fraction) > DECIMALS:
             raise UserInputError(f"{text!r} has more than {DECIMALS} decimals")
-        amount = int(value)
+        amount = int(whole or "0") * PLANCK_PER_TOKEN + int(fraction.ljust(DECIMALS, "0"))
     else:
         raise UserInputError(f"{text!r}: unknown unit {match.group(2)!r}; use {TOKEN} or planck")
+    if amount > MAX_PLANCK:
+        raise UserInputError(f"{text!r} is more than the chain can hold ({format_amount(MAX_PLANCK)})")
     return amount
 
 

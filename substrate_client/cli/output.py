@@ -1,5 +1,10 @@
 """What the commands print: tables, JSON, a task in full, notes, and the ``error: ...``
-line with the exit code for its kind (2: the user's input, 1: the chain or storage)."""
+line with the exit code for its kind (2: the user's input, 1: the chain or storage).
+
+Text from the chain (a question, a reason, a storage path) is the other side's: every
+printer here passes it through :func:`safe_text`, so a terminal escape sequence in it
+(say, an OSC 52 clipboard write) is shown, never obeyed. JSON escapes it by itself.
+A command that prints chain text by other means must call :func:`safe_text` too."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import dataclasses
 import enum
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +23,27 @@ from ..records import Task
 from .amounts import format_amount
 
 log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- terminal safety
+
+#: C0 controls, DEL, C1 controls, and the Unicode controls that reorder or break lines
+#: (bidirectional overrides and isolates, the line and paragraph separators).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_KEEPING_NEWLINES = re.compile(_UNSAFE.pattern.replace("\x00-\x1f", "\x00-\x09\x0b-\x1f"))
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def safe_text(value: Any, keep_newlines: bool = False) -> str:
+    """``str(value)`` with every control character shown as an escape (``\\x1b``,
+    ``\\u202e``) instead of reaching the terminal; newlines too, unless
+    ``keep_newlines``. Every printer of this module uses it."""
+    pattern = _UNSAFE_KEEPING_NEWLINES if keep_newlines else _UNSAFE
+    return pattern.sub(_escape, "" if value is None else str(value))
 
 
 # --------------------------------------------------------------------------- JSON
@@ -46,7 +73,8 @@ def task_json(task: Task) -> dict:
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(_plain(data), indent=2, sort_keys=False))
+    # ensure_ascii (the default) writes every control character as a \\u escape.
+    click.echo(json.dumps(_plain(data), indent=2, sort_keys=False, ensure_ascii=True))
 
 
 # --------------------------------------------------------------------------- text
@@ -57,7 +85,7 @@ def table(headers: list[str], rows: list[list[Any]], empty: str = "(none)") -> N
     if not rows:
         click.echo(empty)
         return
-    cells = [[str(c) for c in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    cells = [[safe_text(c) for c in headers]] + [[safe_text(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
         line = "  ".join(c.ljust(w) for c, w in zip(row[:-1], widths[:-1])) + "  " + row[-1]
@@ -89,29 +117,30 @@ def show_task_details(task: Task) -> None:
                  ("class labels", task.annotation.get("class_labels", ""))]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
-        click.echo(f"{key.ljust(width)}  {value}")
+        click.echo(f"{key.ljust(width)}  {safe_text(value)}")
 
 
 def short_address(address: str | None) -> str:
     if not address:
         return "-"
+    address = safe_text(address)
     return address if len(address) <= 14 else f"{address[:6]}…{address[-4:]}"
 
 
 def clip(text: str, width: int = 48) -> str:
-    text = " ".join(str(text).split())
+    text = safe_text(" ".join(str(text).split()))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def location_text(location) -> str:
     if location is None:
         return "-"
-    return f"{location.storage_type.value}:{location.path}"
+    return safe_text(f"{location.storage_type.value}:{location.path}")
 
 
 def note(message: str) -> None:
     """Human commentary on stderr, so stdout stays a table or JSON."""
-    click.echo(message, err=True)
+    click.echo(safe_text(message, keep_newlines=True), err=True)
 
 
 # --------------------------------------------------------------------------- errors
@@ -125,7 +154,7 @@ class CommandError(click.ClickException):
         self.exit_code = exit_code
 
     def show(self, file=None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        click.echo(f"error: {safe_text(self.format_message(), keep_newlines=True)}", err=True)
 
 
 def _error_message(error: BaseException) -> str:
