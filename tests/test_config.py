@@ -78,3 +78,30 @@ def test_a_child_process_gets_the_settings_with_absolute_paths_and_no_secrets(tm
         "DECENTRALML_S3_BUCKET": "b",
         "DECENTRALML_LOCAL_STORE": str(tmp_path / "store"),
     }
+
+
+# --- size limits on what comes from the other side ----------------------------
+
+
+def test_storage_limits_come_from_the_value_given_then_the_environment_then_the_defaults():
+    from substrate_client.storage.settings import (DEFAULT_MAX_ARCHIVE_MEMBERS,
+                                                   DEFAULT_MAX_DOWNLOAD_BYTES, StorageLimits)
+
+    environ = {"DECENTRALML_MAX_DOWNLOAD_BYTES": "1_000_000", "DECENTRALML_MAX_UNPACKED_BYTES": " 2048 "}
+    limits = StorageLimits.from_environment(environ, max_unpacked_bytes=4096)
+
+    assert limits == StorageLimits(max_download_bytes=1_000_000, max_unpacked_bytes=4096)
+    assert limits.max_archive_members == DEFAULT_MAX_ARCHIVE_MEMBERS
+    assert StorageLimits.from_environment(environ).max_unpacked_bytes == 2048
+    assert StorageLimits.from_environment({}).max_download_bytes == DEFAULT_MAX_DOWNLOAD_BYTES
+    assert StorageLimits.from_environment({"DECENTRALML_MAX_ARCHIVE_MEMBERS": ""}) == StorageLimits()
+
+
+@pytest.mark.parametrize("value", ["٥", "-1", "0", "lots", "1e9", "4 GiB"])
+def test_a_malformed_storage_limit_is_a_config_error_naming_its_variable(value):
+    from substrate_client.storage.settings import StorageLimits
+
+    with pytest.raises(ConfigError, match="DECENTRALML_MAX_ARCHIVE_MEMBERS"):
+        StorageLimits.from_environment({"DECENTRALML_MAX_ARCHIVE_MEMBERS": value})
+    with pytest.raises(TypeError, match="max_files"):
+        StorageLimits.from_environment({}, max_files=3)
