@@ -1,4 +1,5 @@
-"""The example task bundle: start_task.sh end to end in a copy of the bundle, sharding, dataset choice."""
+"""The example task bundle: start_task.sh end to end in a copy of the bundle (run by hand,
+as its creator would), sharding, dataset choice. tests/test_sandbox.py runs it in the sandbox."""
 
 import json
 import os
@@ -32,7 +33,7 @@ def bundle(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fake_send_task_result(tmp_path_factory):
-    """A stand-in for the send_task_result command that records how it was called."""
+    """A send_task_result command on the PATH that records any call: the bundle must make none."""
     bin_dir = tmp_path_factory.mktemp("bin")
     record = bin_dir / "calls.txt"
     script = bin_dir / "send_task_result"
@@ -104,9 +105,20 @@ def test_the_result_loads_and_differs_from_the_initial_model(trained_run, bundle
     assert any(not np.array_equal(a, b) for a, b in zip(trained.get_weights(), initial.get_weights()))
 
 
-def test_start_task_sends_the_result_when_a_submission_id_is_set(trained_run):
-    _, result, record = trained_run
-    assert record.read_text().split() == ["--submission-id", "42", "--result-path", str(result.resolve())]
+def test_start_task_never_sends_the_result_itself_even_with_a_submission_id(trained_run):
+    proc, result, record = trained_run
+    assert not record.exists()  # the client that ran it sends the result
+    assert "task ?, submission 42" in proc.stdout
+    assert f"[decentralml] result: {result.resolve()}" in proc.stdout
+
+
+def test_start_task_without_a_python_with_tensorflow_fails_clearly_and_installs_nothing(bundle):
+    proc = run_task(bundle, DECENTRALML_PYTHON="/usr/bin/python3", DECENTRALML_CONTRIBUTOR_ID="nopy")
+    assert proc.returncode == 1
+    assert "DECENTRALML_PYTHON=/usr/bin/python3" in proc.stderr
+    assert "cannot import tensorflow and tf_keras" in proc.stderr
+    assert not (bundle / ".venv").exists()
+    assert not (bundle / "output" / "mnist_mlp_nopy").exists()
 
 
 def test_the_bad_model_option_saves_random_weights_instead_of_training(bundle):
@@ -163,16 +175,24 @@ def test_shards_are_disjoint_and_cover_the_data(partition):
 
 def test_auto_dataset_prefers_a_cached_mnist_and_never_downloads(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
-    # no MNIST in the cache: the offline Fashion-MNIST copy is linked in and chosen
+    # no MNIST in the cache: Debian's offline Fashion-MNIST is chosen, read in place
     assert model_contributor.resolve_dataset("auto") == "fashion_mnist"
-    linked = tmp_path / ".keras" / "datasets" / "fashion-mnist" / "train-images-idx3-ubyte.gz"
-    assert linked.is_file()
+    assert model_contributor.fashion_mnist_folder() == model_contributor.SYSTEM_FASHION_MNIST
+    assert not (tmp_path / ".keras" / "datasets").exists()  # nothing written to the cache
     # MNIST in keras' cache: chosen
+    (tmp_path / ".keras" / "datasets").mkdir(parents=True)
     (tmp_path / ".keras" / "datasets" / "mnist.npz").write_bytes(b"")
     assert model_contributor.resolve_dataset("auto") == "mnist"
     assert model_contributor.resolve_dataset("fashion-mnist") == "fashion_mnist"
     with pytest.raises(ValueError, match="unknown dataset 'cifar10'"):
         model_contributor.resolve_dataset("cifar10")
+
+
+def test_fashion_mnist_is_read_as_keras_reads_it():
+    ours = model_contributor.read_fashion_mnist(model_contributor.SYSTEM_FASHION_MNIST)
+    keras = tf.keras.datasets.fashion_mnist.load_data()
+    for a, b in zip(ours[0] + ours[1], keras[0] + keras[1]):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
 
 
 def test_install_data_script_is_idempotent(tmp_path):
