@@ -250,3 +250,36 @@ def test_every_upload_returns_the_size_its_download_must_expect(backend, tmp_pat
         download_folder(backend, stored.path, stored.content_hash, tmp_path / "short",
                         private_key=bytes(key) if sealed else None, expected_size=stored.size - 1)
     assert_nothing_unpacked(tmp_path / "short")
+
+
+def test_an_extended_header_too_large_to_read_into_memory_is_refused(tmp_path):
+    from substrate_client.storage.bundle import MAX_HEADER_BYTES
+
+    archive = tmp_path / "huge-header.tar"
+    with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("model.bin")
+        info.pax_headers = {"comment": "x" * (MAX_HEADER_BYTES + 1)}
+        tar.addfile(info, io.BytesIO(b""))
+
+    with pytest.raises(IntegrityError, match="extended header"):
+        unpack_archive(archive, tmp_path / "out")
+    assert_nothing_unpacked(tmp_path / "out")
+    # A long name is an extended header too: an ordinary one unpacks.
+    long_name = "d/" + "n" * 200 + "/" + "m" * 200
+    with tarfile.open(tmp_path / "long.tar", "w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(long_name)
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"1"))
+    assert (unpack_archive(tmp_path / "long.tar", tmp_path / "ok") / long_name).read_bytes() == b"1"
+
+
+@pytest.mark.parametrize("name", ["n" * 256, "/".join(["d" * 200] * 11)], ids=["part", "whole"])
+def test_a_member_name_longer_than_a_file_system_takes_is_refused_before_writing(tmp_path, name):
+    archive = tmp_path / "long.tar"
+    with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as tar:
+        tar.addfile(tarfile.TarInfo("first.txt"), io.BytesIO(b""))
+        tar.addfile(tarfile.TarInfo(name), io.BytesIO(b""))
+
+    with pytest.raises(IntegrityError, match="name longer"):
+        unpack_archive(archive, tmp_path / "out")
+    assert_nothing_unpacked(tmp_path / "out")

@@ -33,6 +33,14 @@ log = logging.getLogger(__name__)
 #: Directories never packed.
 SKIPPED_DIRS = frozenset({"__pycache__"})
 
+#: The longest member name, and part of one, an archive may hold (what Linux file systems take).
+MAX_NAME_PART_BYTES = 255
+MAX_NAME_BYTES = 2048
+
+#: The most bytes an archive's extended header (a long name, PAX records) may take:
+#: tarfile reads such a header into memory whole.
+MAX_HEADER_BYTES = 1024 * 1024
+
 
 def pack_folder(folder: Path, archive_path: Path) -> bytes:
     """Write ``folder`` as a deterministic tar to ``archive_path``; return its sha256.
@@ -184,9 +192,11 @@ def unpack_archive(archive_path: Path, dest: Path, limits: StorageLimits | None 
         raise UserInputError(f"{dest} already exists; unpack into a new folder")
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
-        tar = tarfile.open(archive_path, mode="r:")
+        tar = tarfile.open(archive_path, mode="r:", tarinfo=_BoundedTarInfo)
     except tarfile.TarError as e:
         raise IntegrityError(f"{archive_path} is not a readable tar archive: {e}") from e
+    except _HeaderTooLarge as e:
+        raise IntegrityError(f"{archive_path}: {e}") from None
     with tar:
         members = _checked_members(tar, archive_path, limits)
         staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial"))
@@ -211,6 +221,8 @@ def _checked_members(tar: tarfile.TarFile, archive: Path, limits: StorageLimits
             member = tar.next()
         except tarfile.TarError as e:
             raise IntegrityError(f"{archive} is not a readable tar archive: {e}") from e
+        except _HeaderTooLarge as e:
+            raise IntegrityError(f"{archive}: {e}") from None
         if member is None:
             return members
         if len(members) == limits.max_archive_members:
@@ -227,6 +239,26 @@ def _checked_members(tar: tarfile.TarFile, archive: Path, limits: StorageLimits
                     )
                 )
         members.append((member, name))
+
+
+class _HeaderTooLarge(Exception):
+    pass
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A tar header that refuses an extended header (long name, PAX records) larger
+    than ``MAX_HEADER_BYTES`` before tarfile reads it into memory."""
+
+    _EXTENDED = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
+                 tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
+
+    def _proc_member(self, tarfile_):
+        if self.type in self._EXTENDED and self.size > MAX_HEADER_BYTES:
+            raise _HeaderTooLarge(
+                f"an extended header of {self.size} bytes (at most {MAX_HEADER_BYTES}); "
+                "not an archive this client packs"
+            )
+        return super()._proc_member(tarfile_)
 
 
 def _checked_name(member: tarfile.TarInfo, archive: Path) -> str:
@@ -249,6 +281,10 @@ def _checked_name(member: tarfile.TarInfo, archive: Path) -> str:
     parts = [p for p in path.parts if p != "."]
     if ".." in parts:
         raise IntegrityError(f"{what} reaches outside the archive with '..'")
+    if any(len(p.encode("utf-8", "surrogateescape")) > MAX_NAME_PART_BYTES for p in parts) or \
+            len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        raise IntegrityError(f"{what} has a name longer than a file system takes "
+                             f"({MAX_NAME_PART_BYTES} bytes a part, {MAX_NAME_BYTES} in all)")
     if not parts:
         if member.isdir():
             return "."
