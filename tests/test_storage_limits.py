@@ -283,3 +283,17 @@ def test_a_member_name_longer_than_a_file_system_takes_is_refused_before_writing
     with pytest.raises(IntegrityError, match="name longer"):
         unpack_archive(archive, tmp_path / "out")
     assert_nothing_unpacked(tmp_path / "out")
+
+
+def test_a_download_that_grows_past_its_limit_after_the_size_check_is_cut_off(big_object, tmp_path):
+    # As if the object were replaced by a larger one between the size check and the
+    # transfer: the backend believes 100 MiB may come, the file being written takes 3.
+    from substrate_client.storage.base import HashingFile, SizeLimitReached
+
+    backend, stored = big_object
+    moved = []
+    with open(tmp_path / "partial", "w+b") as raw:
+        with pytest.raises(SizeLimitReached):
+            backend._download(stored.path, HashingFile(raw, max_bytes=3 * MiB), moved.append, 100 * MiB)
+        assert os.fstat(raw.fileno()).st_size <= 3 * MiB
+    assert sum(moved) < 20 * MiB
