@@ -9,8 +9,9 @@
    CustomAccept task on IPFS with one slot and one reward per contributor, results
    sealed to her key;
 3. each contributor (Bob, Charlie, Dave honest; Eve a saboteur sending random
-   weights) takes a slot, gets the verified bundle, runs ``./start_task.sh`` on its
-   own IID shard of the data and sends its SavedModel to S3, sealed;
+   weights) takes a slot, gets the verified bundle, runs its ``start_task.sh`` in the
+   sandbox (:mod:`substrate_client.sandbox`: no secret in reach, no network) on its own
+   IID shard of the data and sends the SavedModel it left to S3, sealed;
 4. the creator validates every pending result through the one validation route
    (:mod:`substrate_client.validation`): downloaded, verified and opened, its weights
    restored into her own initial model (the result's graph is never loaded), evaluated
@@ -47,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from . import devnet, keys, validation
+from . import devnet, keys, sandbox, validation
 from . import storage as storage_mod
 from substrateinterface.utils.ss58 import ss58_decode
 
@@ -61,10 +62,6 @@ log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Phases the round's time is split into (see :class:`PhaseTimer`).
 PHASES = ("setup", "training", "chain", "storage", "validation", "federation")
-#: Training settings the bundle's task_settings.json fixes for every contributor;
-#: the same names in the round's own environment must not override them.
-_TASK_SETTING_ENV = ("MODEL_NAME", "EPOCHS", "BATCH_SIZE", "DATASET", "NUM_SHARDS", "PARTITION",
-                     "SEED", "MODEL_PATH")
 
 
 class RoundError(DecentralMLError):
@@ -503,20 +500,23 @@ class _Round:
         with self.timer.phase("chain"):
             assignment = market.assign_task(task_id, work / "bundle")
         c.submission_id = assignment.submission_id
-        output = work / "output"
-        env = _contributor_env(c, output, s.max_samples)
+        # The bundle is the creator's code: it runs in the sandbox, with no signer, key or
+        # storage credential in reach and no network; the round sends the result itself.
+        env = _contributor_env(c, s.max_samples)
         log_path = work / "training.log"
         with self.timer.phase("training"):
             t0 = time.perf_counter()
-            with open(log_path, "wb") as log_handle:
-                proc = subprocess.run(["./start_task.sh"], cwd=assignment.bundle_dir, env=env,
-                                      stdin=subprocess.DEVNULL, stdout=log_handle,
-                                      stderr=subprocess.STDOUT)
+            with open(log_path, "w", encoding="utf-8") as log_handle:
+                run = sandbox.run_bundle(assignment.bundle_dir, env,
+                                         echo=lambda line: print(line, file=log_handle))
             c.train_seconds = round(time.perf_counter() - t0, 2)
-        if proc.returncode != 0:
-            raise RoundError(f"{c.name}'s ./start_task.sh failed with exit code {proc.returncode}; "
-                             f"last lines of {log_path}:\n{_tail(log_path)}")
-        result = _single_result(output, c.name)
+        if not run.ok:
+            raise RoundError(f"{c.name}'s {run.describe()}; last lines of {log_path}:\n"
+                             f"{_tail(log_path)}")
+        try:
+            result = sandbox.find_result(run.output_dir)
+        except sandbox.BundleError as error:
+            raise RoundError(f"{c.name}'s training: {error}") from None
         meta = read_result_metadata(result)
         c.samples, c.dataset = meta.get("samples"), meta.get("dataset")
         train_acc = (meta.get("train_metrics") or {}).get("accuracy")
@@ -691,22 +691,19 @@ def start_storage_daemons(script: Path | None = None) -> dict[str, str]:
     return exports
 
 
-def _contributor_env(c: ContributorOutcome, output: Path, max_samples: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not (k.startswith("DECENTRALML_") and k[len("DECENTRALML_"):] in _TASK_SETTING_ENV)}
-    env.update({
-        "DECENTRALML_PYTHON": sys.executable,
+def _contributor_env(c: ContributorOutcome, max_samples: int) -> dict[str, str]:
+    """All a contributor's bundle is told (the sandbox adds its Python, home and output
+    folder); the training settings are the creator's, in the bundle's task_settings.json."""
+    return {
+        "DECENTRALML_SUBMISSION_ID": str(c.submission_id),
         "DECENTRALML_CONTRIBUTOR_ID": c.name.lower(),
         "DECENTRALML_SHARD_INDEX": str(c.shard_index),
         "DECENTRALML_NUM_SHARDS": str(c.num_shards),
-        "DECENTRALML_OUTPUT_DIR": str(output),
         "DECENTRALML_MAX_SAMPLES": str(max_samples or 0),
         "DECENTRALML_SABOTAGE": "random_weights" if c.saboteur else "",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONUNBUFFERED": "1",
-    })
-    env.pop("DECENTRALML_SUBMISSION_ID", None)  # the round sends the result itself
-    return env
+    }
 
 
 def _account(address: str) -> str:
@@ -719,14 +716,6 @@ def read_result_metadata(result_dir: Path) -> dict[str, Any]:
     from .federation import read_result_metadata as read
 
     return read(result_dir)
-
-
-def _single_result(output: Path, name: str) -> Path:
-    found = sorted(p for p in output.glob("*") if (p / "saved_model.pb").is_file())
-    if len(found) != 1:
-        raise RoundError(f"{name}'s training should leave one SavedModel folder in {output}, "
-                         f"found {len(found)}")
-    return found[0]
 
 
 def _update_task_settings(bundle: Path, values: dict[str, Any]) -> None:

@@ -187,3 +187,189 @@ def test_a_bundle_cannot_write_outside_its_folder(hostile_run):
 def test_a_bundle_cannot_connect_to_a_port_on_the_hosts_loopback(hostile_run):
     assert hostile_run["loot"]["net"].strip() == "refused"
     assert hostile_run["listener"].accepted == 0
+
+
+# --------------------------------------------------------------------------- the sandbox itself
+
+
+from substrate_client import sandbox  # noqa: E402
+from substrate_client.errors import UserInputError  # noqa: E402
+from substrate_client.sandbox import BundleError, Limits, SandboxSettings  # noqa: E402
+
+
+def script_bundle(root: Path, body: str, task_settings: dict | None = None) -> Path:
+    folder = root / "bundle"
+    folder.mkdir(parents=True)
+    (folder / "start_task.sh").write_text("#!/usr/bin/env bash\n" + textwrap.dedent(body))
+    (folder / "start_task.sh").chmod(0o755)
+    if task_settings is not None:
+        (folder / "task_settings.json").write_text(json.dumps(task_settings))
+    return folder
+
+
+def run(folder: Path, env=None, **settings):
+    lines: list[str] = []
+    result = sandbox.run_bundle(folder, env or {}, settings=SandboxSettings(**settings),
+                                echo=lines.append)
+    return result, "\n".join(lines)
+
+
+def test_the_cpu_time_limit_stops_a_busy_bundle(tmp_path):
+    folder = script_bundle(tmp_path, "while :; do :; done\n")
+    result, _ = run(folder, limits=Limits(cpu_seconds=2, wall_seconds=120))
+    assert not result.ok and result.exit_code > 128
+    assert result.stopped_by and result.stopped_by.startswith("the CPU-time limit (2 s)")
+    assert result.seconds < 60
+
+
+def test_the_memory_limit_stops_a_bundle_that_allocates_too_much(tmp_path):
+    folder = script_bundle(tmp_path, """\
+        "$DECENTRALML_PYTHON" -c "b = bytearray(1 << 30); b[-1] = 1; print('allocated')"
+        """)
+    result, output = run(folder, limits=Limits(memory_bytes=512 * sandbox.MiB))
+    assert result.exit_code != 0 and "MemoryError" in output and "allocated" not in output
+    # The limit, nothing else, stopped it: with room the same bundle allocates.
+    (folder / "output").rmdir()
+    result, output = run(folder, limits=Limits(memory_bytes=4 * sandbox.GiB))
+    assert result.ok and "allocated" in output
+
+
+def test_the_wall_clock_limit_stops_a_bundle_that_hangs(tmp_path):
+    folder = script_bundle(tmp_path, "sleep 600\n")
+    result, _ = run(folder, limits=Limits(wall_seconds=2))
+    assert result.stopped_by == "the wall-clock limit (2 s)"
+    assert result.seconds < 30
+
+
+def test_the_file_size_limit_stops_a_bundle_filling_the_disk(tmp_path):
+    folder = script_bundle(tmp_path, "head -c 3000000 /dev/zero > big\nexit $?\n")
+    result, _ = run(folder, limits=Limits(file_bytes=1_000_000))
+    assert result.stopped_by == "the file-size limit (1000000 bytes)"
+    assert (folder / "big").stat().st_size <= 1_000_000
+
+
+def test_processes_a_bundle_leaves_behind_die_with_it(tmp_path):
+    folder = script_bundle(tmp_path, "(sleep 2; echo late > late.txt) &\ndisown\nexit 0\n")
+    result, _ = run(folder)
+    assert result.ok
+    import time
+
+    time.sleep(4)
+    assert not (folder / "late.txt").exists()
+
+
+def test_a_bundle_can_only_be_given_allow_listed_environment_names(tmp_path):
+    folder = script_bundle(tmp_path, "env > env.txt\n")
+    with pytest.raises(ValueError, match="DECENTRALML_SURI"):
+        run(folder, env={"DECENTRALML_SURI": FAKE_SURI})
+    result, _ = run(folder, env={"DECENTRALML_SHARD_INDEX": "2"})
+    names = {line.split("=", 1)[0] for line in (folder / "env.txt").read_text().splitlines()}
+    assert names <= sandbox.BUNDLE_ENVIRONMENT | {
+        "PATH", "HOME", "TMPDIR", "LANG", "PWD", "SHLVL", "_", "OLDPWD", "DECENTRALML_PYTHON",
+        "DECENTRALML_OUTPUT_DIR", "DECENTRALML_SANDBOX"}
+    assert "DECENTRALML_SHARD_INDEX" in names
+
+
+def test_a_bundle_running_as_root_still_cannot_read_what_only_root_may_read(tmp_path):
+    shadow = Path("/etc/shadow")
+    assert shadow.is_file() and not shadow.stat().st_mode & 0o004 and shadow.read_text()
+    folder = script_bundle(tmp_path, """\
+        cat /etc/shadow > shadow.txt 2>&1
+        ls -A /root /home /work /run /var/lib > ls.txt 2>&1
+        id -u > uid.txt
+        """)
+    result, _ = run(folder)
+    assert result.ok
+    assert "root:" not in (folder / "shadow.txt").read_text()
+    assert "No such file or directory" in (folder / "ls.txt").read_text()
+
+
+def test_a_bundles_output_cannot_drive_the_terminal(tmp_path):
+    folder = script_bundle(tmp_path, r"printf 'a\033]52;c;aGk=\007b\033[2J\rc\n'" + "\n")
+    result, output = run(folder)
+    assert result.ok
+    assert "\x1b" not in output and "\r" not in output and "\x07" not in output
+    assert output == r"a\x1b]52;c;aGk=\x07b\x1b[2J\x0dc"
+
+
+def test_a_folder_holding_a_secret_is_never_shown_to_a_bundle(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / ".config" / "decentralml").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    folder = script_bundle(tmp_path, "true\n")
+    with pytest.raises(UserInputError, match="must stay out of the bundle's reach"):
+        run(folder, read_only=(home,))
+    with pytest.raises(UserInputError, match="whole file system"):
+        run(folder, read_only=(Path("/"),))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "mine.csv").write_text("1,2\n")
+    script_dir = script_bundle(tmp_path / "b2", f"cat {data}/mine.csv > seen.txt\n")
+    result, _ = run(script_dir, read_only=(data,))
+    assert result.ok and (script_dir / "seen.txt").read_text() == "1,2\n"
+
+
+def test_without_the_sandbox_the_environment_is_still_cleared_but_files_are_in_reach(
+        tmp_path, monkeypatch):
+    """What --no-sandbox gives up: the script reads the contributor's files and writes
+    outside its folder. Its environment is still only the allow-listed names."""
+    key_file = tmp_path / "key"
+    key_file.write_text("secret key file\n")
+    monkeypatch.setenv("DECENTRALML_SURI", FAKE_SURI)
+    folder = script_bundle(tmp_path, f"""\
+        env > env.txt
+        cat {key_file} > key.txt
+        echo out > {tmp_path}/outside.txt
+        """)
+    result, _ = run(folder, isolate=False)
+    assert result.ok
+    assert FAKE_SURI not in (folder / "env.txt").read_text()
+    assert (folder / "key.txt").read_text() == "secret key file\n"
+    assert (tmp_path / "outside.txt").exists()
+
+
+def test_a_result_is_one_real_savedmodel_folder_and_links_are_not_followed(tmp_path):
+    folder = script_bundle(tmp_path, """\
+        mkdir -p real output/model
+        touch real/saved_model.pb output/model/saved_model.pb
+        ln -s ../real output/linked
+        """)
+    result, _ = run(folder)
+    assert result.ok
+    assert sandbox.find_result(result.output_dir) == folder / "output" / "model"
+
+    other = script_bundle(tmp_path / "b2", "mkdir real && touch real/saved_model.pb\n"
+                                           "rmdir output && ln -s real output\n")
+    result, _ = run(other)
+    with pytest.raises(BundleError, match="not a folder"):
+        sandbox.find_result(result.output_dir)
+
+    empty = script_bundle(tmp_path / "b3", "true\n")
+    result, _ = run(empty)
+    with pytest.raises(BundleError, match="should leave one SavedModel folder"):
+        sandbox.find_result(result.output_dir)
+
+
+def test_a_bundle_shipped_with_output_is_refused_before_it_runs(tmp_path):
+    folder = script_bundle(tmp_path, "true\n")
+    (folder / "output" / "planted").mkdir(parents=True)
+    (folder / "output" / "planted" / "saved_model.pb").write_bytes(b"")
+    with pytest.raises(BundleError, match="already holds files"):
+        run(folder)
+
+
+@pytest.mark.parametrize("settings, network", [
+    (None, False), ({"EPOCHS": 1}, False), ({"NETWORK": False}, False), ({"NETWORK": True}, True),
+    ({"network": True}, True)])
+def test_a_task_asks_for_the_network_in_its_task_settings(tmp_path, settings, network):
+    folder = script_bundle(tmp_path, "true\n", settings)
+    assert sandbox.task_needs(folder).network is network
+
+
+@pytest.mark.parametrize("text", ['{"NETWORK": "yes"}', '[1, 2]', "not json",
+                                  '{"pad": "' + "x" * 70_000 + '"}'])
+def test_malformed_task_settings_are_refused(tmp_path, text):
+    folder = script_bundle(tmp_path, "true\n")
+    (folder / "task_settings.json").write_text(text)
+    with pytest.raises(BundleError, match="task_settings.json"):
+        sandbox.task_needs(folder)
