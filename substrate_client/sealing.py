@@ -215,6 +215,9 @@ def open_sealed_file(src: Path, dst: Path, private_key: bytes, *,
     """
     key = _private_key(private_key)
     dst = Path(dst)
+    if expected_binding is None:
+        log.warning("opening %s without checking which submission it was sealed for; pass "
+                    "expected_binding to refuse a result copied from another", label or src)
     with open(src, "rb") as sealed, _temporary_file_beside(dst) as tmp:
         with open(tmp, "wb") as out:
             _open_stream(sealed, out, key, label or str(src), expected_binding)

@@ -345,6 +345,9 @@ def upload_folder(
             archive = Path(work) / "bundle.tar"
             tar_hash = pack_folder(folder, archive)
             if seal_to is not None:
+                if binding is None:
+                    log.warning("sealing %s without binding it to a submission: a creator who "
+                                "checks bindings will refuse it", folder)
                 archive = seal_file(archive, Path(work) / "bundle.tar.sealed", seal_to,
                                     binding=binding, signer=signer)
                 stored = backend.put_file(archive, progress)
