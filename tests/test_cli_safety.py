@@ -171,3 +171,14 @@ def test_a_secret_file_that_is_not_a_small_regular_file_is_refused(tmp_path):
     big.chmod(0o600)
     with pytest.raises(ConfigError, match="larger than a key file"):
         read_private_file(big)
+
+
+def test_ids_are_ascii_whole_numbers_up_to_a_u64():
+    from substrate_client.cli.params import COUNT, ID, U64_MAX
+
+    assert ID.convert(str(U64_MAX), None, None) == U64_MAX and ID.convert("0", None, None) == 0
+    for bad in (str(U64_MAX + 1), "٣", "1.0", ""):
+        with pytest.raises(click.BadParameter):
+            ID.convert(bad, None, None)
+    with pytest.raises(click.BadParameter, match="less than 1"):
+        COUNT.convert("0", None, None)

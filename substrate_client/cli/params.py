@@ -69,6 +69,13 @@ class WholeNumber(click.ParamType):
         return number
 
 
+#: Ready-made: a count of slots (u32, at least 1); a block number or a number of blocks
+#: (u32, at least 1); a task or submission id (u64).
+COUNT = WholeNumber(min=1)
+BLOCKS = WholeNumber(min=1)
+ID = WholeNumber(min=0, max=U64_MAX)
+
+
 def check_at_most(value: int, bound: int, flag: str, bound_name: str) -> int:
     """``value`` if it is at most ``bound``, else the CLI's usage error (exit 2) naming
     ``flag``. For bounds the chain sets: read ``bound`` from the chain's constants
