@@ -175,6 +175,9 @@ def test_a_download_larger_than_the_configured_limit_stops_early_and_leaves_noth
     assert "DECENTRALML_MAX_DOWNLOAD_BYTES" in message
     assert sum(moved) <= 2 * MiB  # stopped at the limit, not after 20 MiB
     assert not dest.exists() and leftovers(dest.parent) == []
+    with pytest.raises(IntegrityError, match="DECENTRALML_MAX_DOWNLOAD_BYTES"):
+        download_folder(backend, stored.path, stored.content_hash, tmp_path / "folder")
+    assert_nothing_unpacked(tmp_path / "folder")
 
 
 def test_a_download_larger_than_max_bytes_stops_early_and_leaves_nothing(big_object, tmp_path):

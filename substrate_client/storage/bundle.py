@@ -390,6 +390,8 @@ def download_folder(
     when complete.
     """
     content_hash = check_hash(content_hash)
+    if max_bytes is None and limits is not None:
+        max_bytes = limits.max_download_bytes  # else get_file reads the setting, and names it
     limits = limits if limits is not None else StorageLimits.from_environment()
     dest = Path(dest)
     if dest.exists() or dest.is_symlink():
@@ -398,8 +400,7 @@ def download_folder(
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.download-") as work:
         archive = backend.get_file(
             path, Path(work) / "object", content_hash, progress,
-            max_bytes=max_bytes if max_bytes is not None else limits.max_download_bytes,
-            expected_size=expected_size,
+            max_bytes=max_bytes, expected_size=expected_size,
         )
         label = f"{backend.storage_type} object {path}"
         if expected_binding is not None or require_sealed:
