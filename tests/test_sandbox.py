@@ -373,3 +373,166 @@ def test_malformed_task_settings_are_refused(tmp_path, text):
     (folder / "task_settings.json").write_text(text)
     with pytest.raises(BundleError, match="task_settings.json"):
         sandbox.task_needs(folder)
+
+
+# --------------------------------------------------------------------------- the commands, on the dev chain
+
+
+@pytest.fixture
+def chain(devnet_url, substrate, dev_keys, tmp_path):  # noqa: F811
+    """Run the CLI against the dev chain and a local store, with no config file."""
+
+    class Chain:
+        env = {"DECENTRALML_URL": devnet_url, "DECENTRALML_LOCAL_STORE": str(tmp_path / "store"),
+               "DECENTRALML_CONFIG": str(tmp_path / "no-config.toml"), "DECENTRALML_SURI": None,
+               "DECENTRALML_KEY_FILE": None}
+
+        @staticmethod
+        def account():
+            return fresh_account(substrate, dev_keys["alice"], 1000 * UNIT)
+
+        def run(self, *args, signer=None, env=None):
+            full = dict(self.env, **(env or {}))
+            if signer is not None:
+                full["DECENTRALML_SURI"] = signer.mnemonic
+            return invoke(args, env=full)
+
+        def create(self, creator, bundle, *extra, storage="local") -> int:
+            result = ok(self.run("--json", "create_task", "--bundle", bundle, "--question", "Train",
+                                 "--pays-amount", "1DML", "--max-assignments", 2, "--storage",
+                                 storage, *extra, signer=creator))
+            return json.loads(result.stdout)["task_id"]
+
+        def submissions(self, task_id) -> list[dict]:
+            return json.loads(ok(self.run("list_task_results", task_id, "--json")).stdout)
+
+    return Chain()
+
+
+def result_script(extra: str = "") -> str:
+    """An honest bundle in a few lines: it leaves one SavedModel-shaped folder."""
+    return textwrap.dedent(f"""\
+        mkdir -p "$DECENTRALML_OUTPUT_DIR/model_$DECENTRALML_CONTRIBUTOR_ID"
+        cd "$DECENTRALML_OUTPUT_DIR/model_$DECENTRALML_CONTRIBUTOR_ID"
+        echo graph > saved_model.pb
+        echo "shard $DECENTRALML_SHARD_INDEX of $DECENTRALML_NUM_SHARDS" > shard.txt
+        {extra}
+        """)
+
+
+def test_a_bundle_that_cannot_be_fetched_costs_no_slot_and_a_retry_works(chain, tmp_path):
+    creator, bob = chain.account(), chain.account()
+    task_id = chain.create(creator, script_bundle(tmp_path / "src", result_script()))
+    [stored] = list((tmp_path / "store").iterdir())
+    hidden = stored.rename(tmp_path / "away")
+    failed = chain.run("assign_task", task_id, "--dest", tmp_path / "task", "--run", signer=bob)
+    assert failed.exit_code == 1, failed.output
+    assert failed.stderr.startswith("error: ") and "submission" not in failed.stdout
+    assert chain.submissions(task_id) == []  # no slot taken
+    assert not (tmp_path / "task").exists()
+
+    hidden.rename(stored)
+    again = ok(chain.run("--json", "assign_task", task_id, "--dest", tmp_path / "task", signer=bob))
+    submission_id = json.loads(again.stdout)["submission_id"]
+    assert [s["submission_id"] for s in chain.submissions(task_id)] == [submission_id]
+
+
+def test_fetch_bundle_fetches_a_task_again_without_a_slot_or_a_signer(chain, tmp_path):
+    creator = chain.account()
+    source = script_bundle(tmp_path / "src", result_script())
+    task_id = chain.create(creator, source)
+    fetched = json.loads(ok(chain.run("--json", "fetch_bundle", task_id, "--dest",
+                                      tmp_path / "again")).stdout)
+    assert fetched == {"task_id": task_id, "bundle_dir": str(tmp_path / "again")}
+    assert (tmp_path / "again" / "start_task.sh").read_bytes() == (source / "start_task.sh").read_bytes()
+    assert chain.submissions(task_id) == []
+    exists = chain.run("fetch_bundle", task_id, "--dest", tmp_path / "again")
+    assert exists.exit_code == 2 and "already exists" in exists.stderr
+
+
+def test_run_task_runs_a_fetched_bundle_for_a_slot_you_hold_and_sends_its_result(chain, tmp_path):
+    creator, bob = chain.account(), chain.account()
+    task_id = chain.create(creator, script_bundle(tmp_path / "src", result_script()))
+    assigned = ok(chain.run("assign_task", task_id, "--dest", tmp_path / "task", signer=bob))
+    submission_id = int(assigned.stdout.split()[1].rstrip(":"))
+    assert f"decentralml run_task {submission_id} --bundle" in assigned.stdout
+    sent = ok(chain.run("run_task", submission_id, "--bundle", tmp_path / "task", "--shard-index", 2,
+                        "--num-shards", 3, signer=bob))
+    assert f"sent the result of submission {submission_id}" in sent.stdout
+    [sub] = chain.submissions(task_id)
+    assert sub["result_location"]["storage_type"] == "Local"
+    got = json.loads(ok(chain.run("download_task_result", submission_id, "--dest", tmp_path / "got",
+                                  "--json")).stdout)["dest"]
+    assert (Path(got) / "shard.txt").read_text() == "shard 2 of 3\n"
+    again = chain.run("run_task", submission_id, "--bundle", tmp_path / "task", signer=bob)
+    assert again.exit_code == 1 and "already holds files" in again.stderr
+
+
+def test_a_bundle_that_leaves_no_result_sends_nothing(chain, tmp_path):
+    creator, bob = chain.account(), chain.account()
+    task_id = chain.create(creator, script_bundle(tmp_path / "src", "echo trained nothing\n"))
+    result = chain.run("assign_task", task_id, "--dest", tmp_path / "task", "--run", signer=bob)
+    assert result.exit_code == 1
+    assert "should leave one SavedModel folder" in result.stderr
+    [sub] = chain.submissions(task_id)
+    assert sub["status"] == "Assigned" and sub["result_location"] is None
+
+
+def test_a_task_asking_for_the_network_needs_the_contributors_consent_before_a_slot_is_taken(
+        chain, tmp_path):
+    listener = Listener()
+    try:
+        creator, bob = chain.account(), chain.account()
+        script = textwrap.dedent(f"""\
+            if (exec 3<>/dev/tcp/127.0.0.1/{listener.port}) 2>/dev/null; then
+              echo connected > net.txt; else echo refused > net.txt; fi
+            """) + result_script()
+        task_id = chain.create(creator, script_bundle(tmp_path / "src", script, {"NETWORK": True}))
+        refused = chain.run("assign_task", task_id, "--dest", tmp_path / "task", "--run", signer=bob)
+        assert refused.exit_code == 2
+        assert "asks for the network" in refused.stderr and "--allow-network" in refused.stderr
+        assert chain.submissions(task_id) == [] and not (tmp_path / "task").exists()
+
+        ok(chain.run("assign_task", task_id, "--dest", tmp_path / "task", "--run",
+                     "--allow-network", signer=bob))
+        assert (tmp_path / "task" / "net.txt").read_text().strip() == "connected"
+        assert listener.accepted >= 1
+    finally:
+        listener.close()
+
+
+def test_the_example_bundle_trains_in_the_sandbox_and_the_client_sends_its_result(
+        chain, kubo, minio, tmp_path):
+    """The honest example bundle, end to end: on IPFS, run by assign_task --run with
+    AWS credentials in the contributor's environment (MinIO's), its result stored on S3
+    sealed to the creator's key and sent by the client."""
+    from assets.model_creator import model_creator
+
+    creator, bob = chain.account(), chain.account()
+    bundle = model_creator.prepare_bundle(model_creator.create_model(hidden_units=16),
+                                          tmp_path / "bundle")
+    settings = json.loads((bundle / "task_settings.json").read_text())
+    (bundle / "task_settings.json").write_text(json.dumps({**settings, "MAX_SAMPLES": 600}))
+    key = tmp_path / "result_key"
+    ok(chain.run("keys", "generate", "--path", key))
+    services = {"DECENTRALML_IPFS_API": kubo.api_url, "DECENTRALML_S3_ENDPOINT": minio.endpoint_url,
+                "DECENTRALML_S3_BUCKET": "sandbox-tests"}
+    chain.env.update(services)
+    task_id = chain.create(creator, bundle, "--result-key", key.with_suffix(".pub"), storage="ipfs")
+    assert os.environ.get("AWS_SECRET_ACCESS_KEY")  # the contributor holds storage credentials
+
+    result = ok(chain.run("assign_task", task_id, "--dest", tmp_path / "task", "--run",
+                          "--shard-index", 1, "--num-shards", 3, "--storage", "s3", signer=bob))
+    assert "in the sandbox, no network" in result.stderr
+    assert "[decentralml] python: " in result.stdout and "(in the sandbox)" in result.stdout
+    assert "sent the result of submission" in result.stdout
+    [sub] = chain.submissions(task_id)
+    assert sub["status"] == "Pending" and sub["result_location"]["storage_type"] == "S3"
+
+    got = Path(json.loads(ok(chain.run("download_task_result", sub["submission_id"], "--dest",
+                                       tmp_path / "got", "--result-key-file", key,
+                                       "--json")).stdout)["dest"])
+    assert (got / "saved_model.pb").is_file() and (got / "variables").is_dir()
+    info = json.loads((got / "decentralml_result.json").read_text())
+    assert info["samples"] == 600 and info["shard_index"] == 1 and info["num_shards"] == 3
+    assert info["contributor_id"] == bob.ss58_address[:8]
