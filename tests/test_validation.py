@@ -87,24 +87,29 @@ def test_threshold_hook_mentions_a_different_training_dataset(trained_model, hel
     assert f"the contributor trained on {other}" in decision.reason
 
 
-def test_a_raising_hook_leaves_the_result_pending_with_the_error():
+def test_a_raising_hook_rejects_the_result_with_the_error():
     def broken(model, submission):
         raise RuntimeError("held-out data not found")
 
     decision = validation.run_hook(broken, model=None, submission=Submission(11, "dave"))
 
-    assert decision.verdict == "pending" and not decision.accepted
+    # never accepted, and never left pending (closing the task would pay it)
+    assert decision.verdict == "reject" and not decision.accepted
     assert decision.submission_id == 11
     assert "RuntimeError: held-out data not found" in decision.reason
     assert "broken" in decision.reason
 
 
 def test_a_hook_returning_garbage_is_never_accepted():
-    assert validation.run_hook(lambda m, s: "yes", None, Submission(12, "erin")).verdict == "pending"
+    garbage = validation.run_hook(lambda m, s: "yes", None, Submission(12, "erin"))
+    assert garbage.verdict == "reject" and "returned str" in garbage.reason
     assert validation.run_hook(lambda m, s: True, None, Submission(12, "erin")).verdict == "accept"
     assert validation.run_hook(lambda m, s: False, None, Submission(12, "erin")).verdict == "reject"
     other = validation.run_hook(lambda m, s: Decision(99, "accept"), None, Submission(12, "erin"))
-    assert other.verdict == "pending" and "99" in other.reason
+    assert other.verdict == "reject" and "99" in other.reason
+    # a hook may still leave a result pending on purpose (decide later by hand)
+    later = validation.run_hook(lambda m, s: Decision(12, "pending", "look again"), None, Submission(12, "erin"))
+    assert later.verdict == "pending"
 
 
 def test_decision_refuses_an_unknown_verdict():

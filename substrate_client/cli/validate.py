@@ -186,7 +186,9 @@ def federate(result_dirs: tuple[Path, ...], task_id: int | None, out: Path, poli
     with tempfile.TemporaryDirectory(prefix="decentralml-federate-") as scratch:
         work_dir = results_dir or Path(scratch) / "results"
         if task_id is not None:
-            mp = market(need_signer=False)
+            # Without --template the task bundle's model is used: only its creator, the
+            # signer, may take it as her own.
+            mp = market(need_signer=template is None)
             private_key = load_result_key(result_key_file, required=False)
             creator_model = (validation.CreatorModel(template) if template is not None else
                              validation.CreatorModel.from_task_bundle(mp, mp.get_task(task_id), work_dir))
