@@ -276,7 +276,8 @@ def secret_paths(environ: Mapping[str, str] | None = None,
     folders, ~/.aws, ~/.ssh...), and wherever the environment says a key, config or
     credentials file is. None of them may be shown to a bundle."""
     environ = os.environ if environ is None else environ
-    candidates: list[str | Path] = [Path.home(), *extra]
+    home = Path.home()
+    candidates: list[str | Path] = [home, *(home / name for name in _HOME_SECRETS), *extra]
     for name in ("HOME", "DECENTRALML_KEY_FILE", "DECENTRALML_CONFIG", "DECENTRALML_STATE_DIR",
                  "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "AWS_SHARED_CREDENTIALS_FILE",
                  "AWS_CONFIG_FILE", "GOOGLE_APPLICATION_CREDENTIALS"):
@@ -288,6 +289,12 @@ def secret_paths(environ: Mapping[str, str] | None = None,
         if resolved != Path("/") and resolved not in found:
             found.append(resolved)
     return found
+
+
+#: Folders under a home that hold secrets, kept out of reach even when a folder shown to a
+#: bundle is inside the home (a Python installed in ~/.local, say).
+_HOME_SECRETS = (".config", ".local/state", ".local/share/keyrings", ".aws", ".ssh", ".gnupg",
+                 ".docker", ".kube", ".netrc", ".git-credentials", ".pypirc")
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -305,6 +312,24 @@ def _check_shown(path: Path, what: str, secrets: Sequence[Path]) -> Path:
                 f"{what} ({resolved}) holds {secret}, which must stay out of the bundle's reach; "
                 "use a folder of its own")
     return resolved
+
+
+def shown_folders(settings: SandboxSettings, python: PythonInfo | None = None,
+                  secrets: Iterable[str | Path] = ()) -> list[Path]:
+    """The host folders a bundle is shown read-only besides the system: the Python's, the
+    extra ones asked for and keras' data-set cache. Raises UserInputError for one that is,
+    or holds, a secret path (:func:`secret_paths`); check before taking a slot."""
+    python = python or probe_python(settings.python, modules=())
+    hidden = secret_paths(extra=secrets)
+    shown = [_check_shown(folder, f"the Python {python.executable}'s folder", hidden)
+             for folder in python.folders]
+    shown += [_check_shown(Path(folder), f"the folder {folder}", hidden)
+              for folder in settings.read_only]
+    for cache in SHARED_CACHES:
+        host = Path.home() / cache
+        if host.is_dir() and not host.is_symlink():
+            _check_shown(host, f"the cache {host}", hidden)
+    return sorted({f for f in shown if not any(_inside(f, Path(d)) for d in SYSTEM_DIRS)})
 
 
 def _hidden_system_entries(secrets: Sequence[Path]) -> list[tuple[Path, bool]]:
@@ -372,8 +397,13 @@ def _bundle_env(env: Mapping[str, str]) -> dict[str, str]:
     return dict(env)
 
 
+PRLIMIT = "/usr/bin/prlimit"
+
+
 def _prlimit(limits: Limits) -> list[str]:
-    return ["/usr/bin/prlimit", f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 5}",
+    if not os.access(PRLIMIT, os.X_OK):
+        raise SandboxUnavailableError(f"{PRLIMIT} (util-linux) is missing: the limits cannot be set")
+    return [PRLIMIT, f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 5}",
             f"--as={limits.memory_bytes}", f"--fsize={limits.file_bytes}", "--core=0", "--"]
 
 
@@ -382,7 +412,7 @@ def sandbox_argv(bundle_dir: Path, env: Mapping[str, str], args: Sequence[str],
                  secrets: Sequence[Path]) -> list[str]:
     """The bwrap command that runs the bundle's start_task.sh (see the module's docstring)."""
     home = TASK_DIR / HOME_NAME
-    argv = [bwrap_path(), "--unshare-all"]
+    argv = _die_with_us() + [bwrap_path(), "--unshare-all"]
     if settings.network:
         argv.append("--share-net")
     argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
@@ -393,15 +423,7 @@ def sandbox_argv(bundle_dir: Path, env: Mapping[str, str], args: Sequence[str],
             argv += ["--ro-bind", str(resolv), str(resolv)]
     argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/var",
              "--tmpfs", "/var/tmp"]
-    shown: list[Path] = []
-    for folder in python.folders:
-        folder = _check_shown(folder, f"the Python {python.executable}'s folder", secrets)
-        shown.append(folder)
-    for folder in settings.read_only:
-        shown.append(_check_shown(Path(folder), f"the folder {folder}", secrets))
-    for folder in sorted(set(shown)):
-        if any(_inside(folder, Path(d)) for d in SYSTEM_DIRS):
-            continue
+    for folder in shown_folders(settings, python, secrets):
         argv += ["--ro-bind", str(folder), str(folder)]
     argv += ["--bind", str(bundle_dir), str(TASK_DIR)]
     for cache in SHARED_CACHES:
@@ -415,6 +437,12 @@ def sandbox_argv(bundle_dir: Path, env: Mapping[str, str], args: Sequence[str],
     argv += _prlimit(settings.limits)
     argv += ["/bin/bash", str(TASK_DIR / START_SCRIPT), *args]
     return argv
+
+
+def _die_with_us() -> list[str]:
+    """A prefix that kills the run when the client dies (bwrap has no option for it)."""
+    setpriv = shutil.which("setpriv", path="/usr/bin:/bin")
+    return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
 
 
 def _fixed_env(home: Path, output: Path, python: str) -> dict[str, str]:
@@ -478,7 +506,7 @@ def run_bundle(bundle_dir: str | Path, env: Mapping[str, str] | None = None,
         log.warning("running %s WITHOUT the sandbox: it can read your files and use the network",
                     folder / START_SCRIPT)
         process_env = {**env, **_fixed_env(home, output, python.executable)}
-        argv = _prlimit(settings.limits) + ["/bin/bash", str(folder / START_SCRIPT), *args]
+        argv = _die_with_us() + _prlimit(settings.limits) + ["/bin/bash", str(folder / START_SCRIPT), *args]
         cwd = str(folder)
     return _supervise(argv, process_env, cwd, settings.limits, output, echo)
 
@@ -573,7 +601,11 @@ class _OutputPump(threading.Thread):
                 self.echo(f"[output past {self.limit} bytes dropped]")
             return
         if self.echo:
-            self.echo(printable(line))
+            try:
+                self.echo(printable(line))
+            except Exception:  # e.g. a closed terminal: keep draining, or the run would block
+                log.debug("cannot pass on the bundle's output", exc_info=True)
+                self.echo = None
 
 
 # --------------------------------------------------------------------------- the result

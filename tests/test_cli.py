@@ -28,7 +28,8 @@ CREATOR_DIR = REPO / "assets" / "model_creator"
 SCRIPTS = Path(sys.executable).parent
 
 COMMANDS = [
-    [], ["create_task"], ["assign_task"], ["send_task_result"], ["list_tasks"], ["show_task"],
+    [], ["create_task"], ["assign_task"], ["run_task"], ["fetch_bundle"], ["send_task_result"],
+    ["list_tasks"], ["show_task"],
     ["list_task_results"], ["download_task_result"], ["validate_task_results"],
     ["accept_task_result"], ["reject_task_result"], ["close_task"], ["balance"], ["federate"],
     ["keys"], ["keys", "generate"], ["keys", "show"],
@@ -331,28 +332,29 @@ def test_a_task_goes_from_a_bundle_folder_to_closed_with_everyone_paid(dml, acco
 def test_assign_task_run_starts_the_bundle_with_its_ids_and_passes_on_its_exit_code(
         dml, account, tmp_path):
     creator, bob = account(), account()
-    seen = tmp_path / "seen.env"
-    script = textwrap.dedent(f"""\
+    script = textwrap.dedent("""\
         #!/usr/bin/env bash
-        env | grep '^DECENTRALML_' | grep -v SURI > {seen}
+        env | grep '^DECENTRALML_' > seen.env
         exit 7
         """)
     task_id = create(dml, creator, make_bundle(tmp_path, script), slots=1)["task_id"]
     result = dml("assign_task", task_id, "--dest", tmp_path / "task", "--run",
                  "--shard-index", 1, "--num-shards", 3, signer=bob)
     assert result.exit_code == 7, result.output
-    env = dict(line.split("=", 1) for line in seen.read_text().splitlines())
+    assert "exited with code 7; nothing was sent" in result.stderr
+    env = dict(line.split("=", 1) for line in (tmp_path / "task" / "seen.env").read_text().splitlines())
     submission_id = int(result.stdout.split()[1].rstrip(":"))
     assert env["DECENTRALML_SUBMISSION_ID"] == str(submission_id)
     assert env["DECENTRALML_TASK_ID"] == str(task_id)
     assert env["DECENTRALML_CONTRIBUTOR_ID"] == bob.ss58_address[:8]
     assert (env["DECENTRALML_SHARD_INDEX"], env["DECENTRALML_NUM_SHARDS"]) == ("1", "3")
+    assert "DECENTRALML_SURI" not in env and "DECENTRALML_URL" not in env
 
 
-def test_the_bundle_can_send_its_own_result_with_the_settings_assign_task_used(
+def test_assign_task_run_sends_the_result_the_bundle_leaves_with_the_settings_it_was_given(
         dml, account, tmp_path):
-    """start_task.sh calls the send_task_result console script, as the example bundle does:
-    the URL, local store and key file given to assign_task reach it."""
+    """The bundle only leaves its result in output/; the client stores and sends it with
+    the URL, local store and key file given to assign_task."""
     creator, bob = account(), account()
     key_file = tmp_path / "bob.key"
     key_file.write_text(bob.mnemonic + "\n")
@@ -360,7 +362,7 @@ def test_the_bundle_can_send_its_own_result_with_the_settings_assign_task_used(
         #!/usr/bin/env bash
         set -euo pipefail
         mkdir -p output/result && echo weights > output/result/model.txt
-        send_task_result --submission-id "$DECENTRALML_SUBMISSION_ID" --result-path output/result
+        echo graph > output/result/saved_model.pb
         """)
     task_id = create(dml, creator, make_bundle(tmp_path, script), slots=1)["task_id"]
     result = dml("--key-file", key_file, "assign_task", task_id, "--dest", tmp_path / "task", "--run")
@@ -368,7 +370,8 @@ def test_the_bundle_can_send_its_own_result_with_the_settings_assign_task_used(
     [sub] = as_json(dml("list_task_results", task_id, "--json"))
     assert same_account(sub["contributor"], bob.ss58_address) and sub["status"] == "Pending"
     assert files(Path(as_json(dml("download_task_result", sub["submission_id"], "--dest",
-                                  tmp_path / "got", "--json"))["dest"])) == {"model.txt": b"weights\n"}
+                                  tmp_path / "got", "--json"))["dest"])) == {
+        "model.txt": b"weights\n", "saved_model.pb": b"graph\n"}
 
 
 def test_an_unknown_task_exits_1_naming_task_not_found(dml, account):

@@ -106,8 +106,8 @@ def _check_shards(opts: dict) -> None:
 
 
 def _check_runnable(box: sandbox.SandboxSettings) -> None:
-    """Before anything is fetched or taken: a sandbox can be made here, and the Python
-    given to the bundle has TensorFlow."""
+    """Before anything is fetched or taken: a sandbox can be made here, the Python given
+    to the bundle has TensorFlow, and no folder shown to the bundle holds a secret."""
     if box.isolate:
         sandbox.check_available()
     python = sandbox.probe_python(box.python)
@@ -116,6 +116,8 @@ def _check_runnable(box: sandbox.SandboxSettings) -> None:
         raise UserInputError(f"the Python given to the bundle ({python.executable}) has no "
                              f"{' or '.join(missing)}; pass --python with one that has "
                              "TensorFlow and tf-keras")
+    key_file = settings().key_file
+    sandbox.shown_folders(box, python, secrets=[key_file] if key_file else [])
 
 
 def _check_bundle(task_id: int, bundle_dir: Path, box: sandbox.SandboxSettings,
