@@ -455,12 +455,14 @@ def test_the_installed_console_scripts_run(devnet_url, account, tmp_path):  # no
 
 
 HOOK = '''
-from substrate_client.validation import ACCEPT, REJECT, Decision
+from substrate_client.validation import ACCEPT, PENDING, REJECT, Decision
 
 
 def by_samples(model, submission):
     if submission.metadata.get("boom"):
         raise RuntimeError("the hook broke")
+    if submission.metadata.get("later"):
+        return Decision(submission.submission_id, PENDING, "to look at by hand")
     verdict = ACCEPT if submission.metadata["samples"] >= 100 else REJECT
     return Decision(submission.submission_id, verdict,
                     f"{submission.metadata['samples']} samples, accuracy {submission.metrics['accuracy']:.2f}")
@@ -488,16 +490,17 @@ def model_result(template: Path, dest: Path, **metadata) -> Path:
     return dest
 
 
-def test_validating_with_a_hook_decides_in_one_batch_and_a_broken_hook_leaves_the_result_pending(
+def test_validating_with_a_hook_decides_in_one_batch_and_a_broken_hook_rejects_the_result(
         dml, account, tmp_path, saved_model):
     creator = account()
     key = tmp_path / "result_key"
     ok(dml("keys", "generate", "--path", key))
     task_id = create(dml, creator, make_bundle(tmp_path), "--result-key", key.with_suffix(".pub"),
-                     "--validation-strategy", "custom-accept", slots=3)["task_id"]
+                     "--validation-strategy", "custom-accept", slots=4)["task_id"]
     subs = {}
     for name, metadata in (("good", {"samples": 500}), ("small", {"samples": 5}),
-                           ("boom", {"samples": 500, "boom": True})):
+                           ("boom", {"samples": 500, "boom": True}),
+                           ("later", {"samples": 500, "later": True})):
         who = account()
         sub = as_json(dml("--json", "assign_task", task_id, "--dest", tmp_path / f"t_{name}",
                           signer=who))["submission_id"]
@@ -514,29 +517,33 @@ def test_validating_with_a_hook_decides_in_one_batch_and_a_broken_hook_leaves_th
                   "--result-key-file", wrong, "--results-dir", tmp_path / "wrong", signer=creator)
     assert refused.exit_code == 2 and "does not open" in one_error_line(refused)
     assert not (tmp_path / "wrong").exists()
+    # The bundle's model/ is not a SavedModel: the creator gives her own model as --template.
     report = as_json(dml("--json", "validate_task_results", task_id, "--hook", f"{hook}:by_samples",
-                         "--result-key-file", key, "--creator-dir", CREATOR_DIR, signer=creator))
+                         "--result-key-file", key, "--creator-dir", CREATOR_DIR,
+                         "--template", saved_model, signer=creator))
     rows = {r["submission_id"]: r for r in report["results"]}
     assert report["submitted"] is True
     assert rows[subs["good"]]["verdict"] == "accept"
     assert rows[subs["small"]]["verdict"] == "reject" and "5 samples" in rows[subs["small"]]["reason"]
-    assert rows[subs["boom"]]["verdict"] == "pending" and "the hook broke" in rows[subs["boom"]]["error"]
+    assert rows[subs["boom"]]["verdict"] == "reject" and "the hook broke" in rows[subs["boom"]]["reason"]
+    assert rows[subs["later"]]["verdict"] == "pending"
     assert 0.0 <= rows[subs["good"]]["metrics"]["accuracy"] <= 1.0
     assert rows[subs["good"]]["metrics"]["samples"] == 1000
 
     states = {s["submission_id"]: s["status"] for s in as_json(dml("list_task_results", task_id, "--json"))}
-    assert states == {subs["good"]: "Accepted", subs["small"]: "Rejected", subs["boom"]: "Pending"}
+    assert states == {subs["good"]: "Accepted", subs["small"]: "Rejected", subs["boom"]: "Rejected",
+                      subs["later"]: "Pending"}
 
-    # By hand, as a table: the broken hook's result is accepted at the prompt.
+    # By hand, as a table: the result the hook left pending is accepted at the prompt.
     table = ok(dml("validate_task_results", task_id, "--result-key-file", key, "--no-evaluate",
-                   signer=creator, input="a\n"))
-    assert "accept" in table.stdout and str(subs["boom"]) in table.stdout
+                   "--template", saved_model, signer=creator, input="a\n"))
+    assert "accept" in table.stdout and str(subs["later"]) in table.stdout
     states = {s["submission_id"]: s["status"] for s in as_json(dml("list_task_results", task_id, "--json"))}
-    assert states[subs["boom"]] == "Accepted"
+    assert states[subs["later"]] == "Accepted"
 
     out = tmp_path / "federated"
-    federated = as_json(dml("--json", "federate", "--task-id", task_id, "--out", out,
-                            "--result-key-file", key, "--policy", "average"))
+    federated = as_json(dml("--json", "federate", "--task-id", task_id, "--out", out, "--template",
+                            saved_model, "--result-key-file", key, "--policy", "average"))
     assert len(federated["sources"]) == 2 and (out / "saved_model.pb").is_file()
 
 
