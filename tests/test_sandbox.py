@@ -465,7 +465,10 @@ def test_run_task_runs_a_fetched_bundle_for_a_slot_you_hold_and_sends_its_result
                                   "--json")).stdout)["dest"]
     assert (Path(got) / "shard.txt").read_text() == "shard 2 of 3\n"
     again = chain.run("run_task", submission_id, "--bundle", tmp_path / "task", signer=bob)
-    assert again.exit_code == 1 and "already holds files" in again.stderr
+    assert again.exit_code == 2 and "only an assigned slot" in again.stderr
+    other = chain.run("run_task", submission_id, "--bundle", tmp_path / "task",
+                      signer=chain.account())
+    assert other.exit_code == 2 and "not to the signer" in other.stderr
 
 
 def test_a_bundle_that_leaves_no_result_sends_nothing(chain, tmp_path):

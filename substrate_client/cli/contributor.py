@@ -15,7 +15,8 @@ import click
 from .. import sandbox
 from ..errors import DecentralMLError, UserInputError
 from ..progress import byte_progress, folder_size
-from ..records import StorageType, Task
+from ..chain import same_account
+from ..records import StorageType, SubmissionStatus, Task
 from .command import command
 from .options import market, settings
 from .output import emit_json, location_text, note
@@ -239,7 +240,9 @@ def assign_task(task_id: int, dest: Path | None, run: bool, **opts) -> None:
         emit_json({"submission_id": submission_id, "task_id": task_id,
                    "bundle_dir": bundle_dir, "contributor": mp.chain.address})
         return
-    if not s.json:
+    if s.json:  # the JSON comes after the run; the id must not be lost if the run fails
+        note(f"submission {submission_id}: took a slot in task {task_id}")
+    else:
         click.echo(f"submission {submission_id}: took a slot in task {task_id}")
         click.echo(f"bundle verified and unpacked in {bundle_dir}")
     if not run:
@@ -273,6 +276,12 @@ def run_task(submission_id: int, bundle_dir: Path, **opts) -> None:
     _check_runnable(box)
     mp = market()
     submission = mp.get_submission(submission_id)
+    if not same_account(submission.contributor, mp.chain.address):
+        raise UserInputError(f"submission {submission_id} belongs to {submission.contributor}, "
+                             f"not to the signer {mp.chain.address}")
+    if submission.status is not SubmissionStatus.ASSIGNED:
+        raise UserInputError(f"submission {submission_id} is {submission.status.value}; only an "
+                             "assigned slot can take a result")
     task = mp.get_task(submission.task_id)
     box = _check_bundle(task.task_id, bundle_dir, box, opts["allow_network"])
     _run_and_send(mp, task, submission_id, bundle_dir.resolve(), box, opts)
