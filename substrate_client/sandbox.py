@@ -492,9 +492,6 @@ def run_bundle(bundle_dir: str | Path, env: Mapping[str, str] | None = None,
     home = folder / HOME_NAME
     output.mkdir(exist_ok=True)
     home.mkdir(mode=0o700, exist_ok=True)
-    for cache in SHARED_CACHES:  # mount points, made here rather than by bwrap
-        if (Path.home() / cache).is_dir():
-            (home / cache).mkdir(parents=True, exist_ok=True)
     hidden = secret_paths(extra=secrets)
     python = probe_python(settings.python, modules=())
     if settings.isolate:

@@ -126,7 +126,13 @@ def load_dataset(name: str = "auto") -> Tuple[Tuple[np.ndarray, np.ndarray], Tup
         else:
             (x_train, y_train), (x_test, y_test) = tf.keras.datasets.fashion_mnist.load_data()
     else:
-        (x_train, y_train), (x_test, y_test) = tf.keras.datasets.mnist.load_data()
+        try:
+            (x_train, y_train), (x_test, y_test) = tf.keras.datasets.mnist.load_data()
+        except Exception as error:  # keras raises a bare Exception when the download fails
+            raise ValueError(
+                f"MNIST is not in keras' cache ({keras_cache_dir() / 'datasets' / 'mnist.npz'}) and "
+                f"could not be downloaded ({error}); offline, use the data set auto or fashion_mnist"
+            ) from None
     scale = np.float32(1.0 / 255.0)
     return (
         (x_train.astype(np.float32) * scale, y_train.astype(np.int64)),
