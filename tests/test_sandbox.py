@@ -539,3 +539,15 @@ def test_the_example_bundle_trains_in_the_sandbox_and_the_client_sends_its_resul
     info = json.loads((got / "decentralml_result.json").read_text())
     assert info["samples"] == 600 and info["shard_index"] == 1 and info["num_shards"] == 3
     assert info["contributor_id"] == bob.ss58_address[:8]
+
+
+def test_a_key_file_kept_in_a_system_folder_is_hidden_even_if_anyone_may_read_it(tmp_path):
+    # /etc/hostname stands in for a world-readable key file kept under /etc.
+    secret = Path("/etc/hostname")
+    assert secret.stat().st_mode & 0o004 and secret.read_text().strip()
+    folder = script_bundle(tmp_path, "cat /etc/hostname > seen.txt 2>&1\ntrue\n")
+    lines: list[str] = []
+    result = sandbox.run_bundle(folder, {}, echo=lines.append, secrets=[secret])
+    assert result.ok
+    seen = (folder / "seen.txt").read_text()
+    assert secret.read_text() not in seen and seen.splitlines() != secret.read_text().splitlines()
