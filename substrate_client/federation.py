@@ -521,13 +521,14 @@ def read_result_weights(result_dir: PathLike, reference: Union[PathLike, "tf.ker
     return values
 
 
-def _read_checked(reader: Any, key: str, model_dir: Path, out: Optional[np.ndarray] = None) -> np.ndarray:
+def _read_checked(reader: Any, key: str, model_dir: Path, out: Optional[np.ndarray] = None,
+                  check: bool = True) -> np.ndarray:
     try:
         value = reader.get_tensor(key, out=out) if isinstance(reader, BundleReader) else reader.get_tensor(key)
     except (BundleError, OSError, KeyError) as exc:
         raise FederationError(f"cannot read {_short([key])} of {_describe(model_dir)}: {exc}") from exc
     value = np.asarray(value)
-    if not _all_finite(value):
+    if check and not _all_finite(value):
         raise FederationError(f"{_describe(model_dir)} holds values that are not finite (NaN or "
                               f"infinity) in {_short([key])}")
     return value
@@ -566,28 +567,41 @@ def _combine(policy: Policy, read: Callable[[int], np.ndarray], n: int, counts: 
         return first
     work = _work_dtype(dtype)
     values = (np.asarray(read(i)).astype(work, copy=False) for i in range(n))
-    result = np.asarray(policy.aggregate(values, counts))
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught just below
+        result = np.asarray(policy.aggregate(values, counts))
     if not _all_finite(result):
-        raise FederationError(f"the federated value of {_short([key])} is not finite (NaN or infinity); "
-                              "nothing was saved")
+        raise _NotFinite(f"the federated value of {_short([key])} is not finite (NaN or infinity); "
+                         "nothing was saved")
     if dtype.is_integer:
         result = np.rint(result)
     return np.asarray(result.astype(dtype.as_numpy_dtype, copy=False))
 
 
+class _NotFinite(FederationError):
+    """A federated value is not finite."""
+
+
+#: Policies whose result is not finite whenever one input is not (sums: NaN and
+#: infinity propagate, even times a zero weight), so their inputs need no check of
+#: their own: a non-finite result is traced back to its result folder instead.
+_PROPAGATING = (Average, Weighted)
+
+
 def _reader_of(readers: Sequence[Any], key: str, policy: Policy,
                dirs: Sequence[Path]) -> Callable[[int], np.ndarray]:
-    """``read(i)``: model i's value of ``key``, refused if not finite. For a policy that
-    folds values in one at a time, every value after the first (which becomes its
-    accumulator) is read into one reused buffer."""
+    """``read(i)``: model i's value of ``key``, refused if not finite (checked here, or
+    through the result for the summing policies). For a policy that folds values in
+    one at a time, every value after the first (which becomes its accumulator) is read
+    into one reused buffer."""
+    check = type(policy) not in _PROPAGATING
     if not policy.streams_values:
-        return lambda i: _read_checked(readers[i], key, dirs[i])
+        return lambda i: _read_checked(readers[i], key, dirs[i], check=check)
     scratch: Dict[str, np.ndarray] = {}
 
     def read(i: int) -> np.ndarray:
         if i == 0 or not isinstance(readers[i], BundleReader):
-            return _read_checked(readers[i], key, dirs[i])
-        scratch["buffer"] = _read_checked(readers[i], key, dirs[i], out=scratch.get("buffer"))
+            return _read_checked(readers[i], key, dirs[i], check=check)
+        scratch["buffer"] = _read_checked(readers[i], key, dirs[i], out=scratch.get("buffer"), check=check)
         return scratch["buffer"]
 
     return read
@@ -676,7 +690,13 @@ def federate(
 
     out = FederatedWeights(policy=chosen.name or type(chosen).__name__, sources=[str(d) for d in dirs])
     for key, spec in specs.items():
-        out[key] = _combine(chosen, _reader_of(readers, key, chosen, dirs), len(dirs), counts, spec.dtype, key)
+        try:
+            out[key] = _combine(chosen, _reader_of(readers, key, chosen, dirs), len(dirs), counts,
+                                spec.dtype, key)
+        except _NotFinite:
+            for reader, model_dir in zip(readers, dirs):  # name the result that made it so, if one did
+                _read_checked(reader, key, model_dir)
+            raise
     log.info("federated %d weights of %d models with %r", len(out), len(dirs), chosen)
     return out
 
