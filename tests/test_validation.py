@@ -230,3 +230,71 @@ def test_held_out_data_comes_from_the_test_split(held_out_300):
     assert name == dataset and x.shape == (300, 28, 28)
     np.testing.assert_array_equal(x, x_test[:300])
     np.testing.assert_array_equal(y, y_test[:300])
+
+
+# --------------------------------------------------------------------------- the strategies the route asks
+
+
+@dataclass
+class Pending:
+    submission_id: int
+    contributor: str = "c"
+    metadata: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass
+class Task:
+    task_id: int = 3
+
+
+def test_manual_accept_by_ids_decides_only_the_listed_results_and_opens_only_those_it_accepts():
+    strategy = validation.ManualAccept(accept_ids=[1], reject_ids=[2], reason="below 0.8")
+    pending = [Pending(1), Pending(2), Pending(3)]
+
+    chosen = strategy.select(Task(), pending)
+
+    assert [p.submission_id for p in chosen] == [1, 2]  # 3 is left as it is, not downloaded
+    assert strategy.needs_result(pending[0]) and not strategy.needs_result(pending[1])
+    assert strategy.decide("model", pending[0]).verdict == "accept"
+    rejected = strategy.decide(None, pending[1])
+    assert rejected.verdict == "reject" and rejected.reason == "below 0.8"
+    with pytest.raises(UserInputError, match="submission.s. 7 are not pending results of task 3"):
+        validation.ManualAccept(accept_ids=[7]).select(Task(), pending)
+    with pytest.raises(UserInputError, match="not both"):
+        validation.ManualAccept(lambda prompt: "a", accept_ids=[1])
+
+
+def test_manual_accept_asks_about_every_result_showing_the_creators_metrics():
+    prompts = []
+    strategy = validation.ManualAccept(lambda prompt: prompts.append(prompt) or "r", reason="by hand")
+    result = Pending(4, metrics={"accuracy": 0.25})
+
+    assert strategy.select(Task(), [result]) == [result] and strategy.needs_result(result)
+    decision = strategy.decide("model", result)
+    assert decision.verdict == "reject" and decision.reason == "by hand"
+    assert "accuracy=0.2500" in prompts[0]
+
+
+def test_custom_accept_runs_the_hook_and_rejects_when_it_raises():
+    def hook(model, submission):
+        if submission.metadata.get("boom"):
+            raise RuntimeError("no held-out data")
+        return Decision(submission.submission_id, "accept", f"model {model}")
+
+    strategy = validation.CustomAccept(hook)
+    assert strategy.decide("m", Pending(5)).reason == "model m"
+    broken = strategy.decide("m", Pending(6, metadata={"boom": True}))
+    assert broken.verdict == "reject" and "no held-out data" in broken.reason
+    assert validation.CustomAccept("assets.model_creator.hooks:accuracy_threshold").hook is hooks.accuracy_threshold
+
+
+def test_auto_accept_accepts_what_reached_it():
+    decision = validation.AutoAccept().decide("model", Pending(8, metrics={"accuracy": 0.9}))
+    assert decision.verdict == "accept" and decision.metrics == {"accuracy": 0.9}
+
+
+def test_reasons_are_one_printable_line_the_chain_accepts():
+    reason = validation.clean_reason("bad\x1b[31m name\n" + "é" * 300)
+    assert "\x1b" not in reason and "\n" not in reason
+    assert len(reason.encode()) <= validation.MAX_REASON_BYTES and reason.endswith("...")
