@@ -398,11 +398,13 @@ def _graph_order(reader) -> List[str]:
     return order
 
 
-def _specs_of_reader(reader) -> Dict[str, _WeightSpec]:
+def _specs_of_reader(reader, ordered: bool = True) -> Dict[str, _WeightSpec]:
+    """The model weights a checkpoint holds; in model order when ``ordered`` (which
+    reads its object graph), else by name."""
     shapes = reader.get_variable_to_shape_map()
     dtypes = reader.get_variable_to_dtype_map()
     weight_keys = {k for k in shapes if _is_weight_key(k)}
-    keys = [k for k in _graph_order(reader) if k in weight_keys]
+    keys = [k for k in _graph_order(reader) if k in weight_keys] if ordered else []
     keys += sorted(weight_keys.difference(keys), key=_natural_key)
     return {k: _WeightSpec(tuple(shapes[k]), dtypes[k]) for k in keys}
 
@@ -468,7 +470,7 @@ def _check(model_dirs: Sequence[Path], readers: Sequence[Any],
     if not ref_specs:
         raise FederationError(f"{ref_name} holds no model weights")
     for model_dir, reader in zip(model_dirs, readers):
-        problems = _compare(ref_specs, _specs_of_reader(reader))
+        problems = _compare(ref_specs, _specs_of_reader(reader, ordered=False))
         if problems:
             raise FederationError(
                 f"{_describe(model_dir)} does not match the model of {ref_name}: " + "; ".join(problems)
@@ -511,7 +513,7 @@ def read_result_weights(result_dir: PathLike, reference: Union[PathLike, "tf.ker
     result_dir = Path(result_dir)
     ref_name, specs = _reference_specs(reference)
     reader = _open_reader(result_dir)
-    problems = _compare(specs, _specs_of_reader(reader))
+    problems = _compare(specs, _specs_of_reader(reader, ordered=False))
     if problems:
         raise FederationError(f"{_describe(result_dir)} does not match the model of {ref_name}: "
                               + "; ".join(problems))

@@ -172,9 +172,11 @@ class BundleReader:
         self._tf_reader = None
 
     def _entry(self, tf, entry, name: str) -> _Entry:
+        if self.strict and len(entry.shape.dim) > MAX_DIMS:
+            raise CorruptBundle(f"tensor {name!r} has more than {MAX_DIMS} dimensions")
         dims = tuple(d.size for d in entry.shape.dim)
         if self.strict:
-            if len(dims) > MAX_DIMS or any(d < 0 for d in dims):
+            if any(d < 0 for d in dims):
                 raise CorruptBundle(f"tensor {name!r} has an invalid shape {list(dims)}")
             if entry.offset < 0 or entry.size < 0 or entry.size > MAX_TENSOR_BYTES:
                 raise CorruptBundle(f"tensor {name!r} states an invalid byte range")
@@ -228,7 +230,7 @@ class BundleReader:
         if entry.dtype is None:
             if not self.strict:
                 return self._tensorflow().get_tensor(name)
-            if entry.tf_dtype == _DT_STRING and not entry.sliced:
+            if entry.tf_dtype == _DT_STRING and not entry.sliced and not entry.shape:
                 return self._string_tensor(entry, name)
             raise UnsupportedBundle(f"tensor {name!r} is sliced or of a type this reader does not read")
         expected = math.prod(entry.shape) * entry.dtype.itemsize
@@ -247,7 +249,8 @@ class BundleReader:
 
     def _string_tensor(self, entry: _Entry, name: str):
         """A string tensor as TensorFlow writes it: the lengths as varints, their masked
-        crc32c (4 bytes), then the bytes of each string. A scalar gives ``bytes``."""
+        crc32c (4 bytes), then the bytes of each string. A scalar gives ``bytes``
+        (a strict reader reads only scalars, such as the checkpoint's object graph)."""
         if entry.size > MAX_STRING_BYTES:
             raise CorruptBundle(f"string tensor {name!r} is {entry.size} bytes; at most {MAX_STRING_BYTES} are read")
         count = math.prod(entry.shape)

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import shutil
+import tarfile
 from pathlib import Path
 from typing import Any, Callable, Union
 
@@ -38,6 +39,9 @@ __all__ = [
 ]
 
 Progress = Callable[[int], None] | None
+
+#: The most files one result may unpack to (a SavedModel is a handful).
+MAX_RESULT_FILES = 10_000
 
 
 # --------------------------------------------------------------------------- the creator's model
@@ -181,9 +185,25 @@ def receive_result(market, task: Task, submission: Submission, dest: Path,
         with contextlib.suppress(FileNotFoundError):
             if archive != stored:
                 os.unlink(stored)
+        _check_archive(archive)
         return storage_mod.unpack_archive(archive, dest)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _check_archive(archive: Path) -> None:
+    """Refuse an archive that would unpack to far more than it weighs: more than
+    :data:`MAX_RESULT_FILES` members, or sparse members (a few bytes that unpack to
+    any size). Names and types are checked by the storage layer's unpacker."""
+    try:
+        with tarfile.open(archive, mode="r:") as tar:
+            for count, member in enumerate(tar, start=1):
+                if count > MAX_RESULT_FILES:
+                    raise ValidationError(f"the result holds more than {MAX_RESULT_FILES} files")
+                if member.issparse():
+                    raise ValidationError(f"the result holds a sparse file ({member.name[:80]!r})")
+    except tarfile.TarError as error:
+        raise ValidationError(f"the result is not a readable tar archive: {error}") from None
 
 
 # --------------------------------------------------------------------------- what is inside
