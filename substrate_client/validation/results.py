@@ -15,7 +15,6 @@ import contextlib
 import logging
 import os
 import shutil
-import tarfile
 from pathlib import Path
 from typing import Any, Callable, Union
 
@@ -39,9 +38,6 @@ __all__ = [
 ]
 
 Progress = Callable[[int], None] | None
-
-#: The most files one result may unpack to (a SavedModel is a handful).
-MAX_RESULT_FILES = 10_000
 
 
 # --------------------------------------------------------------------------- the creator's model
@@ -138,35 +134,37 @@ def fetch_result(market, submission: Submission, dest: Path, progress: Progress 
 
 
 def open_result(archive: Path, dest: Path, *, task: Task, submission: Submission,
-                private_key: bytes | None) -> Path:
+                private_key: bytes | None, expected_binding: "sealing.ResultBinding | None" = None) -> Path:
     """The open step: decrypt the sealed result ``archive`` into the file ``dest``.
 
-    The result must be sealed when the task has a result key (an unsealed one is
-    refused), and opened with the creator's ``private_key``. This is the one place a
-    sealed result is decrypted: checks that bind its contents to this chain, task,
-    submission and contributor belong here. Returns the plain archive (``archive``
-    itself for a task without a result key).
+    The one place a result is decrypted. It must be sealed when the task has a result
+    key (:class:`~substrate_client.errors.UnsealedResultError` otherwise), and is
+    opened with the creator's ``private_key``; with ``expected_binding`` (the chain,
+    task, submission and contributor it is opened for, see
+    :class:`~substrate_client.sealing.ResultBinding`) it must be bound to exactly that
+    and signed by that contributor. Returns the plain archive (``archive`` itself for
+    a task without a result key).
     """
     archive = Path(archive)
-    sealed = sealing.is_sealed(archive)
+    label = f"the result of submission {submission.submission_id}"
     if task.result_public_key is None:
-        if sealed:
-            raise ValidationError("the result is sealed, but task "
-                                  f"{task.task_id} has no result key to open it with")
+        if sealing.is_sealed(archive):
+            raise ValidationError(f"{label} is sealed, but task {task.task_id} has no result key "
+                                  "to open it with")
         return archive
-    if not sealed:
-        raise ValidationError(f"the result is not sealed; task {task.task_id}'s results must be "
-                              "sealed to its result key")
+    sealing.require_sealed(archive, label=label)
     if private_key is None:
         raise ConfigError(f"the results of task {task.task_id} are sealed; pass the private key "
                           "they are sealed to")
     return sealing.open_sealed_file(archive, Path(dest), private_key,
-                                    label=f"the result of submission {submission.submission_id}")
+                                    expected_binding=expected_binding, label=label)
 
 
 def receive_result(market, task: Task, submission: Submission, dest: Path,
-                   private_key: bytes | None = None, progress: Progress = None) -> Path:
-    """Fetch and verify, open and unpack one result into the new folder ``dest``.
+                   private_key: bytes | None = None, progress: Progress = None,
+                   expected_binding: "sealing.ResultBinding | None" = None) -> Path:
+    """Fetch and verify, open (:func:`open_result`) and unpack one result into the new
+    folder ``dest``, within the storage layer's download and archive limits.
 
     Temporary files go beside ``dest`` and are removed whatever happens; ``dest``
     appears only when the result was unpacked whole.
@@ -181,29 +179,13 @@ def receive_result(market, task: Task, submission: Submission, dest: Path,
     try:
         stored = fetch_result(market, submission, work / "stored", progress)
         archive = open_result(stored, work / "result.tar", task=task, submission=submission,
-                              private_key=private_key)
+                              private_key=private_key, expected_binding=expected_binding)
         with contextlib.suppress(FileNotFoundError):
             if archive != stored:
                 os.unlink(stored)
-        _check_archive(archive)
-        return storage_mod.unpack_archive(archive, dest)
+        return storage_mod.unpack_archive(archive, dest)  # within the storage limits
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _check_archive(archive: Path) -> None:
-    """Refuse an archive that would unpack to far more than it weighs: more than
-    :data:`MAX_RESULT_FILES` members, or sparse members (a few bytes that unpack to
-    any size). Names and types are checked by the storage layer's unpacker."""
-    try:
-        with tarfile.open(archive, mode="r:") as tar:
-            for count, member in enumerate(tar, start=1):
-                if count > MAX_RESULT_FILES:
-                    raise ValidationError(f"the result holds more than {MAX_RESULT_FILES} files")
-                if member.issparse():
-                    raise ValidationError(f"the result holds a sparse file ({member.name[:80]!r})")
-    except tarfile.TarError as error:
-        raise ValidationError(f"the result is not a readable tar archive: {error}") from None
 
 
 # --------------------------------------------------------------------------- what is inside
