@@ -488,12 +488,13 @@ def run_bundle(bundle_dir: str | Path, env: Mapping[str, str] | None = None,
     settings = settings or SandboxSettings()
     env = _bundle_env(env or {})
     folder = prepare_bundle_dir(bundle_dir)
+    hidden = secret_paths(extra=secrets)
+    _check_shown(folder, "the bundle folder", hidden)  # it is mounted writable
+    python = probe_python(settings.python, modules=())
     output = folder / OUTPUT_NAME
     home = folder / HOME_NAME
     output.mkdir(exist_ok=True)
     home.mkdir(mode=0o700, exist_ok=True)
-    hidden = secret_paths(extra=secrets)
-    python = probe_python(settings.python, modules=())
     if settings.isolate:
         check_available()
         argv = sandbox_argv(folder, env, args, settings, python, hidden)

@@ -301,6 +301,10 @@ def test_a_folder_holding_a_secret_is_never_shown_to_a_bundle(tmp_path, monkeypa
         run(folder, read_only=(home,))
     with pytest.raises(UserInputError, match="whole file system"):
         run(folder, read_only=(Path("/"),))
+    (home / "start_task.sh").write_text("true\n")
+    with pytest.raises(UserInputError, match="the bundle folder .* holds"):
+        run(home)  # a home run as a bundle folder would be mounted writable
+    assert not (home / "output").exists()
     data = tmp_path / "data"
     data.mkdir()
     (data / "mine.csv").write_text("1,2\n")

@@ -170,14 +170,15 @@ def _run_and_send(mp, task: Task, submission_id: int, bundle_dir: Path,
     result = sandbox.find_result(run.output_dir)
     storage_type = (STORAGE_CHOICES[opts["storage"].lower()] if opts["storage"]
                     else task.bundle.storage_type)
-    note(f"the bundle left {result}; storing it on {storage_type.value} and sending it")
+    shown = sandbox.printable(str(result))  # its name is the bundle's choice
+    note(f"the bundle left {shown}; storing it on {storage_type.value} and sending it")
     try:
         with byte_progress("uploading result", folder_size(result), enabled=not s.json) as progress:
             submission = mp.send_task_result(submission_id, result_path=result,
                                              result_storage_type=storage_type, progress=progress)
     except DecentralMLError:
-        note(f"the result is kept in {result}; send it with: send_task_result --submission-id "
-             f"{submission_id} --result-path {result}")
+        note(f"the result is kept in {shown}; send it with: send_task_result --submission-id "
+             f"{submission_id} --result-path {shown}")
         raise
     if s.json:
         emit_json({"submission_id": submission_id, "task_id": task.task_id,
