@@ -17,7 +17,8 @@ under bubblewrap (``bwrap``, Debian's ``bubblewrap`` package) so that it sees:
   (:func:`task_needs`, ``SandboxSettings.network``);
 - an environment of allow-listed names only (:data:`BUNDLE_ENVIRONMENT`): no signer,
   no key file, no storage credential, no chain URL;
-- no capabilities, no new privileges, a session of its own and no terminal;
+- no capabilities, no new privileges, no user namespaces of its own making, a session of
+  its own and no terminal;
 - limits on CPU time, address space and file size (``setrlimit`` through
   ``prlimit``), and on wall-clock time; everything it started is killed when it ends.
 
@@ -223,7 +224,8 @@ def check_available() -> None:
     bwrap = bwrap_path()
     if bwrap in _checked:
         return
-    argv = [bwrap, "--unshare-all", "--die-with-parent", "--clearenv", *_system_args(()),
+    argv = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+            "--clearenv", *_system_args(()),
             "--proc", "/proc", "--dev", "/dev", "--", "/bin/true"]
     try:
         proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -412,7 +414,8 @@ def sandbox_argv(bundle_dir: Path, env: Mapping[str, str], args: Sequence[str],
                  secrets: Sequence[Path]) -> list[str]:
     """The bwrap command that runs the bundle's start_task.sh (see the module's docstring)."""
     home = TASK_DIR / HOME_NAME
-    argv = _die_with_us() + [bwrap_path(), "--unshare-all"]
+    # Its own user namespace, in which it may not make another: fewer kernel paths to attack.
+    argv = _die_with_us() + [bwrap_path(), "--unshare-all", "--unshare-user", "--disable-userns"]
     if settings.network:
         argv.append("--share-net")
     argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]

@@ -277,9 +277,12 @@ def test_a_bundle_running_as_root_still_cannot_read_what_only_root_may_read(tmp_
         cat /etc/shadow > shadow.txt 2>&1
         ls -A /root /home /work /run /var/lib > ls.txt 2>&1
         id -u > uid.txt
+        if unshare --user --map-root-user true 2>/dev/null; then echo made > userns.txt
+        else echo refused > userns.txt; fi
         """)
     result, _ = run(folder)
     assert result.ok
+    assert (folder / "userns.txt").read_text() == "refused\n"  # no namespace to regain powers in
     assert "root:" not in (folder / "shadow.txt").read_text()
     assert "No such file or directory" in (folder / "ls.txt").read_text()
 
