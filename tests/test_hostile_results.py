@@ -347,7 +347,7 @@ def statuses(dml, task_id) -> dict[int, dict]:
 
 
 def test_validating_and_federating_hostile_results_through_the_commands_runs_nothing_they_carry(
-        dml, hostile_task, tmp_path):
+        dml, account, hostile_task, tmp_path):
     creator, key, task_id, send = hostile_task
     lambda_marker, op_marker = tmp_path / "lambda_ran", tmp_path / "op_ran"
     subs = {
@@ -355,6 +355,10 @@ def test_validating_and_federating_hostile_results_through_the_commands_runs_not
         "op": send("op", "--result-path", graph_op_result(tmp_path / "r_op", op_marker)),
         "third": send("third", "--result-path", lambda_layer_result(tmp_path / "r_third", lambda_marker)),
     }
+    # The bundle's model is the creator's own only for the creator: anyone else names theirs.
+    stranger = dml("validate_task_results", task_id, "--accept", subs["lambda"], "--dry-run",
+                   "--result-key-file", key, signer=account())
+    assert stranger.exit_code == 2 and "--template" in one_error_line(stranger)
     # Rejecting by id without evaluating does not even open the result.
     dry = as_json(dml("--json", "validate_task_results", task_id, "--reject", subs["third"], "--no-evaluate",
                       "--dry-run", "--result-key-file", key, "--results-dir", tmp_path / "dry", signer=creator))
@@ -456,3 +460,17 @@ def test_close_task_refuses_while_results_are_pending_unless_told_to_pay_them(dm
     closed = as_json(dml("--json", "close_task", task_id, "--pay-pending", signer=creator))
     assert closed["paid_on_close"] == 2 * 10 ** 12
 
+
+
+def test_federating_result_folders_needs_the_creators_own_model_as_template(tmp_path):
+    from tests.test_cli import invoke
+
+    result = lambda_layer_result(tmp_path / "result", tmp_path / "marker")
+    refused = invoke(["federate", result, "--out", tmp_path / "federated"])
+    assert refused.exit_code == 2 and "--template" in one_error_line(refused)
+    as_result = invoke(["federate", result, "--template", result, "--out", tmp_path / "federated"])
+    assert as_result.exit_code == 1 and "contributor's result" in one_error_line(as_result)
+    done = ok(invoke(["federate", result, "--template", save_creator_model(tmp_path / "mine"),
+                      "--out", tmp_path / "federated"]))
+    assert "federated 1 result(s)" in done.stdout
+    assert not (tmp_path / "marker").exists()
