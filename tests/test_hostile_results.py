@@ -474,3 +474,56 @@ def test_federating_result_folders_needs_the_creators_own_model_as_template(tmp_
                       "--out", tmp_path / "federated"]))
     assert "federated 1 result(s)" in done.stdout
     assert not (tmp_path / "marker").exists()
+
+
+# --------------------------------------------------------------------------- the example creator's script
+
+
+def _creator_script(cwd: Path, *args) -> "subprocess.CompletedProcess":
+    """``python assets/model_creator/model_creator.py ARGS`` run in ``cwd``, as the walk-through does."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, DECENTRALML_HELD_OUT="50", TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run([sys.executable, str(CREATOR_DIR / "model_creator.py"), *map(str, args)],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_the_creator_scripts_evaluate_restores_a_result_into_her_model_and_runs_nothing_it_carries(tmp_path):
+    save_creator_model(tmp_path / "model")  # her initial model, where the script looks for it
+    lambda_marker, op_marker = tmp_path / "lambda_ran", tmp_path / "op_ran"
+    results = [lambda_layer_result(tmp_path / "r_lambda", lambda_marker),
+               graph_op_result(tmp_path / "r_op", op_marker)]
+    for result in results:
+        done = _creator_script(tmp_path, "evaluate", result)
+        assert done.returncode == 0, done.stderr
+        assert "accuracy=" in done.stdout and "samples=50" in done.stdout
+    assert not lambda_marker.exists() and not op_marker.exists()
+
+
+def test_the_creator_scripts_evaluate_names_a_result_that_does_not_fit_her_model(tmp_path):
+    save_creator_model(tmp_path / "model")
+    model_creator.create_model(hidden_units=HIDDEN + 1).save(str(tmp_path / "wider"))
+    refused = _creator_script(tmp_path, "evaluate", tmp_path / "wider")
+    assert refused.returncode == 2
+    assert r"kernel has shape [784, 17], expected [784, 16]" in refused.stderr
+
+
+def test_loading_contributors_models_in_the_creator_script_restores_their_weights_into_her_model(tmp_path):
+    lambda_marker, op_marker = tmp_path / "lambda_ran", tmp_path / "op_ran"
+    folder = tmp_path / "contributors_models"
+    lambda_layer_result(folder / "mnist_mlp_a", lambda_marker)
+    graph_op_result(folder / "mnist_mlp_b", op_marker)
+    template = save_creator_model(tmp_path / "model")
+
+    models = model_creator.load_contributors_models(folder, template=template)
+    x, y, _ = model_creator.held_out_data(size=20)
+    for model in models:
+        model_creator.evaluate_model(model, x, y)
+        assert [type(layer).__name__ for layer in model.layers] == ["Flatten", "Dense", "Dropout", "Dense"]
+    np.testing.assert_array_equal(
+        models[0].layers[1].kernel.numpy(),
+        tensor_bundle.BundleReader(folder / "mnist_mlp_a" / "variables" / "variables", strict=True)
+        .get_tensor(KERNEL0))
+    assert models[0] is not models[1]
+    assert not lambda_marker.exists() and not op_marker.exists()

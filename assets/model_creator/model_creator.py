@@ -5,12 +5,18 @@ later federates the results it accepted::
 
     python assets/model_creator/model_creator.py create             # the initial model -> model/
     python assets/model_creator/model_creator.py bundle             # the contributor bundle -> bundle/
-    python assets/model_creator/model_creator.py evaluate RESULT_DIR
+    python assets/model_creator/model_creator.py evaluate RESULT_DIR [--template DIR]
     python assets/model_creator/model_creator.py federate [RESULT_DIR ...]
 
 Settings are in ``settings.py`` (override with ``DECENTRALML_*`` environment variables).
 Federation delegates to :mod:`substrate_client.federation`; only results that were
 accepted should be federated.
+
+A contributor's result is a stranger's SavedModel: loading it would run what it
+carries (a Lambda layer's Python, graph ops). So a result is never loaded here: only
+its variables are read, by the strict checkpoint reader, and restored by key, dtype
+and shape into the creator's own model (:func:`load_result`), exactly as the
+validation route does. :func:`load_model` is for the creator's own folders only.
 """
 
 import os
@@ -25,7 +31,7 @@ import shutil  # noqa: E402
 import sys  # noqa: E402
 from functools import lru_cache  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union  # noqa: E402
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union  # noqa: E402
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 if not __package__ and str(_REPO_ROOT) not in sys.path:  # run as a script
@@ -37,7 +43,7 @@ import tensorflow as tf  # noqa: E402
 from assets.model_contributor import model_contributor as contributor  # noqa: E402
 from assets.model_creator import settings  # noqa: E402
 from substrate_client import federation, validation  # noqa: E402
-from substrate_client.errors import DecentralMLError, UserInputError  # noqa: E402
+from substrate_client.errors import DecentralMLError, UserInputError, ValidationError  # noqa: E402
 
 CONTRIBUTOR_DIR = Path(contributor.__file__).resolve().parent
 #: The files of the contributor bundle, besides the model and task_settings.json.
@@ -77,7 +83,12 @@ def create_model(
 
 
 def load_model(path: Union[str, Path]) -> "tf.keras.Model":
-    return tf.keras.models.load_model(str(path))
+    """Load one of the creator's OWN SavedModel folders (the initial or the federated model).
+
+    Loading runs what a SavedModel carries, so a contributor's result is refused here
+    (it holds ``decentralml_result.json``): use :func:`load_result` for results.
+    """
+    return federation.load_creator_model(path)
 
 
 def train_model(model: "tf.keras.Model", x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int) -> Dict[str, float]:
@@ -118,22 +129,57 @@ def held_out_data(size: Optional[int] = None, dataset: Optional[str] = None) -> 
 # --------------------------------------------------------------------------- results and federation
 
 
+def _has_checkpoint(folder: Path) -> bool:
+    return (folder / "variables" / "variables.index").is_file()  # all that is read of a result
+
+
 def result_dirs(path: Union[str, Path], model_name: Optional[str] = None) -> List[Path]:
     """The result folders ``<model_name>_*`` inside ``path`` (sorted)."""
     name = model_name or settings.MODEL_NAME
-    return sorted(p for p in Path(path).glob(f"{name}_*") if (p / "saved_model.pb").is_file())
+    return sorted(p for p in Path(path).glob(f"{name}_*") if p.is_dir() and _has_checkpoint(p))
 
 
 def _expand(paths: Union[str, Path, Sequence[Union[str, Path]]]) -> List[Path]:
     if isinstance(paths, (str, Path)):
         path = Path(paths)
-        return [path] if (path / "saved_model.pb").is_file() else result_dirs(path)
+        return [path] if _has_checkpoint(path) else result_dirs(path)
     return [Path(p) for p in paths]
 
 
-def load_contributors_models(paths: Union[str, Path, Sequence[Union[str, Path]]]) -> List["tf.keras.Model"]:
-    """Load contributors' models: a list of result folders, or one folder holding ``<model_name>_*`` results."""
-    return [load_model(p) for p in _expand(paths)]
+#: The creator's model a result's weights are restored into: her SavedModel folder, or a
+#: function returning a new model of hers (default: ``settings.MODEL_PATH`` if it exists,
+#: else :func:`create_model`).
+Template = Union[None, str, Path, Callable[[], "tf.keras.Model"]]
+
+
+def creator_model(template: Template = None) -> "tf.keras.Model":
+    """A new copy of the creator's own model (see :data:`Template`)."""
+    if template is None:
+        template = Path(settings.MODEL_PATH) if Path(settings.MODEL_PATH).is_dir() else create_model
+    return validation.CreatorModel(template).get()
+
+
+def load_result(result_dir: Union[str, Path], template: Template = None) -> "tf.keras.Model":
+    """A contributor's result as a model: the creator's own model (``template``) holding the
+    result's weights, restored by :func:`substrate_client.validation.restore_result`.
+
+    Only the result's checkpoint (``variables/``) is read, by the strict reader; its
+    graph is never loaded, so nothing it carries runs. ValidationError names a result
+    whose weights do not fit the creator's model (extra, missing, reshaped, not finite)
+    or whose checkpoint is malformed.
+    """
+    folder = Path(result_dir)
+    model = creator_model(template)
+    validation.restore_result(model, validation.find_model_dir(folder, what=str(folder)))
+    return model
+
+
+def load_contributors_models(paths: Union[str, Path, Sequence[Union[str, Path]]],
+                             template: Template = None) -> List["tf.keras.Model"]:
+    """Contributors' results as models, one :func:`load_result` each (a new copy of the
+    creator's model per result): a list of result folders, or one folder holding
+    ``<model_name>_*`` results."""
+    return [load_result(p, template) for p in _expand(paths)]
 
 
 def federate_contributors_model(
@@ -204,8 +250,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sub.add_parser("create", help=f"create the initial model and save it to {settings.MODEL_PATH}/")
     p_bundle = sub.add_parser("bundle", help="lay out the contributor bundle")
     p_bundle.add_argument("--out", default=settings.BUNDLE_PATH)
-    p_eval = sub.add_parser("evaluate", help="evaluate a model folder on the held-out data")
+    p_eval = sub.add_parser(
+        "evaluate", help="evaluate a result (or any model folder) on the held-out data: its weights are "
+                         "restored into your own model; its graph is never loaded")
     p_eval.add_argument("model_dir")
+    p_eval.add_argument("--template", help=f"your own model (SavedModel folder) the weights are restored into "
+                                           f"(default: {settings.MODEL_PATH}/ if it exists, else a new one)")
     p_fed = sub.add_parser("federate", help="federate accepted results and evaluate the federated model")
     p_fed.add_argument("results", nargs="*", help=f"result folders (default: {settings.CONTRIBUTORS_MODELS_PATH}/{settings.MODEL_NAME}_*)")
     p_fed.add_argument("--policy", default=settings.POLICY, choices=sorted(federation.POLICIES))
@@ -223,7 +273,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         elif args.command == "evaluate":
             x, y, dataset = held_out_data()
             log(f"dataset: {dataset} (held-out test samples: {len(y)})")
-            _print_metrics(args.model_dir, evaluate_model(load_model(args.model_dir), x, y))
+            _print_metrics(args.model_dir, evaluate_model(load_result(args.model_dir, args.template), x, y))
         elif args.command == "federate":
             dirs = [Path(p) for p in args.results] or result_dirs(settings.CONTRIBUTORS_MODELS_PATH)
             if not dirs:
@@ -237,7 +287,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             _print_metrics(f"federated model ({out})", evaluate_model(load_model(out), x, y))
     except DecentralMLError as exc:
         print(f"[decentralml] error: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, UserInputError) else 1
+        return 2 if isinstance(exc, (UserInputError, ValidationError)) else 1
     return 0
 
 
