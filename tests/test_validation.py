@@ -16,6 +16,10 @@ from assets.model_creator import hooks, model_creator, settings  # noqa: E402
 from substrate_client import validation  # noqa: E402
 from substrate_client.errors import UserInputError, ValidationError  # noqa: E402
 from substrate_client.validation import Decision, ValidationStrategy, parse_strategy  # noqa: E402
+from tests import daemons  # noqa: E402
+from tests.test_cli import (  # noqa: E402,F401  (fixtures)
+    account, as_json, clean_settings, create, dml, ok, one_error_line, store,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -298,3 +302,86 @@ def test_reasons_are_one_printable_line_the_chain_accepts():
     reason = validation.clean_reason("bad\x1b[31m name\n" + "é" * 300)
     assert "\x1b" not in reason and "\n" not in reason
     assert len(reason.encode()) <= validation.MAX_REASON_BYTES and reason.endswith("...")
+
+
+# --------------------------------------------------------------------------- the creator's outage, on the chain
+
+
+def _statuses(dml, task_id) -> dict:
+    return {r["submission_id"]: r["status"] for r in as_json(dml("list_task_results", task_id, "--json"))}
+
+
+def test_a_storage_outage_on_the_creators_side_decides_nothing_and_bad_results_are_still_rejected_after(
+        dml, account, tmp_path, monkeypatch):
+    """MinIO down while the creator validates: no result is rejected for it, nothing is
+    submitted, and the error says what was unreachable. Once it is back, each result is
+    judged on its own content."""
+    for name, value in (("AWS_ACCESS_KEY_ID", daemons.MINIO_USER), ("AWS_SECRET_ACCESS_KEY", daemons.MINIO_PASSWORD),
+                        ("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_CONFIG_FILE", "/nonexistent/decentralml-test"),
+                        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/decentralml-test")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    server = daemons.start_minio(tmp_path / "minio")
+    try:
+        s3 = {"DECENTRALML_S3_ENDPOINT": server.endpoint_url, "DECENTRALML_S3_BUCKET": "outage"}
+        creator = account()
+        key = tmp_path / "result_key"
+        ok(dml("keys", "generate", "--path", key))
+        bundle = tmp_path / "bundle"
+        bundle.mkdir()
+        (bundle / "start_task.sh").write_text("#!/usr/bin/env bash\necho training\n")
+        (bundle / "start_task.sh").chmod(0o755)
+        model_creator.create_model(hidden_units=16).save(str(bundle / "model"))
+        task_id = create(dml, creator, bundle, "--result-key", key.with_suffix(".pub"),
+                         "--validation-strategy", "custom-accept", slots=3, pays="1DML")["task_id"]
+        good, no_model = tmp_path / "good", tmp_path / "no_model"
+        model_creator.create_model(hidden_units=16).save(str(good))
+        no_model.mkdir()
+        (no_model / "notes.txt").write_text("no model here")
+
+        def send(name: str, folder: Path) -> int:
+            who = account()
+            sub = as_json(dml("--json", "assign_task", task_id, "--dest", tmp_path / f"task_{name}",
+                              signer=who))["submission_id"]
+            ok(dml("send_task_result", "--submission-id", sub, "--result-path", folder, "--storage", "s3",
+                   signer=who, env=s3))
+            return sub
+
+        subs = {"good": send("good", good), "no_model": send("no_model", no_model), "tampered": send("tampered", good)}
+        hook = tmp_path / "hook.py"
+        hook.write_text("from substrate_client.validation import ACCEPT, Decision\n"
+                        "def accept_all(model, submission):\n"
+                        "    return Decision(submission.submission_id, ACCEPT, 'fine')\n")
+        validate = ["validate_task_results", task_id, "--hook", f"{hook}:accept_all", "--no-evaluate",
+                    "--result-key-file", key]
+
+        server.stop()
+        down = dml(*validate, signer=creator, env=s3)
+        assert down.exit_code == 1
+        line = one_error_line(down)
+        assert server.endpoint_url in line and "cannot reach" in line, line
+        assert f"validation of task {task_id} stopped at submission {subs['good']}" in line
+        assert "nothing was decided or submitted" in line and "3 pending result(s)" in line
+        assert "not a fault of any result" in line
+        assert set(_statuses(dml, task_id).values()) == {"Pending"}
+
+        # Back up, on the same data (at a new port): every result is judged on its own content.
+        server = daemons.start_minio(tmp_path / "minio")
+        s3["DECENTRALML_S3_ENDPOINT"] = server.endpoint_url
+        import boto3
+
+        tampered = next(r for r in as_json(dml("list_task_results", task_id, "--json"))
+                        if r["submission_id"] == subs["tampered"])["result_location"]["path"]
+        bucket, _, object_key = tampered.partition("/")
+        boto3.client("s3", endpoint_url=server.endpoint_url).put_object(Bucket=bucket, Key=object_key,
+                                                                        Body=b"not what was recorded")
+        report = as_json(dml("--json", *validate, signer=creator, env=s3))
+        rows = {r["submission_id"]: r for r in report["results"]}
+        assert report["submitted"]
+        assert rows[subs["good"]]["verdict"] == "accept"
+        assert rows[subs["no_model"]]["verdict"] == "reject" and "holds no model" in rows[subs["no_model"]]["reason"]
+        assert rows[subs["tampered"]]["verdict"] == "reject" and "receiving failed" in rows[subs["tampered"]]["reason"]
+        assert _statuses(dml, task_id) == {subs["good"]: "Accepted", subs["no_model"]: "Rejected",
+                                           subs["tampered"]: "Rejected"}
+    finally:
+        server.stop()

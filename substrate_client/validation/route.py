@@ -20,10 +20,26 @@ and then :func:`submit_decisions` puts every decision on-chain in one atomic bat
 
 Trust: what the creator brings (her model, her held-out data, her hook) is checked
 first, and a failure there stops the run before anything is decided. What a
-contributor brings is confined to its own result: any failure while receiving,
-restoring, evaluating or judging it (any exception) rejects that result, with the
-reason, and the others are still decided. A result that cannot be opened or judged
-is never left pending, since closing the task would pay it.
+contributor brings is confined to its own result: any failure of the result's own
+content while receiving, restoring, evaluating or judging it (a hash mismatch, a bad
+archive or seal, an unreadable checkpoint, weights that do not fit, values that are
+not finite, any exception) rejects that result, with the reason, and the others are
+still decided. A result that cannot be opened or judged is never left pending, since
+closing the task would pay it.
+
+Outages: a storage service or the node that cannot be reached
+(:data:`CREATOR_OUTAGES`: :class:`~substrate_client.errors.StorageUnavailableError`,
+:class:`~substrate_client.errors.ChainConnectionError`) says nothing about a result,
+so it is never held against one: validation STOPS, before anything is submitted,
+with the same error naming what was unreachable and saying that nothing was
+decided; every pending result stays pending, and running validation again once the
+service is back decides them all. (Rejecting instead would hold the contributor's
+reward until the appeal period and make them appeal the creator's own outage.)
+Deciding the others first is not done: the outage is usually the whole storage, and
+a partial batch would be hard to tell from a complete one. A single result whose
+stored object cannot be reached stops every run the same way; decide it by id
+without opening it (``ManualAccept(reject_ids=[...])``, ``--reject ID``) if its
+contributor does not make it reachable.
 """
 
 from __future__ import annotations
@@ -34,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterable
 
-from ..errors import UserInputError
+from ..errors import ChainConnectionError, StorageUnavailableError, UserInputError
 from ..records import Submission, SubmissionStatus, Task
 from .evaluation import Evaluator
 from .results import (
@@ -57,6 +73,7 @@ __all__ = [
     "download_results",
     "MAX_REASON_BYTES",
     "clean_reason",
+    "CREATOR_OUTAGES",
 ]
 
 #: ``on_download(submission)`` gives a context manager yielding a ``progress(bytes)`` callback (or None).
@@ -64,6 +81,10 @@ DownloadProgress = Callable[[Submission], ContextManager[Callable[[int], None] |
 
 #: What the pallet accepts as a rejection reason, in bytes.
 MAX_REASON_BYTES = 256
+
+#: Failures of the creator's side, not of a result: they stop validation with nothing
+#: decided, and are never a reason to reject (see the module's docstring).
+CREATOR_OUTAGES = (StorageUnavailableError, ChainConnectionError)
 
 
 @dataclass
@@ -142,7 +163,10 @@ def validate_task_results(
 
     Nothing is submitted: pass the reviews to :func:`submit_decisions`. Raises, with
     nothing decided, when the creator's side cannot work (a wrong key, her model or
-    evaluator failing); a failure of one result only rejects that result.
+    evaluator failing), and when storage or the node cannot be reached
+    (:data:`CREATOR_OUTAGES`; the error raised is of the same class, says what was
+    unreachable and that every pending result stays pending). A failure of one
+    result's own content only rejects that result.
     """
     task = market.get_task(task_id)
     pending = market.list_task_results(task_id, SubmissionStatus.PENDING)
@@ -157,22 +181,39 @@ def validate_task_results(
     if taken:
         raise UserInputError(f"{', '.join(taken)} already exist; give a new folder for the results")
     model = None
-    if to_open:
-        if any(s.result_location is not None for s in to_open):
-            check_result_key(task, private_key)
-        creator = _creator_model(market, task, creator_model, work_dir)
-        model = creator.get()
-        if evaluator is not None:
-            baseline = evaluator(model)  # the creator's own evaluation must work before any result is judged
-            log.info("the creator's model (%s) before any result: %s", creator.description, baseline)
     on_download = on_download or _no_progress
     reviews = []
-    for sub in chosen:
-        review = _review_one(market, task, sub, strategy, model if strategy.needs_result(sub) else None,
-                             folders.get(sub.submission_id), private_key, evaluator, on_download)
-        log.info("submission %d: %s (%s)", sub.submission_id, review.verdict, review.reason)
-        reviews.append(review)
+    current = None
+    try:
+        if to_open:
+            if any(s.result_location is not None for s in to_open):
+                check_result_key(task, private_key)
+            creator = _creator_model(market, task, creator_model, work_dir)
+            model = creator.get()
+            if evaluator is not None:
+                baseline = evaluator(model)  # the creator's own evaluation must work before any result is judged
+                log.info("the creator's model (%s) before any result: %s", creator.description, baseline)
+        for sub in chosen:
+            current = sub
+            review = _review_one(market, task, sub, strategy, model if strategy.needs_result(sub) else None,
+                                 folders.get(sub.submission_id), private_key, evaluator, on_download)
+            log.info("submission %d: %s (%s)", sub.submission_id, review.verdict, review.reason)
+            reviews.append(review)
+    except CREATOR_OUTAGES as error:
+        raise _stopped(error, task_id, pending, current) from error
     return reviews
+
+
+def _stopped(error: Exception, task_id: int, pending: list[Submission], current: Submission | None) -> Exception:
+    """The outage ``error`` again, saying where validation stopped and that nothing was decided."""
+    where = "" if current is None else f" at submission {current.submission_id}"
+    ids = [str(s.submission_id) for s in pending]
+    shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+    message = (f"validation of task {task_id} stopped{where}: {_describe_error(error)} -- nothing was "
+               f"decided or submitted; the {len(ids)} pending result(s) ({shown}) stay pending. This is "
+               "not a fault of any result: validate again once it is reachable")
+    kind = StorageUnavailableError if isinstance(error, StorageUnavailableError) else ChainConnectionError
+    return kind(message)
 
 
 def _default_folder_name(submission: Submission) -> str:
@@ -196,7 +237,8 @@ def _creator_model(market, task: Task, given: Any, work_dir: Path) -> CreatorMod
 def _review_one(market, task: Task, sub: Submission, strategy: Strategy, model: Any, folder: Path | None,
                 private_key: bytes | None, evaluator: Evaluator | None,
                 on_download: DownloadProgress) -> Review:
-    """One result, from download to decision. Any failure rejects this result only."""
+    """One result, from download to decision. Any failure of the result rejects this result
+    only; an outage (:data:`CREATOR_OUTAGES`) is raised, deciding nothing."""
     review = Review(sub)
     step = "deciding"
     try:
@@ -217,6 +259,8 @@ def _review_one(market, task: Task, sub: Submission, strategy: Strategy, model: 
         decision = strategy.decide(model, review)
         if not isinstance(decision, Decision):
             raise TypeError(f"{strategy!r} returned {type(decision).__name__}, expected a Decision")
+    except CREATOR_OUTAGES:  # the creator's side cannot be reached: no verdict on this result
+        raise
     except Exception as error:  # confined to this result: it is rejected, the others go on
         review.error = f"{step} failed: {_describe_error(error)}"
         decision = Decision(sub.submission_id, REJECT, f"not judged: {review.error}")
