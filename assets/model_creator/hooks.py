@@ -5,9 +5,14 @@ Use it with the CustomAccept strategy, named by either spec::
     assets.model_creator.hooks:accuracy_threshold
     assets/model_creator/hooks.py:accuracy_threshold
 
-A hook receives the contributor's loaded model and the submission (``.submission_id``,
-``.contributor``, optional ``.metadata``) and returns a ``Decision``. Write your own
-the same way; if it raises, the result stays pending and is never accepted.
+A hook receives ``model``, the creator's OWN model holding the result's weights (only
+the result's variables are read, by checkpoint key, dtype and shape; the
+contributor's SavedModel graph is never loaded, so nothing in it runs), and the
+submission (``.submission_id``, ``.contributor``, ``.metadata``: the contributor's
+own ``decentralml_result.json``, untrusted; ``.metrics``: the creator's evaluation)
+and returns a ``Decision`` (or True / False). Write your own the same way. If it
+raises, or returns anything else, the result is rejected with the error as the
+reason: never accepted, and never left pending for a close to pay.
 """
 
 import os
