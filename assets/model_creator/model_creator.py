@@ -146,14 +146,14 @@ def _expand(paths: Union[str, Path, Sequence[Union[str, Path]]]) -> List[Path]:
     return [Path(p) for p in paths]
 
 
-#: The creator's model a result's weights are restored into: her SavedModel folder, or a
-#: function returning a new model of hers (default: ``settings.MODEL_PATH`` if it exists,
-#: else :func:`create_model`).
-Template = Union[None, str, Path, Callable[[], "tf.keras.Model"]]
+#: The creator's model a result's weights are restored into: her SavedModel folder, a
+#: function returning a new model of hers, or one of her models in memory (then restored
+#: in place) (default: ``settings.MODEL_PATH`` if it exists, else :func:`create_model`).
+Template = Union[None, str, Path, Callable[[], "tf.keras.Model"], "tf.keras.Model"]
 
 
 def creator_model(template: Template = None) -> "tf.keras.Model":
-    """A new copy of the creator's own model (see :data:`Template`)."""
+    """The creator's own model (see :data:`Template`): a new one unless ``template`` is a model."""
     if template is None:
         template = Path(settings.MODEL_PATH) if Path(settings.MODEL_PATH).is_dir() else create_model
     return validation.CreatorModel(template).get()
@@ -179,7 +179,11 @@ def load_contributors_models(paths: Union[str, Path, Sequence[Union[str, Path]]]
     """Contributors' results as models, one :func:`load_result` each (a new copy of the
     creator's model per result): a list of result folders, or one folder holding
     ``<model_name>_*`` results."""
-    return [load_result(p, template) for p in _expand(paths)]
+    dirs = _expand(paths)
+    if isinstance(template, tf.keras.Model) and len(dirs) > 1:
+        raise UserInputError("each result needs its own copy of your model: give a SavedModel folder or "
+                             "a function returning a new model as template, not one model")
+    return [load_result(p, template) for p in dirs]
 
 
 def federate_contributors_model(
