@@ -9,17 +9,35 @@ const SEED: u32 = 0;
 
 fn funded<T: Config>(name: &'static str, index: u32) -> T::AccountId {
 	let who: T::AccountId = account(name, index, SEED);
-	let amount = T::Currency::minimum_balance() * 1_000_000u32.into();
+	let amount = T::Currency::minimum_balance() * 1_000_000u32.into() +
+		(T::AssignmentDeposit::get() + T::SubmissionDeposit::get() + T::TaskDeposit::get()) *
+			10u32.into();
 	T::Currency::set_balance(&who, amount);
 	who
 }
 
-fn full_location() -> Location {
+/// A location with the longest path and a content hash of its own for each `index`.
+fn full_location(index: u32) -> Location {
+	let mut content_hash = [0xabu8; 32];
+	content_hash[..4].copy_from_slice(&index.to_le_bytes());
 	Location {
 		storage_type: StorageType::S3,
 		path: alloc::vec![b'p'; MAX_PATH_LEN as usize].try_into().unwrap(),
-		content_hash: [1u8; 32],
+		content_hash,
+		size: u64::MAX,
 	}
+}
+
+fn full_result() -> ResultText {
+	alloc::vec![b'r'; MAX_RESULT_LEN as usize].try_into().unwrap()
+}
+
+fn now<T: Config>() -> BlockNumberFor<T> {
+	frame_system::Pallet::<T>::block_number()
+}
+
+fn advance<T: Config>(blocks: BlockNumberFor<T>) {
+	frame_system::Pallet::<T>::set_block_number(now::<T>() + blocks);
 }
 
 /// Creates a task with the largest fields and `slots` slots; returns its id.
@@ -35,9 +53,9 @@ fn create_task_of<T: Config>(
 		alloc::vec![b'q'; MAX_QUESTION_LEN as usize].try_into().unwrap(),
 		T::Currency::minimum_balance() * 10u32.into(),
 		slots,
-		frame_system::Pallet::<T>::block_number() + 1_000u32.into(),
+		now::<T>() + T::MaxTaskDuration::get(),
 		strategy,
-		full_location(),
+		full_location(0),
 		Some([2u8; 32]),
 		None,
 	)
@@ -52,18 +70,44 @@ fn assign_as<T: Config>(who: &T::AccountId, task_id: TaskId) -> SubmissionId {
 	id
 }
 
-fn send_as<T: Config>(who: &T::AccountId, submission_id: SubmissionId) {
-	Pallet::<T>::send_task_result(
+fn commit_as<T: Config>(who: &T::AccountId, submission_id: SubmissionId, index: u32) {
+	let commitment = Pallet::<T>::result_commitment(
+		who,
+		submission_id,
+		&full_result(),
+		&Some(full_location(index)),
+		&[7u8; 32],
+	);
+	Pallet::<T>::commit_task_result(RawOrigin::Signed(who.clone()).into(), submission_id, commitment)
+		.expect("the slot is assigned");
+}
+
+fn reveal_as<T: Config>(who: &T::AccountId, submission_id: SubmissionId, index: u32) {
+	Pallet::<T>::reveal_task_result(
 		RawOrigin::Signed(who.clone()).into(),
 		submission_id,
 		full_result(),
-		Some(full_location()),
+		Some(full_location(index)),
+		[7u8; 32],
 	)
-	.expect("the result is valid");
+	.expect("the reveal matches the commitment");
 }
 
-fn full_result() -> ResultText {
-	alloc::vec![b'r'; MAX_RESULT_LEN as usize].try_into().unwrap()
+/// A contributor with a pending (revealed) result in `task_id`.
+fn pending_result<T: Config>(task_id: TaskId, index: u32) -> (T::AccountId, SubmissionId) {
+	let contributor = funded::<T>("contributor", index);
+	let submission_id = assign_as::<T>(&contributor, task_id);
+	commit_as::<T>(&contributor, submission_id, index + 1);
+	reveal_as::<T>(&contributor, submission_id, index + 1);
+	(contributor, submission_id)
+}
+
+fn reason() -> Reason {
+	alloc::vec![b'x'; MAX_REASON_LEN as usize].try_into().unwrap()
+}
+
+fn status_of<T: Config>(submission_id: SubmissionId) -> Option<SubmissionStatus> {
+	Submissions::<T>::get(submission_id).map(|s| s.status)
 }
 
 #[benchmarks]
@@ -75,7 +119,7 @@ mod benchmarks {
 		let creator = funded::<T>("creator", 0);
 		let slots = T::MaxAssignments::get();
 		let reward = T::Currency::minimum_balance() * 10u32.into();
-		let expiration = frame_system::Pallet::<T>::block_number() + 1_000u32.into();
+		let expiration = now::<T>() + T::MaxTaskDuration::get();
 
 		#[extrinsic_call]
 		_(
@@ -86,7 +130,7 @@ mod benchmarks {
 			slots,
 			expiration,
 			ValidationStrategy::ManualAccept,
-			full_location(),
+			full_location(0),
 			Some([2u8; 32]),
 			Some(AnnotationSpec {
 				annotation_type: alloc::vec![b't'; MAX_ANNOTATION_LEN as usize].try_into().unwrap(),
@@ -109,78 +153,190 @@ mod benchmarks {
 		assert!(Assignments::<T>::contains_key(task_id, &contributor));
 	}
 
-	// AutoAccept is the heavier path: it also pays.
 	#[benchmark]
-	fn send_task_result() {
+	fn commit_task_result() {
+		let creator = funded::<T>("creator", 0);
+		let task_id = create_task_of::<T>(&creator, 2, ValidationStrategy::ManualAccept);
+		let contributor = funded::<T>("contributor", 0);
+		let submission_id = assign_as::<T>(&contributor, task_id);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(contributor.clone()), submission_id, [3u8; 32]);
+
+		assert_eq!(status_of::<T>(submission_id), Some(SubmissionStatus::Committed));
+	}
+
+	// AutoAccept is the heavier path: the reveal also pays.
+	#[benchmark]
+	fn reveal_task_result() {
 		let creator = funded::<T>("creator", 0);
 		let task_id = create_task_of::<T>(&creator, 2, ValidationStrategy::AutoAccept);
 		let contributor = funded::<T>("contributor", 0);
 		let submission_id = assign_as::<T>(&contributor, task_id);
+		commit_as::<T>(&contributor, submission_id, 1);
 
 		#[extrinsic_call]
 		_(
 			RawOrigin::Signed(contributor.clone()),
 			submission_id,
 			full_result(),
-			Some(full_location()),
+			Some(full_location(1)),
+			[7u8; 32],
 		);
 
-		assert_eq!(
-			Submissions::<T>::get(submission_id).unwrap().status,
-			SubmissionStatus::Accepted
-		);
+		assert_eq!(status_of::<T>(submission_id), Some(SubmissionStatus::Accepted));
 	}
 
 	#[benchmark]
 	fn accept_task_result() {
 		let creator = funded::<T>("creator", 0);
 		let task_id = create_task_of::<T>(&creator, 2, ValidationStrategy::ManualAccept);
-		let contributor = funded::<T>("contributor", 0);
-		let submission_id = assign_as::<T>(&contributor, task_id);
-		send_as::<T>(&contributor, submission_id);
+		let (_, submission_id) = pending_result::<T>(task_id, 0);
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(creator.clone()), submission_id);
 
-		assert_eq!(
-			Submissions::<T>::get(submission_id).unwrap().status,
-			SubmissionStatus::Accepted
-		);
+		assert_eq!(status_of::<T>(submission_id), Some(SubmissionStatus::Accepted));
 	}
 
 	#[benchmark]
 	fn reject_task_result() {
 		let creator = funded::<T>("creator", 0);
 		let task_id = create_task_of::<T>(&creator, 2, ValidationStrategy::ManualAccept);
-		let contributor = funded::<T>("contributor", 0);
-		let submission_id = assign_as::<T>(&contributor, task_id);
-		send_as::<T>(&contributor, submission_id);
-		let reason: Reason = alloc::vec![b'x'; MAX_REASON_LEN as usize].try_into().unwrap();
+		let (_, submission_id) = pending_result::<T>(task_id, 0);
 
 		#[extrinsic_call]
-		_(RawOrigin::Signed(creator.clone()), submission_id, reason);
+		_(RawOrigin::Signed(creator.clone()), submission_id, reason());
 
-		assert_eq!(
-			Submissions::<T>::get(submission_id).unwrap().status,
-			SubmissionStatus::Rejected
-		);
+		assert_eq!(status_of::<T>(submission_id), Some(SubmissionStatus::Rejected));
 	}
 
-	/// `s` submissions, every one pending, so closing pays each of them.
+	/// `s` committed slots whose reveal window is over: closing times each one out
+	/// (forfeits its deposit to the creator, returns its storage deposit, prunes it),
+	/// the heaviest settlement of a slot.
 	#[benchmark]
 	fn close_task(s: Linear<0, { T::MaxAssignments::get() }>) {
 		let creator = funded::<T>("creator", 0);
-		let task_id = create_task_of::<T>(&creator, T::MaxAssignments::get(), ValidationStrategy::ManualAccept);
+		let task_id =
+			create_task_of::<T>(&creator, T::MaxAssignments::get(), ValidationStrategy::ManualAccept);
 		for i in 0..s {
 			let contributor = funded::<T>("contributor", i);
 			let submission_id = assign_as::<T>(&contributor, task_id);
-			send_as::<T>(&contributor, submission_id);
+			commit_as::<T>(&contributor, submission_id, 1);
 		}
+		advance::<T>(T::RevealWindow::get() + 1u32.into());
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(creator.clone()), task_id);
 
-		assert_eq!(Tasks::<T>::get(task_id).unwrap().status, TaskStatus::Closed);
+		let task = Tasks::<T>::get(task_id).unwrap();
+		assert_eq!((task.status, task.live_submissions), (TaskStatus::Closed, 0));
+	}
+
+	#[benchmark]
+	fn time_out_slot() {
+		let creator = funded::<T>("creator", 0);
+		let task_id = create_task_of::<T>(&creator, 2, ValidationStrategy::ManualAccept);
+		let contributor = funded::<T>("contributor", 0);
+		let submission_id = assign_as::<T>(&contributor, task_id);
+		commit_as::<T>(&contributor, submission_id, 1);
+		advance::<T>(T::RevealWindow::get() + 1u32.into());
+		let caller = funded::<T>("caller", 0);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(caller), submission_id);
+
+		assert_eq!(status_of::<T>(submission_id), None);
+	}
+
+	#[benchmark]
+	fn claim_reward() {
+		let creator = funded::<T>("creator", 0);
+		let task_id = create_task_of::<T>(&creator, 2, ValidationStrategy::ManualAccept);
+		let (contributor, submission_id) = pending_result::<T>(task_id, 0);
+		advance::<T>(T::ReviewPeriod::get());
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(contributor), submission_id);
+
+		assert_eq!(status_of::<T>(submission_id), Some(SubmissionStatus::Accepted));
+	}
+
+	#[benchmark]
+	fn appeal_rejection() {
+		let creator = funded::<T>("creator", 0);
+		let task_id = create_task_of::<T>(&creator, 2, ValidationStrategy::ManualAccept);
+		let (contributor, submission_id) = pending_result::<T>(task_id, 0);
+		Pallet::<T>::reject_task_result(RawOrigin::Signed(creator).into(), submission_id, reason())
+			.expect("pending under review");
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(contributor), submission_id);
+
+		assert_eq!(status_of::<T>(submission_id), Some(SubmissionStatus::Appealed));
+	}
+
+	/// Overturning pays the reward and updates two records: the heavier decision.
+	#[benchmark]
+	fn arbitrate() -> Result<(), BenchmarkError> {
+		let creator = funded::<T>("creator", 0);
+		let task_id = create_task_of::<T>(&creator, 2, ValidationStrategy::ManualAccept);
+		let (contributor, submission_id) = pending_result::<T>(task_id, 0);
+		Pallet::<T>::reject_task_result(RawOrigin::Signed(creator).into(), submission_id, reason())
+			.expect("pending under review");
+		Pallet::<T>::appeal_rejection(RawOrigin::Signed(contributor).into(), submission_id)
+			.expect("within the appeal period");
+		let origin =
+			T::ArbiterOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
+
+		#[extrinsic_call]
+		_(origin as T::RuntimeOrigin, submission_id, true);
+
+		assert_eq!(status_of::<T>(submission_id), Some(SubmissionStatus::Accepted));
+		Ok(())
+	}
+
+	/// On a closed task: the reward also returns to the creator.
+	#[benchmark]
+	fn release_rejection() {
+		let creator = funded::<T>("creator", 0);
+		let task_id = create_task_of::<T>(&creator, 2, ValidationStrategy::ManualAccept);
+		let (_, submission_id) = pending_result::<T>(task_id, 0);
+		Pallet::<T>::reject_task_result(
+			RawOrigin::Signed(creator.clone()).into(),
+			submission_id,
+			reason(),
+		)
+		.expect("pending under review");
+		Pallet::<T>::close_task(RawOrigin::Signed(creator).into(), task_id)
+			.expect("the creator may close");
+		advance::<T>(T::AppealPeriod::get());
+		let caller = funded::<T>("caller", 0);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(caller), submission_id);
+
+		assert_eq!(status_of::<T>(submission_id), None);
+	}
+
+	/// `s` accepted submissions to remove with the task.
+	#[benchmark]
+	fn remove_task(s: Linear<0, { T::MaxAssignments::get() }>) {
+		let creator = funded::<T>("creator", 0);
+		let task_id =
+			create_task_of::<T>(&creator, T::MaxAssignments::get(), ValidationStrategy::AutoAccept);
+		for i in 0..s {
+			pending_result::<T>(task_id, i);
+		}
+		Pallet::<T>::close_task(RawOrigin::Signed(creator).into(), task_id)
+			.expect("the creator may close");
+		advance::<T>(T::RemovalDelay::get());
+		let caller = funded::<T>("caller", 0);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(caller), task_id);
+
+		assert!(!Tasks::<T>::contains_key(task_id));
 	}
 
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);

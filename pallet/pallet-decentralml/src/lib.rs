@@ -1,24 +1,35 @@
 //! # DecentralML pallet
 //!
-//! A marketplace for federated-learning work. A model creator posts a task with a
-//! reward per accepted result; the whole reward for every slot is held from the
-//! creator at once (escrow). Contributors take slots, do the work off-chain and
-//! send where their result is stored plus its hash. The creator accepts (paying
-//! that slot's reward from escrow, once) or rejects (re-opening the slot). Closing
-//! the task settles it: results still pending are paid, and everything else held
-//! goes back to the creator.
+//! A marketplace for federated-learning work between strangers. A model creator posts
+//! a task with a reward per accepted result; the reward for every slot is held from the
+//! creator at once (escrow), with a small storage deposit for the record. Contributors
+//! take slots (holding an assignment deposit and a storage deposit), do the work
+//! off-chain, then **commit** to their result by its hash and **reveal** it within
+//! `RevealWindow` blocks. The creator accepts (pays) or rejects within `ReviewPeriod`
+//! blocks of the reveal; after that anyone may claim the reward for the contributor.
+//! A rejected contributor may appeal within `AppealPeriod`; the `ArbiterOrigin`
+//! upholds or overturns. Closed tasks are removed `RemovalDelay` blocks after closing,
+//! which returns the storage deposits.
 //!
 //! ## Money
-//! For an open task, `escrow == pays_amount * (max_assignments - accepted)`, and
-//! the sum of all tasks' escrow equals what this pallet holds. A closed task holds
-//! nothing. Every unit either reaches a contributor, once, or returns to the creator.
+//! Every unit the pallet moves is a hold or a transfer of a hold:
+//! - `HoldReason::TaskEscrow` on creators: the sum of every stored task's `escrow`.
+//!   For an open task `escrow == pays_amount * (max_assignments - accepted)`; for a
+//!   closed one it is the rewards of its rejected, appealed and owed results.
+//! - `HoldReason::AssignmentDeposit` on contributors: the deposits of the `Assigned`
+//!   and `Committed` submissions. Returned on reveal or cancel, forfeited to the
+//!   creator when the slot times out.
+//! - `HoldReason::StorageDeposit`: each stored task's `deposit` (on its creator) and
+//!   each stored submission's `storage_deposit` (on its contributor); returned when
+//!   the record is removed.
 //!
-//! ## Closing and pending results
-//! The creator may close at any time; once a task has expired anyone may close it,
-//! so escrow is never locked forever. Results still pending at that moment are
-//! paid: a creator who can read a result cannot keep it unpaid by closing, so a
-//! creator who does not want to pay for a result rejects it first. Slots with no
-//! result yet are cancelled without payment.
+//! `try_state` checks all three. A payout that cannot be made (the receiving account
+//! cannot take it) never aborts the settlement of others: the result becomes
+//! `PayoutOwed`, its reward stays in escrow, and anyone may retry with `claim_reward`.
+//!
+//! ## Deadlines (pallet constants, in blocks)
+//! `MaxTaskDuration` (latest expiry), `ResultTimeout` (assigned slot without a commit),
+//! `RevealWindow`, `ReviewPeriod`, `AppealPeriod`, `RemovalDelay`.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -28,6 +39,7 @@ pub use pallet::*;
 pub use types::*;
 pub use weights::WeightInfo;
 
+pub mod migrations;
 pub mod types;
 pub mod weights;
 
@@ -55,32 +67,44 @@ pub type TaskOf<T> = Task<
 /// A submission as stored for runtime `T`.
 pub type SubmissionOf<T> = Submission<
 	<T as frame::deps::frame_system::Config>::AccountId,
+	BalanceOf<T>,
 	frame::deps::frame_system::pallet_prelude::BlockNumberFor<T>,
 >;
 
 #[frame::pallet]
 pub mod pallet {
 	use super::*;
-	use frame::deps::frame_support::traits::tokens::{Fortitude, Precision, Restriction};
-	use frame::deps::sp_runtime::traits::{CheckedAdd, CheckedMul, CheckedSub, Zero};
+	use frame::deps::frame_support::{
+		storage::with_storage_layer,
+		traits::tokens::{Fortitude, Precision, Restriction},
+	};
+	use frame::deps::sp_runtime::traits::{CheckedAdd, CheckedMul, CheckedSub, Saturating, Zero};
 	use frame::prelude::*;
 	// Explicit, so the pallet's records win over same-named items of the prelude.
 	use crate::types::{Submission, Task};
 	use fungible::{Inspect, InspectHold, Mutate, MutateHold};
 
+	/// The in-code storage version; `migrations::v1` brings version 0 storage to it.
+	pub const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
 	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
 	/// Why this pallet holds funds.
 	#[pallet::composite_enum]
 	pub enum HoldReason {
-		/// Rewards of an open task not yet paid out.
+		/// Rewards of a task not yet paid out or returned (on the creator).
 		TaskEscrow,
+		/// A contributor's stake on a slot until the result is revealed.
+		AssignmentDeposit,
+		/// Pays for a task or submission record while it is stored.
+		StorageDeposit,
 	}
 
 	#[pallet::config]
 	pub trait Config: frame_system::Config {
-		/// The currency rewards are paid in; escrow is a hold on the creator's balance.
+		/// The currency rewards are paid in; escrow and deposits are holds on it.
 		type Currency: Inspect<Self::AccountId>
 			+ Mutate<Self::AccountId>
 			+ InspectHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
@@ -89,14 +113,51 @@ pub mod pallet {
 		/// The overarching hold reason.
 		type RuntimeHoldReason: From<HoldReason>;
 
-		/// The most slots (paid results) a task may have.
+		/// Who decides appeals against rejections (Root in the dev runtime).
+		type ArbiterOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+
+		/// The most slots (paid results) a task may have; also bounds the submissions
+		/// a task stores, and so the work of closing or removing it.
 		#[pallet::constant]
 		type MaxAssignments: Get<u32>;
 
-		/// The most submission records a task may accumulate, rejected ones included;
-		/// bounds the work of closing a task.
+		/// The latest expiration block a new task may have, counted from its creation.
 		#[pallet::constant]
-		type MaxSubmissionsPerTask: Get<u32>;
+		type MaxTaskDuration: Get<BlockNumberFor<Self>>;
+
+		/// Blocks an assigned contributor has to commit before anyone may time the slot out.
+		#[pallet::constant]
+		type ResultTimeout: Get<BlockNumberFor<Self>>;
+
+		/// Blocks after the commit within which the result must be revealed.
+		#[pallet::constant]
+		type RevealWindow: Get<BlockNumberFor<Self>>;
+
+		/// Blocks after a reveal during which the creator may reject; after them the
+		/// reward can be claimed for the contributor.
+		#[pallet::constant]
+		type ReviewPeriod: Get<BlockNumberFor<Self>>;
+
+		/// Blocks after a rejection during which the contributor may appeal.
+		#[pallet::constant]
+		type AppealPeriod: Get<BlockNumberFor<Self>>;
+
+		/// Blocks after closing before anyone may remove a task and its records.
+		#[pallet::constant]
+		type RemovalDelay: Get<BlockNumberFor<Self>>;
+
+		/// Held from a contributor per slot until the reveal; forfeited to the creator
+		/// if the slot times out.
+		#[pallet::constant]
+		type AssignmentDeposit: Get<BalanceOf<Self>>;
+
+		/// Held from a creator per task record until the task is removed.
+		#[pallet::constant]
+		type TaskDeposit: Get<BalanceOf<Self>>;
+
+		/// Held from a contributor per submission record until it is removed.
+		#[pallet::constant]
+		type SubmissionDeposit: Get<BalanceOf<Self>>;
 
 		/// Weights of this pallet's calls, from its benchmarks.
 		type WeightInfo: WeightInfo;
@@ -134,7 +195,7 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type NextSubmissionId<T> = StorageValue<_, SubmissionId, ValueQuery>;
 
-	/// Every task, open or closed.
+	/// Every stored task, open or closed (closed ones until removed).
 	#[pallet::storage]
 	pub type Tasks<T: Config> = StorageMap<_, Twox64Concat, TaskId, TaskOf<T>>;
 
@@ -142,29 +203,50 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type OpenTasks<T> = StorageMap<_, Twox64Concat, TaskId, ()>;
 
-	/// Index: the tasks each creator made.
+	/// Index: the stored tasks of each creator.
 	#[pallet::storage]
 	pub type TasksByCreator<T: Config> =
 		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, TaskId, ()>;
 
-	/// Every submission (a contributor's slot and result).
+	/// Every stored submission (a contributor's slot and result).
 	#[pallet::storage]
 	pub type Submissions<T: Config> = StorageMap<_, Twox64Concat, SubmissionId, SubmissionOf<T>>;
 
-	/// Index: the submissions of each task.
+	/// Index: the stored submissions of each task.
 	#[pallet::storage]
 	pub type TaskSubmissions<T> =
 		StorageDoubleMap<_, Twox64Concat, TaskId, Twox64Concat, SubmissionId, ()>;
 
-	/// Index: the submissions of each contributor.
+	/// Index: the stored submissions of each contributor.
 	#[pallet::storage]
 	pub type ContributorSubmissions<T: Config> =
 		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, SubmissionId, ()>;
 
-	/// Which submission a contributor has in a task; one per account per task, ever.
+	/// The stored submission a contributor has in a task: one per account per task.
+	/// Removed when the submission is pruned, so the account may take a slot again.
 	#[pallet::storage]
 	pub type Assignments<T: Config> =
 		StorageDoubleMap<_, Twox64Concat, TaskId, Blake2_128Concat, T::AccountId, SubmissionId>;
+
+	/// Index: which stored submission of a task revealed a result with this content hash.
+	#[pallet::storage]
+	pub type ResultHashes<T> =
+		StorageDoubleMap<_, Twox64Concat, TaskId, Identity, [u8; 32], SubmissionId>;
+
+	/// What each creator's record says: tasks, decisions, overturned rejections, paid.
+	#[pallet::storage]
+	pub type CreatorStats<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, CreatorRecord<BalanceOf<T>>, ValueQuery>;
+
+	/// What each contributor's record says: slots, reveals, decisions, time-outs, appeals.
+	#[pallet::storage]
+	pub type ContributorStats<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, ContributorRecord, ValueQuery>;
+
+	/// Who accepted each result whose payout is owed (`PayoutOwed`), for the event of
+	/// the retried payment.
+	#[pallet::storage]
+	pub type OwedPayouts<T> = StorageMap<_, Twox64Concat, SubmissionId, Decider>;
 
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
@@ -179,43 +261,70 @@ pub mod pallet {
 		},
 		/// A contributor took a slot.
 		TaskAssigned { task_id: TaskId, submission_id: SubmissionId, contributor: T::AccountId },
-		/// A contributor sent a result.
-		ResultSent { task_id: TaskId, submission_id: SubmissionId, contributor: T::AccountId },
+		/// A contributor committed to a result by its hash.
+		ResultCommitted { task_id: TaskId, submission_id: SubmissionId, contributor: T::AccountId },
+		/// A contributor revealed the committed result; it awaits review.
+		ResultRevealed { task_id: TaskId, submission_id: SubmissionId, contributor: T::AccountId },
 		/// A result was accepted and its reward paid.
 		ResultAccepted {
 			task_id: TaskId,
 			submission_id: SubmissionId,
 			contributor: T::AccountId,
 			paid: BalanceOf<T>,
+			decided_by: Decider,
 		},
-		/// A result was rejected (or a silent slot freed); nothing was paid.
+		/// A result was accepted but its payment failed; the reward stays held and
+		/// anyone may retry it with `claim_reward`.
+		PayoutDeferred {
+			task_id: TaskId,
+			submission_id: SubmissionId,
+			contributor: T::AccountId,
+			amount: BalanceOf<T>,
+		},
+		/// The creator rejected a result; nothing paid yet, the reward stays held.
 		ResultRejected {
 			task_id: TaskId,
 			submission_id: SubmissionId,
 			contributor: T::AccountId,
 			reason: Reason,
 		},
-		/// The task was settled: pending results paid, the rest returned to the creator.
-		TaskClosed {
+		/// The contributor appealed a rejection.
+		RejectionAppealed { task_id: TaskId, submission_id: SubmissionId, contributor: T::AccountId },
+		/// The arbiter decided an appeal.
+		AppealDecided { task_id: TaskId, submission_id: SubmissionId, overturned: bool },
+		/// A rejection became final: the slot reopened (or the reward went back to the
+		/// creator of a closed task) and the record was removed.
+		RejectionFinal { task_id: TaskId, submission_id: SubmissionId },
+		/// A slot passed its deadline: the assignment deposit went to the creator
+		/// (`forfeited`), the record was removed and the slot reopened.
+		SlotTimedOut {
 			task_id: TaskId,
-			paid_on_close: BalanceOf<T>,
-			refunded: BalanceOf<T>,
+			submission_id: SubmissionId,
+			contributor: T::AccountId,
+			forfeited: BalanceOf<T>,
 		},
+		/// Closing released a slot that had no result; its deposits were returned.
+		SlotCancelled { task_id: TaskId, submission_id: SubmissionId, contributor: T::AccountId },
+		/// The task was settled: pending results paid, the rest returned to the creator.
+		TaskClosed { task_id: TaskId, paid_on_close: BalanceOf<T>, refunded: BalanceOf<T> },
+		/// A closed task and its records were removed and their deposits returned.
+		TaskRemoved { task_id: TaskId },
 	}
 
 	#[pallet::error]
 	pub enum Error<T> {
-		/// No task has this id.
+		/// No task has this id (never created, or removed).
 		TaskNotFound,
-		/// No submission has this id.
+		/// No submission has this id (never made, or cancelled, timed out, finally
+		/// rejected or removed with its task).
 		SubmissionNotFound,
 		/// Only the task's creator may do this.
 		NotTaskCreator,
 		/// Only the contributor assigned to this submission may do this.
 		NotAssignedContributor,
-		/// The task has reached its maximum number of assignments.
+		/// Every slot of the task is taken.
 		NoSlotsLeft,
-		/// This account already has (or had) a slot in this task.
+		/// This account already has a submission in this task.
 		AlreadyAssigned,
 		/// The creator cannot take a slot in their own task.
 		CreatorCannotContribute,
@@ -227,34 +336,106 @@ pub mod pallet {
 		TaskNotExpired,
 		/// The expiration block must be in the future.
 		ExpirationInPast,
+		/// The expiration block is further away than MaxTaskDuration blocks.
+		ExpirationTooFar,
 		/// The reward per result must be more than zero.
 		ZeroReward,
+		/// The reward per result is below the existential deposit, so paying it to a
+		/// new account would fail.
+		RewardBelowMinimum,
 		/// A task needs at least one slot.
 		ZeroAssignments,
 		/// More slots than the runtime's MaxAssignments allows.
 		TooManyAssignments,
-		/// The task has accumulated the most submissions the runtime allows.
-		TooManySubmissions,
 		/// The question is empty.
 		EmptyQuestion,
 		/// A storage location has an empty path.
 		EmptyLocation,
+		/// A result location says zero bytes are stored.
+		ZeroSize,
 		/// A result needs a text or a location.
 		EmptyResult,
-		/// The creator's free balance cannot cover the reward for every slot.
+		/// The creator's free balance cannot cover the escrow and the task deposit.
 		InsufficientFunds,
-		/// A result was already sent for this submission.
+		/// The contributor's free balance cannot cover the assignment and storage deposits.
+		InsufficientFundsForDeposit,
+		/// The submission already holds a commitment; reveal it.
+		AlreadyCommitted,
+		/// The submission has no commitment yet; commit first.
+		NotCommitted,
+		/// The reveal window of the commitment has passed.
+		RevealWindowOver,
+		/// The revealed result does not hash to the commitment.
+		CommitmentMismatch,
+		/// Another stored submission of this task revealed a result with this content hash.
+		DuplicateResult,
+		/// A result was already revealed for this submission.
 		ResultAlreadySent,
-		/// The submission has no result awaiting a decision (none sent, or already decided).
+		/// The submission has no result awaiting a decision (none revealed, or decided).
 		ResultNotPending,
+		/// The review period of this result is over; it can no longer be rejected.
+		ReviewPeriodOver,
+		/// A commitment is still within its reveal window; the task cannot close yet.
+		CommitmentsOutstanding,
+		/// A result is still within its review period; only the creator may close now.
+		ResultsUnderReview,
+		/// The deadline this call waits for has not passed yet.
+		DeadlineNotReached,
+		/// The submission has no reward to claim (not pending, not owed).
+		NothingToClaim,
+		/// The submission is not rejected (or its rejection was already appealed).
+		NotRejected,
+		/// The appeal period of this rejection is over.
+		AppealPeriodOver,
+		/// The submission is not under appeal.
+		NotAppealed,
+		/// Only a closed task can be removed.
+		TaskNotClosed,
+		/// The task closed less than RemovalDelay blocks ago.
+		RemovalTooEarly,
+		/// The task still holds rewards (disputed or owed results); settle them first.
+		SettlementOutstanding,
 		/// An amount or counter would overflow.
 		Overflow,
 	}
 
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn integrity_test() {
+			let weights = <T as frame_system::Config>::BlockWeights::get();
+			let limit = weights
+				.get(DispatchClass::Normal)
+				.max_extrinsic
+				.unwrap_or(weights.max_block);
+			let max = T::MaxAssignments::get();
+			assert!(
+				T::WeightInfo::close_task(max).all_lte(limit),
+				"closing a task with MaxAssignments submissions does not fit in a block"
+			);
+			assert!(
+				T::WeightInfo::remove_task(max).all_lte(limit),
+				"removing a task with MaxAssignments submissions does not fit in a block"
+			);
+			assert!(max > 0, "MaxAssignments must be at least 1");
+			assert!(!T::RevealWindow::get().is_zero(), "RevealWindow must be at least 1 block");
+			assert!(!T::ReviewPeriod::get().is_zero(), "ReviewPeriod must be at least 1 block");
+			assert!(!T::AppealPeriod::get().is_zero(), "AppealPeriod must be at least 1 block");
+			assert!(!T::ResultTimeout::get().is_zero(), "ResultTimeout must be at least 1 block");
+		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), frame::try_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
+	}
+
 	#[pallet::call]
 	impl<T: Config> Pallet<T> {
-		/// Create a task and hold `pays_amount * max_assignments` from the signer (the
-		/// creator) in escrow. Stores the task, indexes it as open and by creator.
+		/// Create a task. Any signed account (the creator). Holds `pays_amount *
+		/// max_assignments` in escrow and `TaskDeposit` as storage deposit from the
+		/// creator; stores the task, indexes it as open and by creator, and bumps the
+		/// creator's `tasks_created`. The expiry may be at most `MaxTaskDuration` blocks
+		/// away and the reward at least the existential deposit.
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::create_task())]
 		pub fn create_task(
@@ -273,16 +454,25 @@ pub mod pallet {
 			let now = frame_system::Pallet::<T>::block_number();
 			ensure!(!question.is_empty(), Error::<T>::EmptyQuestion);
 			ensure!(!pays_amount.is_zero(), Error::<T>::ZeroReward);
+			ensure!(pays_amount >= T::Currency::minimum_balance(), Error::<T>::RewardBelowMinimum);
 			ensure!(max_assignments > 0, Error::<T>::ZeroAssignments);
 			ensure!(max_assignments <= T::MaxAssignments::get(), Error::<T>::TooManyAssignments);
 			ensure!(expiration_block > now, Error::<T>::ExpirationInPast);
+			ensure!(
+				expiration_block <= now.saturating_add(T::MaxTaskDuration::get()),
+				Error::<T>::ExpirationTooFar
+			);
 			ensure!(!bundle.path.is_empty(), Error::<T>::EmptyLocation);
 			let escrow =
 				pays_amount.checked_mul(&max_assignments.into()).ok_or(Error::<T>::Overflow)?;
 			let task_id = NextTaskId::<T>::get();
 			let next_task_id = task_id.checked_add(1).ok_or(Error::<T>::Overflow)?;
+			let deposit = T::TaskDeposit::get();
 
+			// Calls are transactional: if the second hold fails, the first is undone.
 			T::Currency::hold(&HoldReason::TaskEscrow.into(), &creator, escrow)
+				.map_err(|_| Error::<T>::InsufficientFunds)?;
+			Self::hold(HoldReason::StorageDeposit, &creator, deposit)
 				.map_err(|_| Error::<T>::InsufficientFunds)?;
 			Tasks::<T>::insert(
 				task_id,
@@ -299,16 +489,19 @@ pub mod pallet {
 					annotation,
 					status: TaskStatus::Open,
 					created_at: now,
+					closed_at: None,
 					taken_slots: 0,
 					pending: 0,
 					accepted: 0,
-					submissions: 0,
+					live_submissions: 0,
 					escrow,
+					deposit,
 				},
 			);
 			OpenTasks::<T>::insert(task_id, ());
 			TasksByCreator::<T>::insert(&creator, task_id, ());
 			NextTaskId::<T>::put(next_task_id);
+			CreatorStats::<T>::mutate(&creator, |r| r.tasks_created = r.tasks_created.saturating_add(1));
 			Self::deposit_event(Event::TaskCreated {
 				task_id,
 				creator,
@@ -319,8 +512,11 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Take a slot in an open, unexpired task. Anyone but the creator may call it,
-		/// once per task. Creates a submission in `Assigned` state.
+		/// Take a slot in an open, unexpired task. Any signed account but the creator,
+		/// while it has no stored submission in the task. Holds `AssignmentDeposit` and
+		/// `SubmissionDeposit` from the contributor; creates a submission in `Assigned`
+		/// state and bumps the contributor's `slots_taken`. The contributor must commit
+		/// within `ResultTimeout` blocks or anyone may time the slot out.
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::assign_task())]
 		pub fn assign_task(origin: OriginFor<T>, task_id: TaskId) -> DispatchResult {
@@ -334,15 +530,18 @@ pub mod pallet {
 				Error::<T>::AlreadyAssigned
 			);
 			ensure!(task.taken_slots < task.max_assignments, Error::<T>::NoSlotsLeft);
-			ensure!(
-				task.submissions < T::MaxSubmissionsPerTask::get(),
-				Error::<T>::TooManySubmissions
-			);
 			let submission_id = NextSubmissionId::<T>::get();
 			let next_submission_id = submission_id.checked_add(1).ok_or(Error::<T>::Overflow)?;
+			task.taken_slots = task.taken_slots.checked_add(1).ok_or(Error::<T>::Overflow)?;
+			task.live_submissions =
+				task.live_submissions.checked_add(1).ok_or(Error::<T>::Overflow)?;
+			let assignment_deposit = T::AssignmentDeposit::get();
+			let storage_deposit = T::SubmissionDeposit::get();
 
-			task.taken_slots += 1;
-			task.submissions += 1;
+			Self::hold(HoldReason::AssignmentDeposit, &contributor, assignment_deposit)
+				.map_err(|_| Error::<T>::InsufficientFundsForDeposit)?;
+			Self::hold(HoldReason::StorageDeposit, &contributor, storage_deposit)
+				.map_err(|_| Error::<T>::InsufficientFundsForDeposit)?;
 			Tasks::<T>::insert(task_id, task);
 			Submissions::<T>::insert(
 				submission_id,
@@ -351,63 +550,138 @@ pub mod pallet {
 					contributor: contributor.clone(),
 					status: SubmissionStatus::Assigned,
 					assigned_at: frame_system::Pallet::<T>::block_number(),
+					commitment: None,
+					committed_at: None,
 					submitted_at: None,
 					result: Default::default(),
 					result_location: None,
 					rejection_reason: None,
+					rejected_at: None,
+					assignment_deposit,
+					storage_deposit,
 				},
 			);
 			TaskSubmissions::<T>::insert(task_id, submission_id, ());
 			ContributorSubmissions::<T>::insert(&contributor, submission_id, ());
 			Assignments::<T>::insert(task_id, &contributor, submission_id);
 			NextSubmissionId::<T>::put(next_submission_id);
+			ContributorStats::<T>::mutate(&contributor, |r| {
+				r.slots_taken = r.slots_taken.saturating_add(1)
+			});
 			Self::deposit_event(Event::TaskAssigned { task_id, submission_id, contributor });
 			Ok(())
 		}
 
-		/// Send the result of a submission: a text, a location (storage, path, hash), or
-		/// both. Only the assigned contributor, once, before the task expires. Under
-		/// AutoAccept the result is accepted and paid at once.
+		/// Commit to a result by its hash (`result_commitment`), which reveals nothing
+		/// of it. Only the assigned contributor, once, while the task is open and not
+		/// expired. Moves the submission to `Committed` with `committed_at = now`; the
+		/// result must be revealed within `RevealWindow` blocks, and until then the task
+		/// cannot be closed.
 		#[pallet::call_index(2)]
-		#[pallet::weight(T::WeightInfo::send_task_result())]
-		pub fn send_task_result(
+		#[pallet::weight(T::WeightInfo::commit_task_result())]
+		pub fn commit_task_result(
 			origin: OriginFor<T>,
 			submission_id: SubmissionId,
-			result: ResultText,
-			result_location: Option<Location>,
+			commitment: [u8; 32],
 		) -> DispatchResult {
 			let contributor = ensure_signed(origin)?;
 			let mut submission =
 				Submissions::<T>::get(submission_id).ok_or(Error::<T>::SubmissionNotFound)?;
 			ensure!(submission.contributor == contributor, Error::<T>::NotAssignedContributor);
-			ensure!(submission.status == SubmissionStatus::Assigned, Error::<T>::ResultAlreadySent);
-			ensure!(!result.is_empty() || result_location.is_some(), Error::<T>::EmptyResult);
-			if let Some(location) = &result_location {
-				ensure!(!location.path.is_empty(), Error::<T>::EmptyLocation);
+			match submission.status {
+				SubmissionStatus::Assigned => {},
+				SubmissionStatus::Committed => return Err(Error::<T>::AlreadyCommitted.into()),
+				_ => return Err(Error::<T>::ResultAlreadySent.into()),
+			}
+			let task_id = submission.task_id;
+			let task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
+			ensure!(task.status == TaskStatus::Open, Error::<T>::TaskClosed);
+			ensure!(!Self::is_expired(&task), Error::<T>::TaskExpired);
+
+			submission.status = SubmissionStatus::Committed;
+			submission.commitment = Some(commitment);
+			submission.committed_at = Some(frame_system::Pallet::<T>::block_number());
+			Submissions::<T>::insert(submission_id, submission);
+			Self::deposit_event(Event::ResultCommitted { task_id, submission_id, contributor });
+			Ok(())
+		}
+
+		/// Reveal the committed result: a text, a location (storage, path, sha256,
+		/// size), or both, and the salt. Only the assigned contributor, within
+		/// `RevealWindow` blocks of the commit (also after the task's expiry). The
+		/// result must hash to the commitment and its content hash must not be another
+		/// stored submission's of this task. Moves the submission to `Pending`, returns
+		/// the assignment deposit, indexes the content hash and bumps the contributor's
+		/// `results_revealed`. Under AutoAccept the reward is paid at once.
+		#[pallet::call_index(6)]
+		#[pallet::weight(T::WeightInfo::reveal_task_result())]
+		pub fn reveal_task_result(
+			origin: OriginFor<T>,
+			submission_id: SubmissionId,
+			result: ResultText,
+			result_location: Option<Location>,
+			salt: [u8; 32],
+		) -> DispatchResult {
+			let contributor = ensure_signed(origin)?;
+			let now = frame_system::Pallet::<T>::block_number();
+			let mut submission =
+				Submissions::<T>::get(submission_id).ok_or(Error::<T>::SubmissionNotFound)?;
+			ensure!(submission.contributor == contributor, Error::<T>::NotAssignedContributor);
+			match submission.status {
+				SubmissionStatus::Committed => {},
+				SubmissionStatus::Assigned => return Err(Error::<T>::NotCommitted.into()),
+				_ => return Err(Error::<T>::ResultAlreadySent.into()),
 			}
 			let task_id = submission.task_id;
 			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
 			ensure!(task.status == TaskStatus::Open, Error::<T>::TaskClosed);
-			ensure!(!Self::is_expired(&task), Error::<T>::TaskExpired);
+			let committed_at = submission.committed_at.ok_or(Error::<T>::NotCommitted)?;
+			ensure!(
+				now <= committed_at.saturating_add(T::RevealWindow::get()),
+				Error::<T>::RevealWindowOver
+			);
+			ensure!(!result.is_empty() || result_location.is_some(), Error::<T>::EmptyResult);
+			if let Some(location) = &result_location {
+				ensure!(!location.path.is_empty(), Error::<T>::EmptyLocation);
+				ensure!(location.size > 0, Error::<T>::ZeroSize);
+			}
+			ensure!(
+				submission.commitment ==
+					Some(Self::result_commitment(
+						&contributor,
+						submission_id,
+						&result,
+						&result_location,
+						&salt
+					)),
+				Error::<T>::CommitmentMismatch
+			);
+			if let Some(location) = &result_location {
+				ensure!(
+					!ResultHashes::<T>::contains_key(task_id, location.content_hash),
+					Error::<T>::DuplicateResult
+				);
+				ResultHashes::<T>::insert(task_id, location.content_hash, submission_id);
+			}
 
+			Self::release(HoldReason::AssignmentDeposit, &contributor, submission.assignment_deposit)?;
+			submission.assignment_deposit = Zero::zero();
 			submission.status = SubmissionStatus::Pending;
-			submission.submitted_at = Some(frame_system::Pallet::<T>::block_number());
+			submission.submitted_at = Some(now);
 			submission.result = result;
 			submission.result_location = result_location;
-			task.pending += 1;
-			Self::deposit_event(Event::ResultSent {
+			task.pending = task.pending.checked_add(1).ok_or(Error::<T>::Overflow)?;
+			ContributorStats::<T>::mutate(&contributor, |r| {
+				r.results_revealed = r.results_revealed.saturating_add(1)
+			});
+			Self::deposit_event(Event::ResultRevealed {
 				task_id,
 				submission_id,
-				contributor: contributor.clone(),
+				contributor,
 			});
 			if task.validation_strategy == ValidationStrategy::AutoAccept {
-				let paid = Self::pay_result(&mut task, &mut submission)?;
-				Self::deposit_event(Event::ResultAccepted {
-					task_id,
-					submission_id,
-					contributor,
-					paid,
-				});
+				task.pending = task.pending.checked_sub(1).ok_or(Error::<T>::Overflow)?;
+				Self::pay_or_defer(task_id, &mut task, submission_id, &mut submission, Decider::AutoAccept)?;
 			}
 			Tasks::<T>::insert(task_id, task);
 			Submissions::<T>::insert(submission_id, submission);
@@ -415,7 +689,8 @@ pub mod pallet {
 		}
 
 		/// Accept a pending result and pay its reward from escrow to the contributor.
-		/// Only the task's creator, while the task is open; a result is paid once.
+		/// Only the task's creator, while the task is open; a result is paid once. If
+		/// the payment fails the result becomes `PayoutOwed` (claimable later).
 		#[pallet::call_index(3)]
 		#[pallet::weight(T::WeightInfo::accept_task_result())]
 		pub fn accept_task_result(
@@ -427,17 +702,18 @@ pub mod pallet {
 			let task_id = submission.task_id;
 			ensure!(submission.status == SubmissionStatus::Pending, Error::<T>::ResultNotPending);
 
-			let paid = Self::pay_result(&mut task, &mut submission)?;
-			let contributor = submission.contributor.clone();
+			task.pending = task.pending.checked_sub(1).ok_or(Error::<T>::Overflow)?;
+			Self::pay_or_defer(task_id, &mut task, submission_id, &mut submission, Decider::Creator)?;
 			Tasks::<T>::insert(task_id, task);
 			Submissions::<T>::insert(submission_id, submission);
-			Self::deposit_event(Event::ResultAccepted { task_id, submission_id, contributor, paid });
 			Ok(())
 		}
 
-		/// Reject a pending result, or free the slot of a contributor who has not sent
-		/// one, with a short reason. Only the task's creator, while the task is open.
-		/// Nothing is paid; the slot opens again for another contributor until expiry.
+		/// Reject a pending result with a short reason. Only the task's creator, while
+		/// the task is open and within `ReviewPeriod` blocks of the reveal. Nothing is
+		/// paid; the slot stays taken and its reward held until the rejection is final
+		/// (the contributor may appeal within `AppealPeriod`). Bumps `results_rejected`
+		/// of both the creator and the contributor.
 		#[pallet::call_index(4)]
 		#[pallet::weight(T::WeightInfo::reject_task_result())]
 		pub fn reject_task_result(
@@ -446,20 +722,27 @@ pub mod pallet {
 			reason: Reason,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
+			let now = frame_system::Pallet::<T>::block_number();
 			let (mut task, mut submission) = Self::open_submission_of(&who, submission_id)?;
 			let task_id = submission.task_id;
+			ensure!(submission.status == SubmissionStatus::Pending, Error::<T>::ResultNotPending);
+			let submitted_at = submission.submitted_at.ok_or(Error::<T>::ResultNotPending)?;
 			ensure!(
-				matches!(submission.status, SubmissionStatus::Pending | SubmissionStatus::Assigned),
-				Error::<T>::ResultNotPending
+				now < submitted_at.saturating_add(T::ReviewPeriod::get()),
+				Error::<T>::ReviewPeriodOver
 			);
 
-			if submission.status == SubmissionStatus::Pending {
-				task.pending -= 1;
-			}
-			task.taken_slots -= 1;
+			task.pending = task.pending.checked_sub(1).ok_or(Error::<T>::Overflow)?;
 			submission.status = SubmissionStatus::Rejected;
 			submission.rejection_reason = Some(reason.clone());
+			submission.rejected_at = Some(now);
 			let contributor = submission.contributor.clone();
+			CreatorStats::<T>::mutate(&who, |r| {
+				r.results_rejected = r.results_rejected.saturating_add(1)
+			});
+			ContributorStats::<T>::mutate(&contributor, |r| {
+				r.results_rejected = r.results_rejected.saturating_add(1)
+			});
 			Tasks::<T>::insert(task_id, task);
 			Submissions::<T>::insert(submission_id, submission);
 			Self::deposit_event(Event::ResultRejected {
@@ -471,45 +754,278 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Settle a task: pay every pending result, cancel slots with no result, and
-		/// return the rest of the escrow to the creator. The creator may close at any
-		/// time; anyone may close a task whose expiration block has passed.
+		/// Settle a task. The creator may close at any time; anyone may close it once
+		/// expired, but not while a result is within its review period. Nobody may
+		/// close while a commitment is within its reveal window. Pays every pending
+		/// result (a failed payment becomes `PayoutOwed`, never aborting the rest),
+		/// cancels assigned slots (deposits returned; slots past `ResultTimeout` and
+		/// commitments past their window time out, forfeiting the assignment deposit to
+		/// the creator), keeps the rewards of rejected, appealed and owed results held,
+		/// and returns the rest of the escrow to the creator. Marks the task closed.
 		#[pallet::call_index(5)]
-		#[pallet::weight(T::WeightInfo::close_task(T::MaxSubmissionsPerTask::get()))]
+		#[pallet::weight(T::WeightInfo::close_task(T::MaxAssignments::get()))]
 		pub fn close_task(origin: OriginFor<T>, task_id: TaskId) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
+			let now = frame_system::Pallet::<T>::block_number();
 			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
 			ensure!(task.status == TaskStatus::Open, Error::<T>::TaskClosed);
-			ensure!(who == task.creator || Self::is_expired(&task), Error::<T>::TaskNotExpired);
+			let by_creator = who == task.creator;
+			ensure!(by_creator || Self::is_expired(&task), Error::<T>::TaskNotExpired);
+			let submissions: alloc::vec::Vec<(SubmissionId, SubmissionOf<T>)> =
+				TaskSubmissions::<T>::iter_key_prefix(task_id)
+					.filter_map(|id| Submissions::<T>::get(id).map(|s| (id, s)))
+					.collect();
+			for (_, submission) in &submissions {
+				if submission.status == SubmissionStatus::Committed {
+					ensure!(!Self::reveal_window_open(submission, now), Error::<T>::CommitmentsOutstanding);
+				}
+				if submission.status == SubmissionStatus::Pending && !by_creator {
+					ensure!(!Self::under_review(submission, now), Error::<T>::ResultsUnderReview);
+				}
+			}
 
+			let visited = submissions.len() as u32;
 			let mut paid_on_close = BalanceOf::<T>::zero();
-			let mut visited = 0u32;
-			for (submission_id, ()) in TaskSubmissions::<T>::iter_prefix(task_id) {
-				visited += 1;
-				let Some(mut submission) = Submissions::<T>::get(submission_id) else { continue };
+			let mut kept = 0u32;
+			for (submission_id, mut submission) in submissions {
 				match submission.status {
 					SubmissionStatus::Pending => {
-						let paid = Self::pay_result(&mut task, &mut submission)?;
+						let decider = if Self::under_review(&submission, now) {
+							Decider::Close
+						} else {
+							Decider::ReviewPeriodLapsed
+						};
+						task.pending = task.pending.checked_sub(1).ok_or(Error::<T>::Overflow)?;
+						let paid = Self::pay_or_defer(
+							task_id,
+							&mut task,
+							submission_id,
+							&mut submission,
+							decider,
+						)?;
 						paid_on_close = paid_on_close.checked_add(&paid).ok_or(Error::<T>::Overflow)?;
+						if submission.status == SubmissionStatus::PayoutOwed {
+							kept = kept.checked_add(1).ok_or(Error::<T>::Overflow)?;
+						}
+						Submissions::<T>::insert(submission_id, submission);
 					},
-					SubmissionStatus::Assigned => submission.status = SubmissionStatus::Cancelled,
-					_ => continue,
+					SubmissionStatus::Assigned if !Self::slot_timed_out(&submission, now) => {
+						Self::release(
+							HoldReason::AssignmentDeposit,
+							&submission.contributor,
+							submission.assignment_deposit,
+						)?;
+						Self::remove_submission(&mut task, submission_id, &submission)?;
+						Self::deposit_event(Event::SlotCancelled {
+							task_id,
+							submission_id,
+							contributor: submission.contributor,
+						});
+					},
+					SubmissionStatus::Assigned | SubmissionStatus::Committed => {
+						Self::time_out(task_id, &mut task, submission_id, submission)?;
+					},
+					SubmissionStatus::Rejected |
+					SubmissionStatus::Appealed |
+					SubmissionStatus::PayoutOwed => {
+						kept = kept.checked_add(1).ok_or(Error::<T>::Overflow)?;
+					},
+					SubmissionStatus::Accepted => {},
 				}
-				Submissions::<T>::insert(submission_id, submission);
 			}
-			let refunded = task.escrow;
-			T::Currency::release(
-				&HoldReason::TaskEscrow.into(),
-				&task.creator,
-				refunded,
-				Precision::Exact,
-			)?;
-			task.escrow = Zero::zero();
+			let held_back =
+				task.pays_amount.checked_mul(&kept.into()).ok_or(Error::<T>::Overflow)?;
+			let refunded = task.escrow.checked_sub(&held_back).ok_or(Error::<T>::Overflow)?;
+			Self::release(HoldReason::TaskEscrow, &task.creator, refunded)?;
+			task.escrow = held_back;
 			task.status = TaskStatus::Closed;
+			task.closed_at = Some(now);
 			Tasks::<T>::insert(task_id, task);
 			OpenTasks::<T>::remove(task_id);
 			Self::deposit_event(Event::TaskClosed { task_id, paid_on_close, refunded });
 			Ok(Some(T::WeightInfo::close_task(visited)).into())
+		}
+
+		/// Time out a slot whose deadline passed. Anyone. An `Assigned` slot
+		/// `ResultTimeout` blocks after it was taken, or a `Committed` one whose reveal
+		/// window is over. Forfeits the assignment deposit to the creator, returns the
+		/// storage deposit, removes the record (the slot reopens, and the account may
+		/// take a slot again) and bumps the contributor's `slots_timed_out`.
+		#[pallet::call_index(7)]
+		#[pallet::weight(T::WeightInfo::time_out_slot())]
+		pub fn time_out_slot(origin: OriginFor<T>, submission_id: SubmissionId) -> DispatchResult {
+			ensure_signed(origin)?;
+			let now = frame_system::Pallet::<T>::block_number();
+			let submission =
+				Submissions::<T>::get(submission_id).ok_or(Error::<T>::SubmissionNotFound)?;
+			match submission.status {
+				SubmissionStatus::Assigned | SubmissionStatus::Committed =>
+					ensure!(Self::slot_timed_out(&submission, now), Error::<T>::DeadlineNotReached),
+				_ => return Err(Error::<T>::ResultAlreadySent.into()),
+			}
+			let task_id = submission.task_id;
+			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
+			Self::time_out(task_id, &mut task, submission_id, submission)?;
+			Tasks::<T>::insert(task_id, task);
+			Ok(())
+		}
+
+		/// Pay a reward nobody decided on, or retry an owed one. Anyone. A `Pending`
+		/// result whose review period is over is paid (a failed payment becomes
+		/// `PayoutOwed`); a `PayoutOwed` result's payment is retried (and fails with the
+		/// currency's error if it still cannot be made).
+		#[pallet::call_index(8)]
+		#[pallet::weight(T::WeightInfo::claim_reward())]
+		pub fn claim_reward(origin: OriginFor<T>, submission_id: SubmissionId) -> DispatchResult {
+			ensure_signed(origin)?;
+			let now = frame_system::Pallet::<T>::block_number();
+			let mut submission =
+				Submissions::<T>::get(submission_id).ok_or(Error::<T>::SubmissionNotFound)?;
+			let task_id = submission.task_id;
+			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
+			match submission.status {
+				SubmissionStatus::Pending => {
+					ensure!(!Self::under_review(&submission, now), Error::<T>::DeadlineNotReached);
+					task.pending = task.pending.checked_sub(1).ok_or(Error::<T>::Overflow)?;
+					Self::pay_or_defer(
+						task_id,
+						&mut task,
+						submission_id,
+						&mut submission,
+						Decider::ReviewPeriodLapsed,
+					)?;
+				},
+				SubmissionStatus::PayoutOwed => {
+					let decider = OwedPayouts::<T>::get(submission_id)
+						.unwrap_or(Decider::ReviewPeriodLapsed);
+					Self::transfer_reward(&task, &submission)?;
+					Self::record_payment(task_id, &mut task, submission_id, &mut submission, decider)?;
+				},
+				_ => return Err(Error::<T>::NothingToClaim.into()),
+			}
+			Tasks::<T>::insert(task_id, task);
+			Submissions::<T>::insert(submission_id, submission);
+			Ok(())
+		}
+
+		/// Appeal a rejection. Only the contributor of the rejected submission, within
+		/// `AppealPeriod` blocks of the rejection. Moves it to `Appealed`; the reward stays
+		/// held until the `ArbiterOrigin` decides.
+		#[pallet::call_index(9)]
+		#[pallet::weight(T::WeightInfo::appeal_rejection())]
+		pub fn appeal_rejection(origin: OriginFor<T>, submission_id: SubmissionId) -> DispatchResult {
+			let contributor = ensure_signed(origin)?;
+			let now = frame_system::Pallet::<T>::block_number();
+			let mut submission =
+				Submissions::<T>::get(submission_id).ok_or(Error::<T>::SubmissionNotFound)?;
+			ensure!(submission.contributor == contributor, Error::<T>::NotAssignedContributor);
+			ensure!(submission.status == SubmissionStatus::Rejected, Error::<T>::NotRejected);
+			let rejected_at = submission.rejected_at.ok_or(Error::<T>::NotRejected)?;
+			ensure!(
+				now < rejected_at.saturating_add(T::AppealPeriod::get()),
+				Error::<T>::AppealPeriodOver
+			);
+
+			submission.status = SubmissionStatus::Appealed;
+			let task_id = submission.task_id;
+			Submissions::<T>::insert(submission_id, submission);
+			Self::deposit_event(Event::RejectionAppealed { task_id, submission_id, contributor });
+			Ok(())
+		}
+
+		/// Decide an appeal. Only `ArbiterOrigin`. `overturn`: the reward is paid
+		/// (a failed payment becomes `PayoutOwed`) and the creator's
+		/// `rejections_overturned` and the contributor's `appeals_won` are bumped.
+		/// Otherwise the rejection is final, as with `release_rejection`.
+		#[pallet::call_index(10)]
+		#[pallet::weight(T::WeightInfo::arbitrate())]
+		pub fn arbitrate(
+			origin: OriginFor<T>,
+			submission_id: SubmissionId,
+			overturn: bool,
+		) -> DispatchResult {
+			T::ArbiterOrigin::ensure_origin(origin)?;
+			let mut submission =
+				Submissions::<T>::get(submission_id).ok_or(Error::<T>::SubmissionNotFound)?;
+			ensure!(submission.status == SubmissionStatus::Appealed, Error::<T>::NotAppealed);
+			let task_id = submission.task_id;
+			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
+			if overturn {
+				CreatorStats::<T>::mutate(&task.creator, |r| {
+					r.rejections_overturned = r.rejections_overturned.saturating_add(1)
+				});
+				ContributorStats::<T>::mutate(&submission.contributor, |r| {
+					r.appeals_won = r.appeals_won.saturating_add(1)
+				});
+				Self::pay_or_defer(task_id, &mut task, submission_id, &mut submission, Decider::Arbiter)?;
+				Submissions::<T>::insert(submission_id, submission);
+			} else {
+				Self::finalize_rejection(task_id, &mut task, submission_id, &submission)?;
+			}
+			Tasks::<T>::insert(task_id, task);
+			Self::deposit_event(Event::AppealDecided { task_id, submission_id, overturned: overturn });
+			Ok(())
+		}
+
+		/// Make a rejection final once its appeal period is over. Anyone. On an open
+		/// task the slot reopens (its reward stays in escrow); on a closed one the
+		/// reward returns to the creator. The storage deposit returns to the
+		/// contributor and the record is removed.
+		#[pallet::call_index(11)]
+		#[pallet::weight(T::WeightInfo::release_rejection())]
+		pub fn release_rejection(origin: OriginFor<T>, submission_id: SubmissionId) -> DispatchResult {
+			ensure_signed(origin)?;
+			let now = frame_system::Pallet::<T>::block_number();
+			let submission =
+				Submissions::<T>::get(submission_id).ok_or(Error::<T>::SubmissionNotFound)?;
+			ensure!(submission.status == SubmissionStatus::Rejected, Error::<T>::NotRejected);
+			let rejected_at = submission.rejected_at.ok_or(Error::<T>::NotRejected)?;
+			ensure!(
+				now >= rejected_at.saturating_add(T::AppealPeriod::get()),
+				Error::<T>::DeadlineNotReached
+			);
+			let task_id = submission.task_id;
+			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
+			Self::finalize_rejection(task_id, &mut task, submission_id, &submission)?;
+			Tasks::<T>::insert(task_id, task);
+			Ok(())
+		}
+
+		/// Remove a closed task and its remaining (accepted) submissions. Anyone,
+		/// `RemovalDelay` blocks after closing, once the task holds no escrow. Returns
+		/// the task deposit to the creator and each submission's storage deposit to its
+		/// contributor; removes every index entry of the task. Reputation stays.
+		#[pallet::call_index(12)]
+		#[pallet::weight(T::WeightInfo::remove_task(T::MaxAssignments::get()))]
+		pub fn remove_task(origin: OriginFor<T>, task_id: TaskId) -> DispatchResultWithPostInfo {
+			ensure_signed(origin)?;
+			let now = frame_system::Pallet::<T>::block_number();
+			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
+			ensure!(task.status == TaskStatus::Closed, Error::<T>::TaskNotClosed);
+			let closed_at = task.closed_at.ok_or(Error::<T>::TaskNotClosed)?;
+			ensure!(
+				now >= closed_at.saturating_add(T::RemovalDelay::get()),
+				Error::<T>::RemovalTooEarly
+			);
+			ensure!(task.escrow.is_zero(), Error::<T>::SettlementOutstanding);
+
+			let ids: alloc::vec::Vec<SubmissionId> =
+				TaskSubmissions::<T>::iter_key_prefix(task_id).collect();
+			let removed = ids.len() as u32;
+			for submission_id in ids {
+				if let Some(submission) = Submissions::<T>::get(submission_id) {
+					Self::remove_submission(&mut task, submission_id, &submission)?;
+				} else {
+					TaskSubmissions::<T>::remove(task_id, submission_id);
+				}
+			}
+			let _ = ResultHashes::<T>::clear_prefix(task_id, T::MaxAssignments::get(), None);
+			Self::release(HoldReason::StorageDeposit, &task.creator, task.deposit)?;
+			TasksByCreator::<T>::remove(&task.creator, task_id);
+			OpenTasks::<T>::remove(task_id);
+			Tasks::<T>::remove(task_id);
+			Self::deposit_event(Event::TaskRemoved { task_id });
+			Ok(Some(T::WeightInfo::remove_task(removed)).into())
 		}
 	}
 
@@ -517,6 +1033,47 @@ pub mod pallet {
 		/// A task has expired once the chain reaches its expiration block.
 		pub fn is_expired(task: &TaskOf<T>) -> bool {
 			frame_system::Pallet::<T>::block_number() >= task.expiration_block
+		}
+
+		/// The commitment a contributor sends for a result: `blake2_256` of the SCALE
+		/// encoding of `(contributor, submission_id, result, result_location, salt)`.
+		/// It names the contributor and the submission, so nobody else can reveal it.
+		pub fn result_commitment(
+			contributor: &T::AccountId,
+			submission_id: SubmissionId,
+			result: &ResultText,
+			result_location: &Option<Location>,
+			salt: &[u8; 32],
+		) -> [u8; 32] {
+			(contributor, submission_id, result, result_location, salt)
+				.using_encoded(frame::hashing::blake2_256)
+		}
+
+		/// Everything this pallet holds in escrow for `creator`'s tasks.
+		pub fn escrow_held(creator: &T::AccountId) -> BalanceOf<T> {
+			T::Currency::balance_on_hold(&HoldReason::TaskEscrow.into(), creator)
+		}
+
+		fn reveal_window_open(submission: &SubmissionOf<T>, now: BlockNumberFor<T>) -> bool {
+			submission
+				.committed_at
+				.is_some_and(|at| now <= at.saturating_add(T::RevealWindow::get()))
+		}
+
+		fn under_review(submission: &SubmissionOf<T>, now: BlockNumberFor<T>) -> bool {
+			submission
+				.submitted_at
+				.is_some_and(|at| now < at.saturating_add(T::ReviewPeriod::get()))
+		}
+
+		/// An `Assigned` slot past `ResultTimeout`, or a `Committed` one past its window.
+		fn slot_timed_out(submission: &SubmissionOf<T>, now: BlockNumberFor<T>) -> bool {
+			match submission.status {
+				SubmissionStatus::Assigned =>
+					now >= submission.assigned_at.saturating_add(T::ResultTimeout::get()),
+				SubmissionStatus::Committed => !Self::reveal_window_open(submission, now),
+				_ => false,
+			}
 		}
 
 		/// A submission and its task, for a decision by `creator` on an open task.
@@ -532,32 +1089,298 @@ pub mod pallet {
 			Ok((task, submission))
 		}
 
-		/// Move one slot's reward from the creator's escrow to the contributor and mark
-		/// the submission accepted. The caller stores both records.
-		fn pay_result(
-			task: &mut TaskOf<T>,
-			submission: &mut SubmissionOf<T>,
-		) -> Result<BalanceOf<T>, DispatchError> {
-			let reward = task.pays_amount;
-			task.escrow = task.escrow.checked_sub(&reward).ok_or(Error::<T>::Overflow)?;
-			T::Currency::transfer_on_hold(
-				&HoldReason::TaskEscrow.into(),
-				&task.creator,
-				&submission.contributor,
-				reward,
-				Precision::Exact,
-				Restriction::Free,
-				Fortitude::Polite,
-			)?;
-			task.pending -= 1;
-			task.accepted += 1;
-			submission.status = SubmissionStatus::Accepted;
-			Ok(reward)
+		fn hold(reason: HoldReason, who: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
+			if amount.is_zero() {
+				return Ok(());
+			}
+			T::Currency::hold(&reason.into(), who, amount)
 		}
 
-		/// Everything this pallet holds for `creator`'s open tasks.
-		pub fn escrow_held(creator: &T::AccountId) -> BalanceOf<T> {
-			T::Currency::balance_on_hold(&HoldReason::TaskEscrow.into(), creator)
+		fn release(reason: HoldReason, who: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
+			if amount.is_zero() {
+				return Ok(());
+			}
+			T::Currency::release(&reason.into(), who, amount, Precision::Exact).map(|_| ())
+		}
+
+		/// Move one reward from the creator's escrow hold to the contributor's free
+		/// balance; all or nothing.
+		fn transfer_reward(task: &TaskOf<T>, submission: &SubmissionOf<T>) -> DispatchResult {
+			with_storage_layer(|| {
+				T::Currency::transfer_on_hold(
+					&HoldReason::TaskEscrow.into(),
+					&task.creator,
+					&submission.contributor,
+					task.pays_amount,
+					Precision::Exact,
+					Restriction::Free,
+					Fortitude::Polite,
+				)
+				.map(|_| ())
+			})
+		}
+
+		/// Book a reward that was just transferred: escrow, counters, status, event.
+		fn record_payment(
+			task_id: TaskId,
+			task: &mut TaskOf<T>,
+			submission_id: SubmissionId,
+			submission: &mut SubmissionOf<T>,
+			decided_by: Decider,
+		) -> DispatchResult {
+			let paid = task.pays_amount;
+			task.escrow = task.escrow.checked_sub(&paid).ok_or(Error::<T>::Overflow)?;
+			task.accepted = task.accepted.checked_add(1).ok_or(Error::<T>::Overflow)?;
+			submission.status = SubmissionStatus::Accepted;
+			OwedPayouts::<T>::remove(submission_id);
+			CreatorStats::<T>::mutate(&task.creator, |r| {
+				r.results_accepted = r.results_accepted.saturating_add(1);
+				r.total_paid = r.total_paid.saturating_add(paid);
+			});
+			ContributorStats::<T>::mutate(&submission.contributor, |r| {
+				r.results_accepted = r.results_accepted.saturating_add(1)
+			});
+			Self::deposit_event(Event::ResultAccepted {
+				task_id,
+				submission_id,
+				contributor: submission.contributor.clone(),
+				paid,
+				decided_by,
+			});
+			Ok(())
+		}
+
+		/// Pay an accepted result; if the payment cannot be made, mark it `PayoutOwed`
+		/// (its reward stays held) instead of failing. Returns what was paid. The caller
+		/// has taken the submission out of `pending` and stores both records.
+		fn pay_or_defer(
+			task_id: TaskId,
+			task: &mut TaskOf<T>,
+			submission_id: SubmissionId,
+			submission: &mut SubmissionOf<T>,
+			decided_by: Decider,
+		) -> Result<BalanceOf<T>, DispatchError> {
+			if Self::transfer_reward(task, submission).is_ok() {
+				Self::record_payment(task_id, task, submission_id, submission, decided_by)?;
+				return Ok(task.pays_amount);
+			}
+			submission.status = SubmissionStatus::PayoutOwed;
+			OwedPayouts::<T>::insert(submission_id, decided_by);
+			Self::deposit_event(Event::PayoutDeferred {
+				task_id,
+				submission_id,
+				contributor: submission.contributor.clone(),
+				amount: task.pays_amount,
+			});
+			Ok(Zero::zero())
+		}
+
+		/// Remove a submission record and its index entries, return its storage deposit
+		/// and free its slot.
+		fn remove_submission(
+			task: &mut TaskOf<T>,
+			submission_id: SubmissionId,
+			submission: &SubmissionOf<T>,
+		) -> DispatchResult {
+			let task_id = submission.task_id;
+			Self::release(HoldReason::StorageDeposit, &submission.contributor, submission.storage_deposit)?;
+			task.taken_slots = task.taken_slots.checked_sub(1).ok_or(Error::<T>::Overflow)?;
+			task.live_submissions =
+				task.live_submissions.checked_sub(1).ok_or(Error::<T>::Overflow)?;
+			Submissions::<T>::remove(submission_id);
+			TaskSubmissions::<T>::remove(task_id, submission_id);
+			ContributorSubmissions::<T>::remove(&submission.contributor, submission_id);
+			if Assignments::<T>::get(task_id, &submission.contributor) == Some(submission_id) {
+				Assignments::<T>::remove(task_id, &submission.contributor);
+			}
+			if let Some(location) = &submission.result_location {
+				if ResultHashes::<T>::get(task_id, location.content_hash) == Some(submission_id) {
+					ResultHashes::<T>::remove(task_id, location.content_hash);
+				}
+			}
+			OwedPayouts::<T>::remove(submission_id);
+			Ok(())
+		}
+
+		/// Time a slot out: forfeit its assignment deposit to the creator, remove it.
+		fn time_out(
+			task_id: TaskId,
+			task: &mut TaskOf<T>,
+			submission_id: SubmissionId,
+			submission: SubmissionOf<T>,
+		) -> DispatchResult {
+			let deposit = submission.assignment_deposit;
+			let forfeited = if deposit.is_zero() {
+				Zero::zero()
+			} else {
+				let moved = with_storage_layer(|| {
+					T::Currency::transfer_on_hold(
+						&HoldReason::AssignmentDeposit.into(),
+						&submission.contributor,
+						&task.creator,
+						deposit,
+						Precision::Exact,
+						Restriction::Free,
+						Fortitude::Polite,
+					)
+				});
+				if moved.is_ok() {
+					deposit
+				} else {
+					// The creator cannot receive it: the deposit goes back rather than
+					// blocking the slot forever.
+					Self::release(HoldReason::AssignmentDeposit, &submission.contributor, deposit)?;
+					Zero::zero()
+				}
+			};
+			Self::remove_submission(task, submission_id, &submission)?;
+			ContributorStats::<T>::mutate(&submission.contributor, |r| {
+				r.slots_timed_out = r.slots_timed_out.saturating_add(1)
+			});
+			Self::deposit_event(Event::SlotTimedOut {
+				task_id,
+				submission_id,
+				contributor: submission.contributor,
+				forfeited,
+			});
+			Ok(())
+		}
+
+		/// A rejection becomes final: reward back to the creator if the task is closed
+		/// (on an open task it stays in escrow for the reopened slot); record removed.
+		fn finalize_rejection(
+			task_id: TaskId,
+			task: &mut TaskOf<T>,
+			submission_id: SubmissionId,
+			submission: &SubmissionOf<T>,
+		) -> DispatchResult {
+			if task.status == TaskStatus::Closed {
+				task.escrow =
+					task.escrow.checked_sub(&task.pays_amount).ok_or(Error::<T>::Overflow)?;
+				Self::release(HoldReason::TaskEscrow, &task.creator, task.pays_amount)?;
+			}
+			Self::remove_submission(task, submission_id, submission)?;
+			Self::deposit_event(Event::RejectionFinal { task_id, submission_id });
+			Ok(())
+		}
+	}
+
+	#[cfg(any(feature = "try-runtime", test))]
+	impl<T: Config> Pallet<T> {
+		/// The invariants of the pallet's records and of the money it holds: every
+		/// task's counters match its submissions, its escrow matches its state, and the
+		/// holds of each account under each reason equal what the records say.
+		pub fn do_try_state() -> Result<(), DispatchError> {
+			use alloc::collections::btree_map::BTreeMap;
+			type Sums<T> = BTreeMap<<T as frame_system::Config>::AccountId, BalanceOf<T>>;
+			fn add<T: Config>(sums: &mut Sums<T>, who: &T::AccountId, amount: BalanceOf<T>) {
+				let entry = sums.entry(who.clone()).or_insert_with(Zero::zero);
+				*entry = entry.saturating_add(amount);
+			}
+			let err = |m: &'static str| DispatchError::Other(m);
+			let mut escrow = Sums::<T>::new();
+			let mut assignment = Sums::<T>::new();
+			let mut storage = Sums::<T>::new();
+			let mut indexed = 0u64;
+			for (task_id, task) in Tasks::<T>::iter() {
+				let mut counts = [0u32; 7];
+				let mut live = 0u32;
+				for submission_id in TaskSubmissions::<T>::iter_key_prefix(task_id) {
+					let s = Submissions::<T>::get(submission_id)
+						.ok_or(err("TaskSubmissions points to no submission"))?;
+					ensure!(s.task_id == task_id, err("submission indexed under another task"));
+					ensure!(
+						Assignments::<T>::get(task_id, &s.contributor) == Some(submission_id),
+						err("stored submission without its Assignments entry")
+					);
+					ensure!(
+						ContributorSubmissions::<T>::contains_key(&s.contributor, submission_id),
+						err("stored submission without its ContributorSubmissions entry")
+					);
+					live += 1;
+					counts[s.status as usize] += 1;
+					match s.status {
+						SubmissionStatus::Assigned | SubmissionStatus::Committed =>
+							add::<T>(&mut assignment, &s.contributor, s.assignment_deposit),
+						_ => ensure!(
+							s.assignment_deposit.is_zero(),
+							err("assignment deposit recorded after the reveal")
+						),
+					}
+					if s.status == SubmissionStatus::Committed {
+						ensure!(s.commitment.is_some(), err("committed without a commitment"));
+					}
+					ensure!(
+						(s.status == SubmissionStatus::PayoutOwed) ==
+							OwedPayouts::<T>::contains_key(submission_id),
+						err("OwedPayouts does not match PayoutOwed submissions")
+					);
+					add::<T>(&mut storage, &s.contributor, s.storage_deposit);
+				}
+				indexed += live as u64;
+				let count = |s: SubmissionStatus| counts[s as usize];
+				ensure!(live == task.live_submissions, err("live_submissions is wrong"));
+				ensure!(live == task.taken_slots, err("taken_slots is wrong"));
+				ensure!(task.taken_slots <= task.max_assignments, err("more slots than allowed"));
+				ensure!(task.pending == count(SubmissionStatus::Pending), err("pending is wrong"));
+				ensure!(task.accepted == count(SubmissionStatus::Accepted), err("accepted is wrong"));
+				let owed_slots = match task.status {
+					TaskStatus::Open => {
+						ensure!(OpenTasks::<T>::contains_key(task_id), err("open task not indexed"));
+						ensure!(task.closed_at.is_none(), err("open task with closed_at"));
+						task.max_assignments
+							.checked_sub(task.accepted)
+							.ok_or(err("more accepted than slots"))?
+					},
+					TaskStatus::Closed => {
+						ensure!(!OpenTasks::<T>::contains_key(task_id), err("closed task indexed open"));
+						ensure!(task.closed_at.is_some(), err("closed task without closed_at"));
+						ensure!(
+							count(SubmissionStatus::Assigned) +
+								count(SubmissionStatus::Committed) +
+								count(SubmissionStatus::Pending) == 0,
+							err("closed task with an unsettled slot")
+						);
+						count(SubmissionStatus::Rejected) +
+							count(SubmissionStatus::Appealed) +
+							count(SubmissionStatus::PayoutOwed)
+					},
+				};
+				ensure!(
+					Some(task.escrow) == task.pays_amount.checked_mul(&owed_slots.into()),
+					err("task escrow does not match its slots")
+				);
+				ensure!(
+					TasksByCreator::<T>::contains_key(&task.creator, task_id),
+					err("task not indexed by creator")
+				);
+				add::<T>(&mut escrow, &task.creator, task.escrow);
+				add::<T>(&mut storage, &task.creator, task.deposit);
+			}
+			ensure!(
+				Submissions::<T>::iter_keys().count() as u64 == indexed,
+				err("a submission is not indexed under its task")
+			);
+			for (task_id, _hash, submission_id) in ResultHashes::<T>::iter() {
+				let s = Submissions::<T>::get(submission_id)
+					.ok_or(err("ResultHashes points to no submission"))?;
+				ensure!(s.task_id == task_id, err("ResultHashes under another task"));
+			}
+			let checks = [
+				(HoldReason::TaskEscrow, escrow),
+				(HoldReason::AssignmentDeposit, assignment),
+				(HoldReason::StorageDeposit, storage),
+			];
+			for (reason, sums) in checks {
+				let reason: T::RuntimeHoldReason = reason.into();
+				for (who, expected) in sums {
+					ensure!(
+						T::Currency::balance_on_hold(&reason, &who) == expected,
+						err("holds do not match the records")
+					);
+				}
+			}
+			Ok(())
 		}
 	}
 }

@@ -79,6 +79,8 @@ pub struct Location {
 	pub path: StoragePath,
 	/// sha256 of the stored bytes.
 	pub content_hash: [u8; 32],
+	/// How many bytes are stored there; more than zero.
+	pub size: u64,
 }
 
 /// What a data-annotation task asks for.
@@ -98,24 +100,53 @@ pub struct AnnotationSpec {
 pub enum TaskStatus {
 	/// Taking assignments (until expiry) and decisions.
 	Open,
-	/// Settled: every accepted result paid, the rest of the escrow returned.
+	/// Settled: results paid, slots without a result released, the rest of the escrow
+	/// returned. Disputed rewards (rejected or appealed results) and payouts that
+	/// could not be made stay held until they are settled one by one.
 	Closed,
 }
 
+/// Where a submission stands. Cancelled and timed-out slots and final rejections are
+/// pruned from storage (their events say what happened), so they are never stored.
 #[derive(
 	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
 )]
 pub enum SubmissionStatus {
-	/// The contributor holds a slot and has not sent a result yet.
+	/// The contributor holds a slot (and an assignment deposit) and has not committed.
 	Assigned,
-	/// A result was sent and awaits the creator's decision.
+	/// The contributor committed to a result by its hash; it must be revealed within
+	/// the reveal window.
+	Committed,
+	/// The result was revealed and awaits the creator's decision (until the review
+	/// period lapses, after which anyone may claim its reward for the contributor).
 	Pending,
 	/// The result was accepted and its reward paid.
 	Accepted,
-	/// The creator rejected the result (or freed the slot); nothing was paid.
+	/// The creator rejected the result; its reward stays held until the rejection is
+	/// final (appeal period over, or upheld by the arbiter).
 	Rejected,
-	/// The task closed before a result was sent.
-	Cancelled,
+	/// The contributor appealed the rejection; the arbiter decides.
+	Appealed,
+	/// The result was accepted but its payment failed; the reward stays held and
+	/// anyone may retry it with `claim_reward`.
+	PayoutOwed,
+}
+
+/// Who or what accepted a result.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub enum Decider {
+	/// The task's creator, with `accept_task_result`.
+	Creator,
+	/// The task's AutoAccept strategy, when the result was revealed.
+	AutoAccept,
+	/// Nobody decided within the review period; paid on claim or close.
+	ReviewPeriodLapsed,
+	/// The arbiter overturned the creator's rejection.
+	Arbiter,
+	/// The creator closed the task while the result was still under review.
+	Close,
 }
 
 /// A training task and its escrow.
@@ -124,11 +155,11 @@ pub struct Task<AccountId, Balance, BlockNumber> {
 	pub creator: AccountId,
 	pub task_type: TaskType,
 	pub question: Question,
-	/// Reward paid for each accepted result.
+	/// Reward paid for each accepted result; at least the existential deposit.
 	pub pays_amount: Balance,
 	/// How many results the task pays for; also the number of slots.
 	pub max_assignments: u32,
-	/// From this block on, no slot can be taken and no result sent.
+	/// From this block on, no slot can be taken and no result committed.
 	pub expiration_block: BlockNumber,
 	pub validation_strategy: ValidationStrategy,
 	/// The bundle contributors download: scripts for model contributors, the
@@ -139,30 +170,73 @@ pub struct Task<AccountId, Balance, BlockNumber> {
 	pub annotation: Option<AnnotationSpec>,
 	pub status: TaskStatus,
 	pub created_at: BlockNumber,
-	/// Slots held by submissions that are assigned, pending or accepted.
+	/// The block the task was closed in; it may be removed `RemovalDelay` blocks later.
+	pub closed_at: Option<BlockNumber>,
+	/// Slots held by stored submissions (every stored submission holds one).
 	pub taken_slots: u32,
-	/// Results waiting for a decision.
+	/// Results revealed and awaiting a decision.
 	pub pending: u32,
 	/// Results accepted and paid.
 	pub accepted: u32,
-	/// Submission records ever made for this task (rejected ones included).
-	pub submissions: u32,
-	/// Held from the creator and not yet paid out or returned.
+	/// Submission records stored for this task.
+	pub live_submissions: u32,
+	/// Held from the creator and not yet paid out or returned: for an open task the
+	/// reward of every slot not yet paid; for a closed one the rewards of rejected,
+	/// appealed and owed results.
 	pub escrow: Balance,
+	/// The storage deposit held from the creator for this record; returned on removal.
+	pub deposit: Balance,
 }
 
 /// One contributor's slot in a task, and what they sent.
 #[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
-pub struct Submission<AccountId, BlockNumber> {
+pub struct Submission<AccountId, Balance, BlockNumber> {
 	pub task_id: TaskId,
 	pub contributor: AccountId,
 	pub status: SubmissionStatus,
 	pub assigned_at: BlockNumber,
+	/// `blake2_256` of the SCALE encoding of (contributor, submission id, result,
+	/// result location, salt); see `Pallet::result_commitment`.
+	pub commitment: Option<[u8; 32]>,
+	pub committed_at: Option<BlockNumber>,
+	/// The block the result was revealed in.
 	pub submitted_at: Option<BlockNumber>,
 	/// Free-text result (labels, metrics, a note).
 	pub result: ResultText,
-	/// Where the result bundle is stored, and its hash.
+	/// Where the result bundle is stored, its hash and size.
 	pub result_location: Option<Location>,
 	/// Why the creator rejected it, if they did.
 	pub rejection_reason: Option<Reason>,
+	pub rejected_at: Option<BlockNumber>,
+	/// Held from the contributor until the result is revealed (then returned) or the
+	/// slot times out (then forfeited to the creator); zero once released.
+	pub assignment_deposit: Balance,
+	/// Held from the contributor for this record; returned when it is removed.
+	pub storage_deposit: Balance,
+}
+
+/// What a creator's record on this chain says about them.
+#[derive(
+	Encode, Decode, Clone, PartialEq, Eq, Debug, Default, TypeInfo, MaxEncodedLen,
+)]
+pub struct CreatorRecord<Balance> {
+	pub tasks_created: u32,
+	pub results_accepted: u32,
+	pub results_rejected: u32,
+	/// Rejections the arbiter overturned.
+	pub rejections_overturned: u32,
+	pub total_paid: Balance,
+}
+
+/// What a contributor's record on this chain says about them.
+#[derive(
+	Encode, Decode, Clone, PartialEq, Eq, Debug, Default, TypeInfo, MaxEncodedLen,
+)]
+pub struct ContributorRecord {
+	pub slots_taken: u32,
+	pub results_revealed: u32,
+	pub results_accepted: u32,
+	pub results_rejected: u32,
+	pub slots_timed_out: u32,
+	pub appeals_won: u32,
 }

@@ -35,10 +35,10 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("decentralml"),
 	impl_name: alloc::borrow::Cow::Borrowed("decentralml"),
 	authoring_version: 1,
-	spec_version: 100,
+	spec_version: 101,
 	impl_version: 1,
 	apis: RUNTIME_API_VERSIONS,
-	transaction_version: 1,
+	transaction_version: 2,
 	system_version: 1,
 };
 
@@ -147,21 +147,53 @@ impl pallet_utility::Config for Runtime {
 	type WeightInfo = pallet_utility::weights::SubstrateWeight<Runtime>;
 }
 
+/// Deadlines of the marketplace, in blocks of 6 s (nominal).
+pub const MINUTES: BlockNumber = 10;
+pub const HOURS: BlockNumber = 60 * MINUTES;
+pub const DAYS: BlockNumber = 24 * HOURS;
+
 impl pallet_decentralml::Config for Runtime {
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
+	/// Root (sudo) decides appeals on the dev chain.
+	type ArbiterOrigin = EnsureRoot<AccountId>;
 	type MaxAssignments = ConstU32<256>;
-	type MaxSubmissionsPerTask = ConstU32<1024>;
+	/// A week.
+	type MaxTaskDuration = ConstU32<{ 7 * DAYS }>;
+	/// An hour to commit after taking a slot.
+	type ResultTimeout = ConstU32<HOURS>;
+	/// Ten minutes to reveal after committing.
+	type RevealWindow = ConstU32<{ 10 * MINUTES }>;
+	/// Two hours to review a revealed result.
+	type ReviewPeriod = ConstU32<{ 2 * HOURS }>;
+	/// Two hours to appeal a rejection.
+	type AppealPeriod = ConstU32<{ 2 * HOURS }>;
+	/// A day before a closed task can be removed.
+	type RemovalDelay = ConstU32<DAYS>;
+	type AssignmentDeposit = ConstU128<UNIT>;
+	type TaskDeposit = ConstU128<{ UNIT / 10 }>;
+	type SubmissionDeposit = ConstU128<{ UNIT / 20 }>;
 	type WeightInfo = pallet_decentralml::weights::SubstrateWeight<Runtime>;
 }
 
 pub type Balance = u128;
+pub type BlockNumber = u32;
 pub type AccountId = <Runtime as frame_system::Config>::AccountId;
 pub type Nonce = <Runtime as frame_system::Config>::Nonce;
 pub type Block = frame::runtime::types_common::BlockOf<Runtime, TxExtension>;
 type Header = HeaderFor<Runtime>;
-type RuntimeExecutive =
-	Executive<Runtime, Block, frame_system::ChainContext<Runtime>, Runtime, AllPalletsWithSystem>;
+type RuntimeExecutive = Executive<
+	Runtime,
+	Block,
+	frame_system::ChainContext<Runtime>,
+	Runtime,
+	AllPalletsWithSystem,
+	Migrations,
+>;
+
+/// Storage migrations run on a runtime upgrade; each checks the stored version first, so
+/// on a chain already at the new version (or a new chain) it does nothing.
+pub type Migrations = (pallet_decentralml::migrations::v1::MigrateV0ToV1<Runtime>,);
 
 // The pallets frame-omni-bencher measures (scripts/generate_weights.sh).
 #[cfg(feature = "runtime-benchmarks")]
