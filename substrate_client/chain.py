@@ -35,7 +35,8 @@ SS58_FORMAT = 42
 
 _NOT_FOUND = {"TaskNotFound", "SubmissionNotFound"}
 _NOT_AUTHORIZED = {"NotTaskCreator", "NotAssignedContributor", "CreatorCannotContribute"}
-_NO_FUNDS = {"InsufficientFunds", "InsufficientBalance", "FundsUnavailable"}
+_NO_FUNDS = {"InsufficientFunds", "InsufficientFundsForDeposit", "InsufficientBalance",
+             "FundsUnavailable"}
 
 
 def chain_url(url: str | None = None) -> str:
@@ -195,6 +196,29 @@ class Chain:
             call_module="Utility", call_function="batch_all", call_params={"calls": list(calls)}
         )
         return self.submit_call(batch)
+
+    def submit_as_root(self, function: str, params: dict[str, Any], module: str = PALLET) -> Receipt:
+        """Dispatch a call with the Root origin through ``Sudo.sudo`` (the signer must be
+        the sudo key). Sudo succeeds even when the inner call fails, so its result is
+        read from the ``Sudid`` event and a failure raised as the inner call's error."""
+        receipt = self.submit("sudo", {"call": self.call(function, params, module)}, module="Sudo")
+        outcome = receipt.first("Sudid", module="Sudo").attributes.get("sudo_result")
+        if isinstance(outcome, dict) and "Err" in outcome:
+            raise self._dispatch_error(outcome["Err"])
+        return receipt
+
+    def _dispatch_error(self, error: Any) -> ChainError:
+        """A decoded ``DispatchError`` value as the pallet's named error."""
+        module = error.get("Module") if isinstance(error, dict) else None
+        if module is None:
+            return ChainError(f"the call failed: {error}")
+        index = int(module["index"])
+        code = module["error"]
+        code = bytes.fromhex(code[2:])[0] if isinstance(code, str) else int(code[0] if isinstance(code, (list, tuple)) else code)
+        found = self.substrate.metadata.get_module_error(module_index=index, error_index=code)
+        pallet = next((p.name for p in self.substrate.metadata.pallets if p["index"] == index), str(index))
+        return pallet_error(pallet, found.name if found else "DispatchError",
+                            _docs_text(getattr(found, "docs", "")) if found else "")
 
     def submit_call(self, call: Any) -> Receipt:
         keypair = self.require_signer()

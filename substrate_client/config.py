@@ -84,6 +84,18 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base).expanduser() / "decentralml" / "config.toml"
 
 
+def state_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the client keeps what it must remember between runs (e.g. a result's upload
+    and commitment salt until it is revealed): ``DECENTRALML_STATE_DIR``, else
+    ``$XDG_STATE_HOME/decentralml`` (``~/.local/state`` by default)."""
+    environ = os.environ if environ is None else environ
+    override = environ.get("DECENTRALML_STATE_DIR")
+    if override:
+        return Path(override).expanduser()
+    base = environ.get("XDG_STATE_HOME") or "~/.local/state"
+    return Path(base).expanduser() / "decentralml"
+
+
 def read_config_file(path: Path) -> dict[str, str]:
     """The settings in the TOML file at ``path`` (empty if there is none)."""
     import tomllib

@@ -162,6 +162,9 @@ class RoundSummary:
     escrow: int = 0
     escrow_paid: int = 0
     escrow_refunded: int = 0
+    #: Rewards of rejected results, held until their appeal period ends.
+    escrow_held_for_appeal: int = 0
+    appeal_period_ends: int | None = None
     initial_accuracy: float | None = None
     federated_accuracy: float | None = None
     federated_model_dir: str | None = None
@@ -628,7 +631,7 @@ class _Round:
                 reject[sid] = f"not validated: {d.reason}"
                 by_sid[sid].decision = "rejected"
                 by_sid[sid].reason = reject[sid]
-        reject = {sid: _clip(reason, Marketplace.MAX_REASON_LEN) for sid, reason in reject.items()}
+        reject = {sid: _clip(reason, alice.limit("MaxReasonLen")) for sid, reason in reject.items()}
         with self.timer.phase("chain"):
             receipt = alice.decide_task_results(accept=accept, reject=reject)
             closed = alice.close_task(task_id)
@@ -640,17 +643,24 @@ class _Round:
         closing = closed.first("TaskClosed").attributes
         summary.escrow_refunded = int(closing["refunded"])
         summary.escrow_paid = sum(c.paid for c in summary.contributors)
+        # A rejected contributor may appeal: that reward stays held until the appeal
+        # period ends (then anyone runs release_rejection) or the arbiter decides.
+        summary.escrow_held_for_appeal = alice.get_task(task_id).escrow
+        if reject:
+            summary.appeal_period_ends = closed.block_number + alice.deadlines().appeal_period
         tok = summary.token
+        held = (f"; {_tokens(summary.escrow_held_for_appeal, tok)} stays held for appeals until block "
+                f"{summary.appeal_period_ends}" if summary.escrow_held_for_appeal else "")
         self.detail(f"accepted {len(accept)}, rejected {len(reject)}; paid "
                     f"{_tokens(summary.escrow_paid, tok)}, refunded "
-                    f"{_tokens(summary.escrow_refunded, tok)} of the escrow on close")
+                    f"{_tokens(summary.escrow_refunded, tok)} of the escrow on close{held}")
 
     def _abort(self, alice: _RoundMarketplace, task_id: int, error: BaseException) -> None:
         """After a failure: reject what is pending (closing would pay it) and close the
         task, so the creator's escrow is not left held. Best effort."""
         try:
             pending = alice.list_task_results(task_id, SubmissionStatus.PENDING)
-            reason = _clip(f"round aborted: {type(error).__name__}", Marketplace.MAX_REASON_LEN)
+            reason = _clip(f"round aborted: {type(error).__name__}", alice.limit("MaxReasonLen"))
             alice.decide_task_results(reject={p.submission_id: reason for p in pending})
             if alice.get_task(task_id).status.value == "Open":
                 alice.close_task(task_id)

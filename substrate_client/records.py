@@ -40,11 +40,26 @@ class TaskStatus(str, enum.Enum):
 
 
 class SubmissionStatus(str, enum.Enum):
-    ASSIGNED = "Assigned"
-    PENDING = "Pending"
-    ACCEPTED = "Accepted"
-    REJECTED = "Rejected"
-    CANCELLED = "Cancelled"
+    """A slot's state. Slots that timed out, were cancelled at close or whose rejection
+    became final are removed from the chain; only their events remain."""
+
+    ASSIGNED = "Assigned"      # slot taken, nothing committed yet
+    COMMITTED = "Committed"    # a hash of the result is on chain; the reveal follows
+    PENDING = "Pending"        # revealed, in its review period
+    ACCEPTED = "Accepted"      # paid
+    REJECTED = "Rejected"      # rejected; the contributor may still appeal
+    APPEALED = "Appealed"      # the arbiter decides
+    PAYOUT_OWED = "PayoutOwed"  # accepted, the payment failed; anyone may retry it
+
+
+class Decider(str, enum.Enum):
+    """Who or what accepted a result."""
+
+    CREATOR = "Creator"
+    AUTO_ACCEPT = "AutoAccept"
+    REVIEW_PERIOD_LAPSED = "ReviewPeriodLapsed"
+    ARBITER = "Arbiter"
+    CLOSE = "Close"
 
 
 def parse_enum(kind: type[enum.Enum], value: str | enum.Enum) -> Any:
@@ -62,15 +77,19 @@ def parse_enum(kind: type[enum.Enum], value: str | enum.Enum) -> Any:
 
 @dataclass(frozen=True)
 class Location:
+    """A stored object: where, the sha256 of its bytes and how many bytes there are."""
+
     storage_type: StorageType
     path: str
     content_hash: bytes
+    size: int
 
     def to_chain(self) -> dict[str, Any]:
         return {
             "storage_type": self.storage_type.value,
             "path": self.path,
             "content_hash": "0x" + self.content_hash.hex(),
+            "size": self.size,
         }
 
     @classmethod
@@ -81,6 +100,7 @@ class Location:
             storage_type=StorageType(_variant(value["storage_type"])),
             path=text(value["path"]),
             content_hash=raw_bytes(value["content_hash"]),
+            size=int(value["size"]),
         )
 
 
@@ -99,11 +119,13 @@ class Task:
     annotation: dict[str, str] | None
     status: TaskStatus
     created_at: int
+    closed_at: int | None
     taken_slots: int
     pending: int
     accepted: int
-    submissions: int
+    live_submissions: int
     escrow: int
+    deposit: int
 
     @property
     def free_slots(self) -> int:
@@ -129,11 +151,13 @@ class Task:
             ),
             status=TaskStatus(_variant(value["status"])),
             created_at=int(value["created_at"]),
+            closed_at=_optional_int(value.get("closed_at")),
             taken_slots=int(value["taken_slots"]),
             pending=int(value["pending"]),
             accepted=int(value["accepted"]),
-            submissions=int(value["submissions"]),
+            live_submissions=int(value["live_submissions"]),
             escrow=int(value["escrow"]),
+            deposit=int(value["deposit"]),
         )
 
 
@@ -144,26 +168,102 @@ class Submission:
     contributor: str
     status: SubmissionStatus
     assigned_at: int
+    commitment: bytes | None
+    committed_at: int | None
+    #: The block the result was revealed in; its review period starts there.
     submitted_at: int | None
     result: str
     result_location: Location | None
     rejection_reason: str | None
+    rejected_at: int | None
+    assignment_deposit: int
+    storage_deposit: int
 
     @classmethod
     def from_chain(cls, submission_id: int, value: dict[str, Any]) -> "Submission":
         reason = value.get("rejection_reason")
-        submitted = value.get("submitted_at")
+        commitment = value.get("commitment")
         return cls(
             submission_id=int(submission_id),
             task_id=int(value["task_id"]),
             contributor=value["contributor"],
             status=SubmissionStatus(_variant(value["status"])),
             assigned_at=int(value["assigned_at"]),
-            submitted_at=None if submitted is None else int(submitted),
+            commitment=raw_bytes(commitment) if commitment else None,
+            committed_at=_optional_int(value.get("committed_at")),
+            submitted_at=_optional_int(value.get("submitted_at")),
             result=text(value["result"]),
             result_location=Location.from_chain(value.get("result_location")),
             rejection_reason=None if reason is None else text(reason),
+            rejected_at=_optional_int(value.get("rejected_at")),
+            assignment_deposit=int(value["assignment_deposit"]),
+            storage_deposit=int(value["storage_deposit"]),
         )
+
+
+@dataclass(frozen=True)
+class CreatorRecord:
+    """What the chain counts of a creator: the trust signal a contributor reads first."""
+
+    address: str
+    tasks_created: int = 0
+    results_accepted: int = 0
+    results_rejected: int = 0
+    rejections_overturned: int = 0
+    total_paid: int = 0
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        """Accepted over decided results (overturned rejections count as accepted);
+        None before any decision."""
+        decided = self.results_accepted + self.results_rejected - self.rejections_overturned
+        return None if decided <= 0 else self.results_accepted / decided
+
+    @classmethod
+    def from_chain(cls, address: str, value: dict[str, Any] | None) -> "CreatorRecord":
+        value = value or {}
+        return cls(address, **{name: int(value.get(name, 0)) for name in (
+            "tasks_created", "results_accepted", "results_rejected", "rejections_overturned",
+            "total_paid")})
+
+
+@dataclass(frozen=True)
+class ContributorRecord:
+    """What the chain counts of a contributor."""
+
+    address: str
+    slots_taken: int = 0
+    results_revealed: int = 0
+    results_accepted: int = 0
+    results_rejected: int = 0
+    slots_timed_out: int = 0
+    appeals_won: int = 0
+
+    @classmethod
+    def from_chain(cls, address: str, value: dict[str, Any] | None) -> "ContributorRecord":
+        value = value or {}
+        return cls(address, **{name: int(value.get(name, 0)) for name in (
+            "slots_taken", "results_revealed", "results_accepted", "results_rejected",
+            "slots_timed_out", "appeals_won")})
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """The pallet's deadlines (in blocks) and deposits, read from its constants."""
+
+    max_task_duration: int
+    result_timeout: int
+    reveal_window: int
+    review_period: int
+    appeal_period: int
+    removal_delay: int
+    assignment_deposit: int
+    task_deposit: int
+    submission_deposit: int
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _variant(value: Any) -> str:

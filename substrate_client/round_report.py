@@ -149,6 +149,12 @@ def render_text(summary: Mapping[str, Any]) -> str:
         f"{tokens(summary.get('escrow_paid'), decimals)} paid to contributors, "
         f"{tokens(summary.get('escrow_refunded'), decimals)} refunded to the creator on close"
     )
+    if summary.get("escrow_held_for_appeal"):
+        out.append(
+            f"Held for appeals: {tokens(summary.get('escrow_held_for_appeal'), decimals)} {symbol}: the "
+            f"rejected contributors may appeal until block {summary.get('appeal_period_ends')}; then "
+            "`decentralml release_rejection SUBMISSION_ID` returns it to the creator"
+        )
     out.append("")
 
     timings = summary.get("timings") or {}

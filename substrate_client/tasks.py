@@ -9,15 +9,21 @@ hash go on-chain. Nothing secret is ever part of a call.
 
 from __future__ import annotations
 
+import functools
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
 from . import storage as storage_mod
 from .chain import Chain, Event, Receipt, same_account
+from .commitment import new_salt, result_commitment
 from .errors import ChainError, NotFoundError, UserInputError
 from .records import (
+    ContributorRecord,
+    CreatorRecord,
+    Deadlines,
     Location,
     StorageType,
     Submission,
@@ -28,6 +34,7 @@ from .records import (
     ValidationStrategy,
     parse_enum,
 )
+from .send_journal import SendEntry, SendJournal, folder_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +61,50 @@ def _check_len(name: str, value: str, limit: int) -> None:
         raise UserInputError(f"{name} is {size} bytes; the chain accepts at most {limit}")
 
 
+def _stored_location(stored) -> Location:
+    return Location(StorageType(stored.storage_type), stored.path, stored.content_hash, stored.size)
+
+
 class Marketplace:
     """Every marketplace action for one signer on one chain."""
 
-    MAX_QUESTION_LEN = 1024
-    MAX_PATH_LEN = 512
-    MAX_RESULT_LEN = 1024
-    MAX_REASON_LEN = 256
-
-    def __init__(self, chain: Chain, storage_settings: dict | None = None):
+    def __init__(self, chain: Chain, storage_settings: dict | None = None,
+                 journal: SendJournal | None = None):
         self.chain = chain
         self.storage_settings = storage_settings or {}
+        self._journal = journal
+
+    # The chain's own limits, read from its constants: the client never copies them.
+
+    def limit(self, name: str) -> int:
+        """A numeric constant of the pallet (``MaxReasonLen``, ``MaxAssignments``...)."""
+        return self._constants()[name]
+
+    @functools.cache
+    def _constants(self) -> dict[str, int]:
+        names = ("MaxQuestionLen", "MaxPathLen", "MaxResultLen", "MaxReasonLen", "MaxAssignments",
+                 "MaxTaskDuration", "ResultTimeout", "RevealWindow", "ReviewPeriod", "AppealPeriod",
+                 "RemovalDelay", "AssignmentDeposit", "TaskDeposit", "SubmissionDeposit")
+        values = {name: int(self.chain.constant(name)) for name in names}
+        values["ExistentialDeposit"] = int(self.chain.constant("ExistentialDeposit", module="Balances"))
+        return values
+
+    def deadlines(self) -> Deadlines:
+        """The pallet's deadlines (blocks) and deposits."""
+        c = self._constants()
+        return Deadlines(
+            max_task_duration=c["MaxTaskDuration"], result_timeout=c["ResultTimeout"],
+            reveal_window=c["RevealWindow"], review_period=c["ReviewPeriod"],
+            appeal_period=c["AppealPeriod"], removal_delay=c["RemovalDelay"],
+            assignment_deposit=c["AssignmentDeposit"], task_deposit=c["TaskDeposit"],
+            submission_deposit=c["SubmissionDeposit"],
+        )
+
+    @property
+    def journal(self) -> SendJournal:
+        if self._journal is None:
+            self._journal = SendJournal(self.chain.substrate.get_block_hash(0))
+        return self._journal
 
     @classmethod
     def connect(cls, url: str | None = None, suri: str | None = None, key_file=None,
@@ -99,24 +139,32 @@ class Marketplace:
         task_type = parse_enum(TaskType, task_type)
         strategy = parse_enum(ValidationStrategy, validation_strategy)
         question = question.strip()
+        # Every bound the chain enforces is checked before the upload, so bad input
+        # costs nothing and leaves nothing behind.
         if not question:
             raise UserInputError("the question (task description) is empty")
-        _check_len("the question", question, self.MAX_QUESTION_LEN)
-        if pays_amount <= 0:
-            raise UserInputError("pays_amount must be more than zero")
+        _check_len("the question", question, self.limit("MaxQuestionLen"))
+        minimum = self.limit("ExistentialDeposit")
+        if pays_amount < minimum:
+            raise UserInputError(
+                f"pays_amount {pays_amount} is below the chain's existential deposit ({minimum}): "
+                "a payment that small could not be made to a new account")
         if max_assignments <= 0:
             raise UserInputError("max_assignments must be at least 1")
+        if max_assignments > self.limit("MaxAssignments"):
+            raise UserInputError(f"max_assignments {max_assignments} is more than the chain allows "
+                                 f"({self.limit('MaxAssignments')})")
         if result_public_key is not None and len(result_public_key) != 32:
             raise UserInputError("the result public key must be 32 bytes (X25519)")
         expiration_block = self._expiration(expiration_block, expires_in_blocks)
         folder = Path(bundle_path).expanduser()
         if not folder.is_dir():
             raise UserInputError(f"bundle folder {folder} does not exist or is not a folder")
-        self._check_affordable(pays_amount * max_assignments)
+        self._check_affordable(pays_amount * max_assignments + self.limit("TaskDeposit"))
 
         log.info("storing bundle %s on %s", folder, parse_enum(StorageType, bundle_storage_type).value)
         stored = storage_mod.upload_folder(self.backend(bundle_storage_type), folder, progress=progress)
-        bundle = Location(StorageType(stored.storage_type), stored.path, stored.content_hash)
+        bundle = _stored_location(stored)
         receipt = self.chain.submit("create_task", {
             "task_type": task_type.value,
             "question": _hex_text(question),
@@ -198,6 +246,12 @@ class Marketplace:
                 f"expiration block {expiration_block} is too soon: the chain is at block {now}, "
                 "and the task is created in the next one"
             )
+        longest = self.limit("MaxTaskDuration")
+        if expiration_block > now + longest:
+            raise UserInputError(
+                f"expiration block {expiration_block} is too far: the chain is at block {now} and "
+                f"a task may last at most {longest} blocks"
+            )
         return expiration_block
 
     def _check_affordable(self, escrow: int) -> None:
@@ -205,23 +259,30 @@ class Marketplace:
         if free < escrow:
             # The pallet would refuse too; saying so before uploading saves the upload.
             raise UserInputError(
-                f"the escrow ({escrow}) is more than the creator's free balance ({free})"
+                f"the escrow and deposit ({escrow}) are more than the creator's free balance ({free})"
             )
 
     # -- contributing --------------------------------------------------------------
 
     def assign_task(self, task_id: int, dest_dir: str | Path | None = None,
                     progress: Progress = None) -> Assignment:
-        """Take a slot in a task; with ``dest_dir``, download the task's bundle, verify
-        it against the on-chain hash and unpack it there."""
+        """Take a slot in a task; with ``dest_dir``, first download the task's bundle,
+        verify it against the on-chain hash and unpack it there, so a bundle that cannot
+        be had never costs a slot (or its deposit). The slot holds the chain's
+        assignment and storage deposits from the signer until the result is revealed."""
         task = self.get_task(task_id)
         if dest_dir is not None and Path(dest_dir).exists():
             raise UserInputError(f"{dest_dir} already exists; choose a new folder for the bundle")
-        receipt = self.chain.submit("assign_task", {"task_id": task_id})
-        submission_id = int(receipt.first("TaskAssigned").attributes["submission_id"])
         bundle_dir = None
         if dest_dir is not None:
             bundle_dir = self.download_bundle(task, dest_dir, progress=progress)
+        try:
+            receipt = self.chain.submit("assign_task", {"task_id": task_id})
+        except BaseException:
+            if bundle_dir is not None:
+                shutil.rmtree(bundle_dir, ignore_errors=True)
+            raise
+        submission_id = int(receipt.first("TaskAssigned").attributes["submission_id"])
         return Assignment(submission_id, task, bundle_dir)
 
     def download_bundle(self, task: Task, dest_dir: str | Path, progress: Progress = None) -> Path:
@@ -235,9 +296,15 @@ class Marketplace:
         self, submission_id: int, result: str = "", result_path: str | Path | None = None,
         result_storage_type: StorageType | str = StorageType.LOCAL, progress: Progress = None,
     ) -> Submission:
-        """Store the result folder (sealed to the creator's key when the task has one),
-        check it is retrievable, then record its location and hash on-chain."""
-        _check_len("the result text", result, self.MAX_RESULT_LEN)
+        """Send a result: store the folder (sealed to the creator's key when the task has
+        one), commit to it on chain, then reveal it.
+
+        The commitment binds the slot to the result before anyone can see where it is,
+        so the creator cannot free the slot and keep the result. Each step is recorded in
+        the send journal first: run again after a failure and it resumes, reusing the
+        upload and the commitment instead of storing twice.
+        """
+        _check_len("the result text", result, self.limit("MaxResultLen"))
         if not result and result_path is None:
             raise UserInputError("send a result text, a result path, or both")
         submission = self.get_submission(submission_id)
@@ -246,28 +313,62 @@ class Marketplace:
                 f"submission {submission_id} belongs to {submission.contributor}, "
                 f"not to the signer {self.chain.address}"
             )
-        if submission.status is not SubmissionStatus.ASSIGNED:
+        entry = self.journal.get(submission_id)
+        if submission.status is SubmissionStatus.COMMITTED:
+            if entry is None or entry.commitment != submission.commitment:
+                raise UserInputError(
+                    f"submission {submission_id} has a commitment on chain that this machine has no "
+                    "record of, so it cannot be revealed from here; after the reveal window the slot "
+                    "times out and its deposit goes to the creator"
+                )
+            log.info("submission %d: resuming the reveal of its committed result", submission_id)
+        elif submission.status is SubmissionStatus.ASSIGNED:
+            entry = self._commit(submission, result, result_path, result_storage_type, entry, progress)
+        else:
             raise UserInputError(
                 f"submission {submission_id} is {submission.status.value}; a result can only be "
                 "sent once, for an assigned slot"
             )
-        location = None
+        self.chain.submit("reveal_task_result", {
+            "submission_id": submission_id,
+            "result": _hex_text(entry.result),
+            "result_location": None if entry.location is None else entry.location.to_chain(),
+            "salt": "0x" + entry.salt.hex(),
+        })
+        self.journal.remove(submission_id)
+        return self.get_submission(submission_id)
+
+    def _commit(self, submission: Submission, result: str, result_path, storage_type,
+                entry: SendEntry | None, progress: Progress) -> SendEntry:
+        """Store the result (or reuse this submission's earlier upload of the same folder)
+        and put the commitment to it on chain."""
+        location, source = None, ""
         if result_path is not None:
             folder = Path(result_path).expanduser()
             if not folder.is_dir():
                 raise UserInputError(f"result folder {folder} does not exist or is not a folder")
-            task = self.get_task(submission.task_id)
-            stored = storage_mod.upload_folder(
-                self.backend(result_storage_type), folder,
-                seal_to=task.result_public_key, progress=progress,
-            )
-            location = Location(StorageType(stored.storage_type), stored.path, stored.content_hash)
-        self.chain.submit("send_task_result", {
-            "submission_id": submission_id,
-            "result": _hex_text(result),
-            "result_location": None if location is None else location.to_chain(),
-        })
-        return self.get_submission(submission_id)
+            source = folder_fingerprint(folder)
+            backend = self.backend(storage_type)
+            if (entry is not None and entry.location is not None and entry.source == source
+                    and entry.location.storage_type.value == backend.storage_type
+                    and backend.exists(entry.location.path)):
+                log.info("submission %d: reusing the earlier upload %s", submission.submission_id,
+                         entry.location.path)
+                location = entry.location
+            else:
+                task = self.get_task(submission.task_id)
+                stored = storage_mod.upload_folder(
+                    backend, folder, seal_to=task.result_public_key, progress=progress)
+                location = _stored_location(stored)
+        salt = new_salt()
+        commitment = result_commitment(self.chain.address, submission.submission_id, result,
+                                       location, salt)
+        entry = SendEntry(submission.submission_id, location, source, result, salt, commitment)
+        # Saved before the commit goes out: a commitment whose salt is lost can never be revealed.
+        self.journal.save(entry)
+        self.chain.submit("commit_task_result", {
+            "submission_id": submission.submission_id, "commitment": "0x" + commitment.hex()})
+        return entry
 
     # -- reading -------------------------------------------------------------------
 
@@ -332,6 +433,15 @@ class Marketplace:
     def balance(self, address: str | None = None) -> dict[str, int]:
         return self.chain.account_data(address or self.chain.address)
 
+    def creator_record(self, address: str) -> CreatorRecord:
+        """What the chain counts of a creator: tasks, results accepted and rejected, paid."""
+        return CreatorRecord.from_chain(address, self.chain.query("CreatorStats", [address]))
+
+    def contributor_record(self, address: str | None = None) -> ContributorRecord:
+        """What the chain counts of a contributor: slots, reveals, accepted, rejected, timed out."""
+        address = address or self.chain.address
+        return ContributorRecord.from_chain(address, self.chain.query("ContributorStats", [address]))
+
     # -- deciding ------------------------------------------------------------------
 
     def accept_task_result(self, submission_id: int) -> Receipt:
@@ -339,9 +449,10 @@ class Marketplace:
         return self.chain.submit("accept_task_result", {"submission_id": submission_id})
 
     def reject_task_result(self, submission_id: int, reason: str) -> Receipt:
-        """Reject a pending result (or free a silent slot); nothing is paid."""
+        """Reject a revealed result within its review period; nothing is paid. The
+        contributor may appeal until the appeal period ends."""
         reason = reason.strip() or "rejected by the creator"
-        _check_len("the reason", reason, self.MAX_REASON_LEN)
+        _check_len("the reason", reason, self.limit("MaxReasonLen"))
         return self.chain.submit(
             "reject_task_result", {"submission_id": submission_id, "reason": _hex_text(reason)}
         )
@@ -352,7 +463,7 @@ class Marketplace:
         calls = [self.chain.call("accept_task_result", {"submission_id": sid}) for sid in accept]
         for sid, reason in (reject or {}).items():
             reason = reason.strip() or "rejected by the creator"
-            _check_len("the reason", reason, self.MAX_REASON_LEN)
+            _check_len("the reason", reason, self.limit("MaxReasonLen"))
             calls.append(self.chain.call(
                 "reject_task_result", {"submission_id": sid, "reason": _hex_text(reason)}))
         if not calls:
@@ -360,21 +471,56 @@ class Marketplace:
         return self.chain.submit_batch(calls)
 
     def close_task(self, task_id: int) -> Receipt:
-        """Settle a task: pending results are paid, the rest of the escrow returned."""
+        """Settle a task: pending results are paid, the rest of the escrow returned.
+        Rewards of rejections that may still be appealed stay held until they are final."""
         return self.chain.submit("close_task", {"task_id": task_id})
+
+    # -- deadlines and disputes ----------------------------------------------------
+
+    def time_out_slot(self, submission_id: int) -> Receipt:
+        """Free a slot whose contributor committed nothing within the result timeout (or
+        did not reveal within the reveal window). Anyone may; the slot's assignment
+        deposit goes to the creator and the slot opens again."""
+        return self.chain.submit("time_out_slot", {"submission_id": submission_id})
+
+    def claim_reward(self, submission_id: int) -> Receipt:
+        """Get a result paid whose review period passed without a decision (or retry a
+        payment that failed). Anyone may; the reward goes to the contributor."""
+        return self.chain.submit("claim_reward", {"submission_id": submission_id})
+
+    def appeal_rejection(self, submission_id: int) -> Receipt:
+        """The contributor of a rejected result asks the arbiter to decide."""
+        return self.chain.submit("appeal_rejection", {"submission_id": submission_id})
+
+    def release_rejection(self, submission_id: int) -> Receipt:
+        """Make a rejection final once its appeal period passed unappealed: the slot opens
+        again (or, on a closed task, its reward returns to the creator). Anyone may."""
+        return self.chain.submit("release_rejection", {"submission_id": submission_id})
+
+    def arbitrate(self, submission_id: int, overturn: bool) -> Receipt:
+        """Decide an appeal: overturn pays the contributor, uphold makes the rejection
+        final. Needs the arbiter origin; on the dev chain that is Root, reached through
+        Sudo with the sudo key as signer."""
+        return self.chain.submit_as_root(
+            "arbitrate", {"submission_id": submission_id, "overturn": overturn})
+
+    def remove_task(self, task_id: int) -> Receipt:
+        """Remove a closed task and its records once the removal delay passed, returning
+        the storage deposits to whoever paid them. Anyone may."""
+        return self.chain.submit("remove_task", {"task_id": task_id})
 
     # -- waiting -------------------------------------------------------------------
 
     def wait_for_results(self, task_id: int, count: int,
                          on_result: Callable[[Event], None] | None = None) -> list[Submission]:
-        """Block until ``count`` results of the task have been sent (counting those
+        """Block until ``count`` results of the task have been revealed (counting those
         already there), following new blocks by subscription."""
         def done() -> bool:
             return self._sent_count(task_id) >= count
 
         if not done():
             def handler(event: Event, block_number: int) -> bool:
-                if event.module == "DecentralML" and event.name == "ResultSent" \
+                if event.module == "DecentralML" and event.name == "ResultRevealed" \
                         and int(event.attributes["task_id"]) == task_id:
                     if on_result:
                         on_result(event)
@@ -384,9 +530,7 @@ class Marketplace:
         return self.list_task_results(task_id)
 
     def _sent_count(self, task_id: int) -> int:
-        sent = {SubmissionStatus.PENDING, SubmissionStatus.ACCEPTED, SubmissionStatus.REJECTED}
-        return sum(1 for s in self.list_task_results(task_id)
-                   if s.status in sent and s.submitted_at is not None)
+        return sum(1 for s in self.list_task_results(task_id) if s.submitted_at is not None)
 
 
 def _key(key):

@@ -26,6 +26,8 @@ def devnet_url(tmp_path_factory) -> str:
     """A fresh dev chain for the session. Fails (never skips) if it cannot start."""
     run_dir = tmp_path_factory.mktemp("devnet")
     os.environ["DECENTRALML_RUN_DIR"] = str(run_dir)
+    # What clients remember between sending steps stays inside the test session.
+    os.environ["DECENTRALML_STATE_DIR"] = str(tmp_path_factory.mktemp("client-state"))
     port = free_port()
     try:
         state = devnet.up(port, timeout=180)

@@ -32,7 +32,7 @@ def test_polkadot_js_reads_tasks_and_events_without_type_definitions(substrate, 
         "expiration_block": now + 500,
         "validation_strategy": "ManualAccept",
         "bundle": {"storage_type": "Local", "path": "0x" + b"abc/def".hex(),
-                   "content_hash": "0x" + "11" * 32},
+                   "content_hash": "0x" + "11" * 32, "size": 2048},
         "result_public_key": "0x" + "22" * 32,
         "annotation": {"annotation_type": "0x" + b"classification".hex(),
                        "class_labels": "0x" + b'["0","1"]'.hex()},
@@ -53,12 +53,15 @@ def test_polkadot_js_reads_tasks_and_events_without_type_definitions(substrate, 
 
     assert seen["specName"] == "decentralml"
     assert seen["maxAssignments"] == 256
+    assert seen["reviewPeriod"] == substrate.get_constant("DecentralML", "ReviewPeriod").value
+    assert int(seen["creatorStats"]["tasksCreated"].replace(",", "")) >= 1
     task = seen["task"]
     assert task["creator"] == alice.ss58_address
     assert task["taskType"] == "DataAnnotator"
     assert task["question"] == "Label these digits"
     assert task["annotation"]["annotationType"] == "classification"
     assert task["bundle"]["storageType"] == "Local"
+    assert task["bundle"]["size"].replace(",", "") == "2048"
     assert task["status"] == "Open"
     created = [e for e in seen["events"] if e["method"] == "TaskCreated"]
     assert created and created[0]["data"]["taskId"] == str(task_id)

@@ -216,7 +216,7 @@ def test_a_bundle_escaping_its_folder_is_refused(people, tmp_path, store_setting
         "max_assignments": 1, "expiration_block": creator.chain.block_number() + 100,
         "validation_strategy": "ManualAccept",
         "bundle": {"storage_type": "Local", "path": stored.path,
-                   "content_hash": "0x" + stored.content_hash.hex()},
+                   "content_hash": "0x" + stored.content_hash.hex(), "size": stored.size},
         "result_public_key": None, "annotation": None})
     task_id = int(receipt.first("TaskCreated").attributes["task_id"])
     with pytest.raises(IntegrityError):
@@ -239,6 +239,89 @@ def test_waiting_for_results_follows_new_blocks(people, bundle, tmp_path, devnet
     sender.join()
     assert [s.submission_id for s in results] == [sub]
     assert seen and int(seen[0].attributes["submission_id"]) == sub
+
+
+def test_a_failed_reveal_resumes_with_the_same_upload_and_commitment(people, bundle, tmp_path,
+                                                                   monkeypatch):
+    """A send that dies between commit and reveal is finished by running it again: the
+    result is not stored a second time and the commitment on chain is revealed."""
+    creator, bob = people(), people()
+    task = new_task(creator, bundle, storage_type="Local")
+    sub = bob.assign_task(task.task_id).submission_id
+    result = tmp_path / "result"
+    result.mkdir()
+    (result / "model.bin").write_bytes(b"weights" * 100)
+    uploads = []
+    real_upload = storage.upload_folder
+
+    def counting_upload(*args, **kwargs):
+        uploads.append(args[1])
+        return real_upload(*args, **kwargs)
+
+    monkeypatch.setattr(storage, "upload_folder", counting_upload)
+    real_submit = bob.chain.submit
+
+    def reveal_fails(function, params, module="DecentralML"):
+        if function == "reveal_task_result":
+            raise ConnectionError("connection dropped")
+        return real_submit(function, params, module)
+
+    monkeypatch.setattr(bob.chain, "submit", reveal_fails)
+    with pytest.raises(ConnectionError):
+        bob.send_task_result(sub, result_path=result, result_storage_type="S3")
+    assert bob.get_submission(sub).status is SubmissionStatus.COMMITTED
+    monkeypatch.setattr(bob.chain, "submit", real_submit)
+    sent = bob.send_task_result(sub, result_path=result, result_storage_type="S3")
+    assert sent.status is SubmissionStatus.PENDING
+    assert len(uploads) == 1
+    assert bob.journal.get(sub) is None  # nothing left to remember once revealed
+
+
+def test_a_failed_commit_reuses_the_upload(people, bundle, tmp_path, monkeypatch):
+    """No orphan uploads: a send whose commit failed stores nothing new on retry."""
+    creator, bob = people(), people()
+    task = new_task(creator, bundle, storage_type="Local")
+    sub = bob.assign_task(task.task_id).submission_id
+    result = tmp_path / "result"
+    result.mkdir()
+    (result / "model.bin").write_bytes(b"weights" * 100)
+    real_submit = bob.chain.submit
+    monkeypatch.setattr(bob.chain, "submit", lambda *a, **k: (_ for _ in ()).throw(
+        ConnectionError("connection dropped")))
+    with pytest.raises(ConnectionError):
+        bob.send_task_result(sub, result_path=result, result_storage_type="S3")
+    first = bob.journal.get(sub).location
+    monkeypatch.setattr(bob.chain, "submit", real_submit)
+    sent = bob.send_task_result(sub, result_path=result, result_storage_type="S3")
+    assert sent.result_location == first
+
+
+def test_chain_bounds_are_checked_before_anything_is_uploaded(people, bundle, monkeypatch):
+    creator = people()
+    uploads = []
+    monkeypatch.setattr(storage, "upload_folder", lambda *a, **k: uploads.append(a))
+    before = task_count(creator)
+    with pytest.raises(UserInputError, match="max_assignments 5000000000 is more than the chain allows"):
+        new_task(creator, bundle, slots=5_000_000_000)
+    with pytest.raises(UserInputError, match="too far"):
+        new_task(creator, bundle, expires_in_blocks=creator.limit("MaxTaskDuration") + 5)
+    with pytest.raises(UserInputError, match="existential deposit"):
+        new_task(creator, bundle, pays_amount=1)
+    assert uploads == [] and task_count(creator) == before
+
+
+def test_a_creators_record_and_the_deadlines_come_from_the_chain(people, bundle, tmp_path):
+    creator, bob = people(), people()
+    task = new_task(creator, bundle, slots=1, storage_type="Local")
+    sub = bob.assign_task(task.task_id).submission_id
+    bob.send_task_result(sub, result="labels: 1,2,3")
+    creator.decide_task_results(reject={sub: "wrong labels"})
+    record = bob.creator_record(creator.chain.address)
+    assert (record.tasks_created, record.results_rejected, record.acceptance_rate) == (1, 1, 0.0)
+    assert bob.contributor_record().results_rejected == 1
+    deadlines = bob.deadlines()
+    assert deadlines.review_period == int(bob.chain.constant("ReviewPeriod")) > 0
+    assert bob.get_submission(sub).assignment_deposit == deadlines.assignment_deposit
 
 
 def test_no_signer_is_a_config_error(monkeypatch):

@@ -68,8 +68,9 @@ def test_the_federated_model_beats_the_initial_model(round_run):
     assert (Path(summary.federated_model_dir) / "saved_model.pb").is_file()
 
 
-def test_each_accepted_contributor_receives_exactly_the_reward(round_run):
+def test_each_accepted_contributor_receives_exactly_the_reward(round_run, devnet_url):
     summary, _, before, after = round_run
+    deposit = Marketplace.connect(devnet_url, need_signer=False).deadlines().submission_deposit
     for name in HONEST:
         c = summary.contributor(name)
         assert c.decision == "accepted", (name, c.reason)
@@ -78,7 +79,8 @@ def test_each_accepted_contributor_receives_exactly_the_reward(round_run):
         assert 0 < c.fees < summary.reward // 100  # assign + send, paid by the contributor
         # The chain, read by the test: reward in, fees out, nothing else.
         assert _delta(before, after, name) == summary.reward - c.fees
-        assert after[name]["reserved"] == before[name]["reserved"]
+        # Only the storage deposit of the submission record stays held until its removal.
+        assert after[name]["reserved"] == before[name]["reserved"] + deposit
 
 
 def test_the_saboteur_is_rejected_unpaid_and_left_out_of_the_federated_model(round_run):
@@ -102,15 +104,17 @@ def test_closing_the_task_returns_the_rest_of_the_escrow(round_run, devnet_url):
     paid = summary.reward * len(HONEST)
     assert summary.escrow == summary.reward * 4
     assert summary.escrow_paid == paid
-    assert summary.escrow_refunded == summary.escrow - paid
-    # The creator's reserved balance is back where it was (0 on a fresh chain), and
-    # she is down exactly the rewards paid and her own fees.
-    assert after["Alice"]["reserved"] == before["Alice"]["reserved"]
-    assert _delta(before, after, "Alice") == -(paid + summary.creator.fees)
+    # The saboteur's reward stays held while she may still appeal her rejection.
+    assert summary.escrow_held_for_appeal == summary.reward
+    assert summary.escrow_refunded == summary.escrow - paid - summary.reward
+    # The creator holds only that reward and the task's storage deposit, and she is down
+    # exactly the rewards paid and her own fees.
     market = Marketplace.connect(devnet_url, need_signer=False)
     task = market.get_task(summary.task_id)
+    assert after["Alice"]["reserved"] == before["Alice"]["reserved"] + summary.reward + task.deposit
+    assert _delta(before, after, "Alice") == -(paid + summary.creator.fees)
     assert task.status is TaskStatus.CLOSED
-    assert task.escrow == 0
+    assert task.escrow == summary.reward
     assert task.bundle.storage_type is StorageType.IPFS
     # The chain may print addresses in another SS58 format: compare accounts.
     statuses = {ss58_decode(s.contributor): s.status for s in market.list_task_results(summary.task_id)}

@@ -16,6 +16,7 @@ This module holds the ``decentralml`` group and the console-script entry points;
 commands live beside it, one module per kind of user:
 
 - ``creator``, ``validate``: a task's creator; ``contributor``: the one who trains;
+- ``disputes``: deadlines anyone may enforce, appeals and arbitration;
 - ``reading``: anyone reading the chain; ``keys``, ``devnet``, ``run_round``: set-up and demo;
 - ``command``, ``options``, ``params``, ``output``, ``amounts``, ``quiet``: what they share.
 """
@@ -27,6 +28,8 @@ from .command import group
 from .contributor import assign_task, fetch_bundle, run_task, send_task_result
 from .creator import accept_task_result, close_task, create_task, download_task_result, reject_task_result
 from .devnet import devnet_group
+from .disputes import (appeal_rejection, arbitrate, claim_reward, release_rejection, remove_task,
+                       show_account, time_out_slot)
 from .keys import keys_group
 from .options import global_options
 from .reading import balance, list_task_results, list_tasks, show_task
@@ -67,8 +70,10 @@ for _command in (
     validate_task_results, federate,
     # contributing
     assign_task, run_task, fetch_bundle, send_task_result,
+    # deadlines and disputes
+    claim_reward, time_out_slot, appeal_rejection, release_rejection, arbitrate, remove_task,
     # reading
-    list_tasks, show_task, list_task_results, balance,
+    list_tasks, show_task, list_task_results, balance, show_account,
     # set-up and demo
     keys_group, devnet_group, run_round,
 ):

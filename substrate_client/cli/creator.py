@@ -157,7 +157,11 @@ def accept_task_result(submission_ids: tuple[int, ...]) -> None:
 @click.option("--reason", default="rejected by the creator", show_default=True,
               help="Why, recorded on-chain for the contributor.")
 def reject_task_result(submission_id: int, reason: str) -> None:
-    """Reject a pending result (or free a slot whose contributor went silent); nothing is paid."""
+    """Reject a revealed result within its review period; nothing is paid.
+
+    The contributor may appeal the rejection for the chain's appeal period; until it is
+    final the slot stays taken and its reward stays held.
+    """
     receipt = market().reject_task_result(submission_id, reason)
     if settings().json:
         emit_json({"submission_id": submission_id, "status": "Rejected", "reason": reason,

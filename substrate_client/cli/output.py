@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from ..errors import DecentralMLError, PalletError, UserInputError
-from ..records import Task
+from ..records import CreatorRecord, Deadlines, Task
 from .amounts import format_amount
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def task_json(task: Task) -> dict:
+def task_json(task: Task, creator: CreatorRecord | None = None,
+              deadlines: Deadlines | None = None) -> dict:
     data = _plain(task)
     data["free_slots"] = task.free_slots
+    if creator is not None:
+        data["creator_record"] = {**_plain(creator), "acceptance_rate": creator.acceptance_rate}
+    if deadlines is not None:
+        data["deadlines"] = _plain(deadlines)
     return data
 
 
@@ -92,8 +97,10 @@ def table(headers: list[str], rows: list[list[Any]], empty: str = "(none)") -> N
         click.echo(click.style(line.rstrip(), bold=True) if n == 0 else line.rstrip())
 
 
-def show_task_details(task: Task) -> None:
-    """One task in full, a ``key  value`` line per field."""
+def show_task_details(task: Task, creator: CreatorRecord | None = None,
+                      deadlines: Deadlines | None = None) -> None:
+    """One task in full, a ``key  value`` line per field; with the creator's record and
+    the chain's deadlines, what a contributor should know before taking a slot."""
     rows = [
         ("task", task.task_id),
         ("status", task.status.value),
@@ -103,21 +110,47 @@ def show_task_details(task: Task) -> None:
         ("pays", f"{format_amount(task.pays_amount)} per accepted result"),
         ("slots", f"{task.taken_slots} of {task.max_assignments} taken ({task.free_slots} free)"),
         ("results", f"{task.pending} pending, {task.accepted} accepted, "
-                    f"{task.submissions} submissions"),
+                    f"{task.live_submissions} live submissions"),
         ("escrow", format_amount(task.escrow)),
         ("validation", task.validation_strategy.value),
         ("created at", f"block {task.created_at}"),
         ("expires at", f"block {task.expiration_block}"),
+    ]
+    if task.closed_at is not None:
+        rows.append(("closed at", f"block {task.closed_at}"))
+    rows += [
         ("bundle", location_text(task.bundle)),
         ("bundle sha256", task.bundle.content_hash.hex() if task.bundle else "-"),
+        ("bundle size", f"{task.bundle.size} bytes" if task.bundle else "-"),
         ("result key", task.result_public_key.hex() if task.result_public_key else "none (unsealed)"),
     ]
     if task.annotation:
         rows += [("annotation", task.annotation.get("annotation_type", "")),
                  ("class labels", task.annotation.get("class_labels", ""))]
+    if creator is not None:
+        rows.append(("creator record", creator_record_text(creator)))
+    if deadlines is not None:
+        rows += [
+            ("deposit", f"{format_amount(deadlines.assignment_deposit)} per slot, back when the "
+                        f"result is revealed (+{format_amount(deadlines.submission_deposit)} "
+                        "storage deposit, back when the record is removed)"),
+            ("deadlines", f"commit within {deadlines.result_timeout} blocks of taking a slot, "
+                          f"reveal within {deadlines.reveal_window} blocks of committing; "
+                          f"a result not decided within {deadlines.review_period} blocks is paid; "
+                          f"a rejection may be appealed for {deadlines.appeal_period} blocks"),
+        ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key.ljust(width)}  {safe_text(value)}")
+
+
+def creator_record_text(record: CreatorRecord) -> str:
+    """A creator's track record in one line, acceptance rate first."""
+    rate = record.acceptance_rate
+    rate_text = "no results decided yet" if rate is None else f"accepts {rate:.0%} of results"
+    return (f"{rate_text} ({record.results_accepted} accepted, {record.results_rejected} rejected, "
+            f"{record.rejections_overturned} rejections overturned on appeal; "
+            f"{record.tasks_created} tasks, {format_amount(record.total_paid)} paid)")
 
 
 def short_address(address: str | None) -> str:

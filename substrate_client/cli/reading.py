@@ -23,20 +23,29 @@ from .params import ADDRESS, EnumType
 @click.option("--creator", type=ADDRESS, help="Only tasks created by this account.")
 @click.option("--mine", is_flag=True, help="Only tasks created by the signer.")
 def list_tasks(status: str, creator: str | None, mine: bool) -> None:
-    """List tasks: id, type, reward, slots taken, results, expiry and question."""
+    """List tasks: id, type, reward, slots taken, results, expiry, how often the creator
+    accepts results, and the question."""
     if mine and creator:
         raise click.UsageError("give --creator or --mine, not both")
     s = settings()
     mp = market(need_signer=mine)
     tasks = mp.list_tasks(None if status == "all" else status,
                           mp.chain.address if mine else creator)
+    records = {a: mp.creator_record(a) for a in {t.creator for t in tasks}}
     if s.json:
-        emit_json([task_json(t) for t in tasks])
+        emit_json([task_json(t, records[t.creator]) for t in tasks])
         return
-    table(["ID", "STATUS", "TYPE", "PAYS", "SLOTS", "PENDING", "ACCEPTED", "EXPIRES", "QUESTION"],
+    table(["ID", "STATUS", "TYPE", "PAYS", "SLOTS", "PENDING", "ACCEPTED", "EXPIRES", "CREATOR ACCEPTS",
+           "QUESTION"],
           [[t.task_id, t.status.value, t.task_type.value, format_amount(t.pays_amount),
             f"{t.taken_slots}/{t.max_assignments}", t.pending, t.accepted, t.expiration_block,
-            clip(t.question)] for t in tasks], empty="no tasks")
+            _rate(records[t.creator]), clip(t.question)] for t in tasks], empty="no tasks")
+
+
+def _rate(record) -> str:
+    rate = record.acceptance_rate
+    decided = record.results_accepted + record.results_rejected - record.rejections_overturned
+    return "-" if rate is None else f"{rate:.0%} of {decided}"
 
 
 @command("show_task", epilog="""
@@ -47,12 +56,15 @@ def list_tasks(status: str, creator: str | None, mine: bool) -> None:
     """)
 @click.argument("task_id", type=click.IntRange(min=0))
 def show_task(task_id: int) -> None:
-    """Show one task in full."""
-    task = market(need_signer=False).get_task(task_id)
+    """Show one task in full, with its creator's record on chain (how often they accept
+    results) and the deadlines and deposits that protect a contributor."""
+    mp = market(need_signer=False)
+    task = mp.get_task(task_id)
+    creator, deadlines = mp.creator_record(task.creator), mp.deadlines()
     if settings().json:
-        emit_json(task_json(task))
+        emit_json(task_json(task, creator, deadlines))
     else:
-        show_task_details(task)
+        show_task_details(task, creator, deadlines)
 
 
 @command("list_task_results", epilog="""

@@ -18,7 +18,9 @@ try {
   console.log(JSON.stringify({
     specName: api.runtimeVersion.specName.toString(),
     maxAssignments: api.consts.decentralML.maxAssignments.toNumber(),
+    reviewPeriod: api.consts.decentralML.reviewPeriod.toNumber(),
     task: task.unwrap().toHuman(),
+    creatorStats: (await api.query.decentralML.creatorStats(task.unwrap().creator)).toHuman(),
     events: ours,
   }));
 } finally {
