@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -16,6 +17,7 @@ from typing import Any, Callable, Iterable, Iterator
 from substrateinterface import Keypair, SubstrateInterface
 from substrateinterface.utils.ss58 import ss58_decode
 from substrateinterface.exceptions import SubstrateRequestException
+from websocket import WebSocketException
 
 from .errors import (
     ChainConnectionError,
@@ -32,6 +34,13 @@ log = logging.getLogger(__name__)
 PALLET = "DecentralML"
 DEFAULT_URL = "ws://127.0.0.1:9944"
 SS58_FORMAT = 42
+#: Seconds without a word from the node before a request counts as lost.
+RPC_TIMEOUT = 60.0
+#: Reconnection attempts after a dropped connection, waiting 1, 2, 4... seconds between.
+RECONNECT_ATTEMPTS = 5
+
+#: What a dropped, refused or silent connection raises, from the socket up.
+CONNECTION_ERRORS = (ConnectionError, OSError, TimeoutError, WebSocketException)
 
 _NOT_FOUND = {"TaskNotFound", "SubmissionNotFound"}
 _NOT_AUTHORIZED = {"NotTaskCreator", "NotAssignedContributor", "CreatorCannotContribute"}
@@ -44,15 +53,17 @@ def chain_url(url: str | None = None) -> str:
     return url or os.environ.get("DECENTRALML_URL") or DEFAULT_URL
 
 
-def connect(url: str | None = None) -> SubstrateInterface:
-    """Open a websocket connection to the node and load its metadata."""
+def connect(url: str | None = None, timeout: float = RPC_TIMEOUT) -> SubstrateInterface:
+    """Open a websocket connection to the node and load its metadata. A node that stops
+    answering for ``timeout`` seconds raises instead of hanging the client."""
     url = chain_url(url)
     try:
-        substrate = SubstrateInterface(url=url, ss58_format=SS58_FORMAT)
+        substrate = SubstrateInterface(url=url, ss58_format=SS58_FORMAT,
+                                       ws_options={"timeout": timeout})
         substrate.init_runtime()
     except Exception as error:
         # websocket libraries raise their own types for a refused or failed connection
-        refused = isinstance(error, (ConnectionError, OSError, TimeoutError)) \
+        refused = isinstance(error, CONNECTION_ERRORS) \
             or "refused" in str(error).lower() or "connect" in type(error).__name__.lower()
         if not refused:
             raise
@@ -158,9 +169,11 @@ def pallet_error(pallet: str, name: str, docs: str) -> ChainError:
 class Chain:
     """A connection plus the signer that submits on it."""
 
-    def __init__(self, substrate: SubstrateInterface, keypair: Keypair | None = None):
+    def __init__(self, substrate: SubstrateInterface, keypair: Keypair | None = None,
+                 reconnect_attempts: int = RECONNECT_ATTEMPTS):
         self.substrate = substrate
         self.keypair = keypair
+        self.reconnect_attempts = reconnect_attempts
 
     @classmethod
     def from_settings(
@@ -221,12 +234,40 @@ class Chain:
                             _docs_text(getattr(found, "docs", "")) if found else "")
 
     def submit_call(self, call: Any) -> Receipt:
+        """Sign, submit and wait for inclusion. When the connection drops, reconnect and
+        find out whether the transaction landed before anything is reported: a landed
+        one is returned as if nothing happened, one that did not land is sent again
+        (the very same signed bytes, so it can never land twice)."""
         keypair = self.require_signer()
-        extrinsic = self.substrate.create_signed_extrinsic(call=call, keypair=keypair)
         try:
-            receipt = self.substrate.submit_extrinsic(extrinsic, wait_for_inclusion=True)
-        except SubstrateRequestException as error:
-            raise self._refused(error) from None
+            extrinsic = self.substrate.create_signed_extrinsic(call=call, keypair=keypair)
+            extrinsic_hash = "0x" + extrinsic.extrinsic_hash.hex()
+            first_block = self.block_number()
+        except CONNECTION_ERRORS as error:
+            raise self._lost(error, "before anything was sent; nothing was changed") from None
+        for attempt in range(self.reconnect_attempts + 1):
+            try:
+                receipt = self.substrate.submit_extrinsic(extrinsic, wait_for_inclusion=True)
+                break
+            except SubstrateRequestException as error:
+                landed = self._landed(extrinsic_hash, first_block) if attempt else None
+                if landed is None:
+                    raise self._refused(error) from None
+                receipt = landed
+                break
+            except CONNECTION_ERRORS as error:
+                log.warning("the connection to the chain dropped while submitting (%s); "
+                            "reconnecting to find out whether the transaction landed", error)
+                self._reconnect(error)
+                receipt = self._landed(extrinsic_hash, first_block)
+                if receipt is not None:
+                    log.warning("transaction %s had landed in block %s", extrinsic_hash,
+                                receipt.block_hash)
+                    break
+        else:
+            raise ChainConnectionError(
+                f"the connection to the chain kept dropping; transaction {extrinsic_hash} did "
+                "not land, so nothing was changed: try again")
         if not receipt.is_success:
             message = receipt.error_message or {}
             raise pallet_error(
@@ -241,6 +282,39 @@ class Chain:
             events=[decode_event(e) for e in receipt.triggered_events],
         )
 
+    def _reconnect(self, cause: BaseException) -> None:
+        """Open the connection again, waiting 1, 2, 4... seconds between attempts."""
+        url = self.substrate.url
+        for attempt in range(self.reconnect_attempts):
+            time.sleep(min(2 ** attempt, 16))
+            try:
+                self.substrate.connect_websocket()
+                self.substrate.get_block_number(None)
+                return
+            except CONNECTION_ERRORS as error:
+                cause = error
+                log.warning("reconnecting to %s failed (%s)", url, error)
+        raise self._lost(cause, "and it could not be reached again; whether the last "
+                                "transaction landed is unknown: check before retrying")
+
+    def _landed(self, extrinsic_hash: str, first_block: int):
+        """The receipt of ``extrinsic_hash`` if it is in a block since ``first_block``."""
+        head = self.substrate.get_block_number(None)
+        for number in range(first_block, head + 1):
+            block_hash = self.substrate.get_block_hash(number)
+            if block_hash is None:
+                continue  # heights a dev chain skipped
+            for extrinsic in self.substrate.get_extrinsics(block_hash=block_hash) or []:
+                found = getattr(extrinsic, "extrinsic_hash", None)
+                if found is not None and "0x" + bytes(found).hex() == extrinsic_hash:
+                    return self.substrate.retrieve_extrinsic_by_hash(block_hash, extrinsic_hash)
+        return None
+
+    def _lost(self, error: BaseException, what: str) -> ChainConnectionError:
+        return ChainConnectionError(
+            f"lost the connection to the chain at {self.substrate.url} ({type(error).__name__}: "
+            f"{error or 'no answer'}) {what}")
+
     @staticmethod
     def _refused(error: SubstrateRequestException) -> ChainError:
         """A transaction the pool refused before it ran (bad nonce, cannot pay fees...)."""
@@ -252,13 +326,28 @@ class Chain:
 
     # -- reading -------------------------------------------------------------------
 
+    def read(self, fetch: Callable[[], Any]) -> Any:
+        """Run a read; if the connection dropped, reconnect and read once more (reads
+        change nothing, so repeating one is safe)."""
+        try:
+            return fetch()
+        except CONNECTION_ERRORS as error:
+            log.warning("the connection to the chain dropped while reading (%s); reconnecting", error)
+            self._reconnect(error)
+            try:
+                return fetch()
+            except CONNECTION_ERRORS as again:
+                raise self._lost(again, "while reading") from None
+
     def query(self, storage: str, params: list | None = None, module: str = PALLET) -> Any:
-        result = self.substrate.query(module, storage, params or [])
+        result = self.read(lambda: self.substrate.query(module, storage, params or []))
         return None if result is None else result.value
 
     def query_map(self, storage: str, params: list | None = None, module: str = PALLET) -> Iterator[tuple[Any, Any]]:
-        for key, value in self.substrate.query_map(module, storage, params or [], page_size=200):
-            yield key.value, value.value
+        entries = self.read(lambda: [(key.value, value.value) for key, value in
+                                     self.substrate.query_map(module, storage, params or [],
+                                                              page_size=200)])
+        yield from entries
 
     def block_number(self) -> int:
         return int(self.query("Number", module="System"))
@@ -277,9 +366,14 @@ class Chain:
     def transfer(self, dest: str, amount: int) -> Receipt:
         return self.submit("transfer_keep_alive", {"dest": dest, "value": amount}, module="Balances")
 
-    def watch_events(self, handler: Callable[[Event, int], bool | None]) -> None:
+    def watch_events(self, handler: Callable[[Event, int], bool | None],
+                     idle: Callable[[], bool] | None = None) -> None:
         """Call ``handler(event, block_number)`` for every event of every new block until
-        it returns True. Uses the node's new-head subscription, not polling."""
+        it returns True. Uses the node's new-head subscription, not polling. When no
+        block comes for a while (a dev chain builds none without transactions) or the
+        connection drops, it reconnects, asks ``idle()`` whether it is done (the caller
+        re-reads the state it waits for, so no block in between is missed) and
+        subscribes again."""
 
         def on_head(header, update_nr, subscription_id):
             number = header["header"]["number"]
@@ -289,7 +383,15 @@ class Chain:
                     return True
             return None
 
-        self.substrate.subscribe_block_headers(on_head)
+        while True:
+            try:
+                self.substrate.subscribe_block_headers(on_head)
+                return
+            except CONNECTION_ERRORS as error:
+                log.info("no new block for a while (%s); checking again", type(error).__name__)
+                self._reconnect(error)
+                if idle is not None and idle():
+                    return
 
 
 def _docs_text(docs: Any) -> str:

@@ -526,7 +526,7 @@ class Marketplace:
                         on_result(event)
                     return done()
                 return False
-            self.chain.watch_events(handler)
+            self.chain.watch_events(handler, idle=done)
         return self.list_task_results(task_id)
 
     def _sent_count(self, task_id: int) -> int:
