@@ -184,6 +184,13 @@ class Chain:
         return cls(connect(url), keypair)
 
     @property
+    def genesis_hash(self) -> str:
+        """The hash of block 0 (``0x`` hex): which chain this is."""
+        if getattr(self, "_genesis_hash", None) is None:
+            self._genesis_hash = self.read(lambda: self.substrate.get_block_hash(0))
+        return self._genesis_hash
+
+    @property
     def address(self) -> str:
         return self.require_signer().ss58_address
 

@@ -34,6 +34,7 @@ from .records import (
     ValidationStrategy,
     parse_enum,
 )
+from .sealing import ResultBinding
 from .send_journal import SendEntry, SendJournal, folder_fingerprint
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ class Marketplace:
     @property
     def journal(self) -> SendJournal:
         if self._journal is None:
-            self._journal = SendJournal(self.chain.substrate.get_block_hash(0))
+            self._journal = SendJournal(self.chain.genesis_hash)
         return self._journal
 
     @classmethod
@@ -286,11 +287,16 @@ class Marketplace:
         return Assignment(submission_id, task, bundle_dir)
 
     def download_bundle(self, task: Task, dest_dir: str | Path, progress: Progress = None) -> Path:
+        """Fetch a task's bundle, check its size and hash against the chain, unpack it."""
         bundle = task.bundle
         return storage_mod.download_folder(
             self.backend(bundle.storage_type), bundle.path, bundle.content_hash,
-            Path(dest_dir).expanduser(), progress=progress,
+            Path(dest_dir).expanduser(), progress=progress, expected_size=bundle.size,
         )
+
+    def _binding(self, submission: Submission) -> ResultBinding:
+        return ResultBinding.for_submission(self.chain.genesis_hash, submission.task_id,
+                                            submission.submission_id, submission.contributor)
 
     def send_task_result(
         self, submission_id: int, result: str = "", result_path: str | Path | None = None,
@@ -357,8 +363,13 @@ class Marketplace:
                 location = entry.location
             else:
                 task = self.get_task(submission.task_id)
+                sealed = task.result_public_key is not None
+                # A sealed result carries the submission it is for, signed by the
+                # contributor: copied into another slot, task or chain, it is refused.
                 stored = storage_mod.upload_folder(
-                    backend, folder, seal_to=task.result_public_key, progress=progress)
+                    backend, folder, seal_to=task.result_public_key, progress=progress,
+                    binding=self._binding(submission) if sealed else None,
+                    signer=self.chain.keypair if sealed else None)
                 location = _stored_location(stored)
         salt = new_salt()
         commitment = result_commitment(self.chain.address, submission.submission_id, result,
@@ -420,14 +431,20 @@ class Marketplace:
 
     def download_task_result(self, submission_id: int, dest_dir: str | Path,
                              private_key: bytes | None = None, progress: Progress = None) -> Path:
-        """Fetch a result folder, verify its hash, open it if sealed, unpack it."""
+        """Fetch a result folder, check its size and hash against the chain, open it and
+        unpack it. For a task with a result key the result must be sealed and bound,
+        by its contributor's signature, to this submission on this chain; anything else
+        (an unsealed result, one copied from another slot, task or chain) is refused."""
         submission = self.get_submission(submission_id)
         location = submission.result_location
         if location is None:
             raise UserInputError(f"submission {submission_id} has no stored result")
+        task = self.get_task(submission.task_id)
+        binding = self._binding(submission) if task.result_public_key is not None else None
         return storage_mod.download_folder(
             self.backend(location.storage_type), location.path, location.content_hash,
             Path(dest_dir).expanduser(), private_key=private_key, progress=progress,
+            expected_size=location.size, expected_binding=binding,
         )
 
     def balance(self, address: str | None = None) -> dict[str, int]:
