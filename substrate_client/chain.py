@@ -84,10 +84,12 @@ def load_keypair(suri: str | None = None, key_file: str | Path | None = None) ->
     """
     if suri is None and key_file is not None:
         path = Path(key_file).expanduser()
-        try:
-            suri = path.read_text().strip().splitlines()[0].strip()
-        except (OSError, IndexError) as error:
-            raise ConfigError(f"cannot read a secret from key file {path}: {error}") from error
+        from .keys import read_private_file  # keys imports nothing from here
+
+        lines = read_private_file(path, "the signer key file").strip().splitlines()
+        if not lines or not lines[0].strip():
+            raise ConfigError(f"the signer key file {path} is empty")
+        suri = lines[0].strip()
     if suri is None:
         suri = os.environ.get("DECENTRALML_SURI")
     if not suri:

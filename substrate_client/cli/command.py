@@ -13,7 +13,7 @@ import click
 
 from ..errors import DecentralMLError
 from .options import GLOBAL_NAMES, global_options, settings
-from .output import as_click_error
+from .output import as_click_error, safe_text
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -28,7 +28,8 @@ class _EchoHandler(logging.Handler):
                 import traceback
 
                 text += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
-            click.echo(text, err=True)
+            # Log lines can carry text from the chain or storage (paths, names).
+            click.echo(safe_text(text, keep_newlines=True), err=True)
         except Exception:  # pragma: no cover - logging must never raise
             self.handleError(record)
 

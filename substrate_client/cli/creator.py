@@ -15,7 +15,7 @@ from .amounts import TOKEN, format_amount
 from .command import command
 from .options import RESULT_KEY_OPTION, load_result_key, market, settings
 from .output import emit_json, note, show_task_details, task_json
-from .params import STORAGE, STORAGE_CHOICES, AmountType, EnumType
+from .params import BLOCKS, COUNT, STORAGE, STORAGE_CHOICES, AmountType, EnumType
 
 
 @command("create_task", epilog="""
@@ -32,11 +32,11 @@ from .params import STORAGE, STORAGE_CHOICES, AmountType, EnumType
 @click.option("--question", required=True, help="What contributors are asked to do.")
 @click.option("--pays-amount", required=True, type=AmountType(),
               help=f"Reward per accepted result: planck (5000000000000) or {TOKEN} (5{TOKEN}, 0.5{TOKEN}).")
-@click.option("--max-assignments", required=True, type=click.IntRange(min=1),
+@click.option("--max-assignments", required=True, type=COUNT,
               help="Number of contributor slots; the escrow is pays-amount × this.")
-@click.option("--expires-in-blocks", type=click.IntRange(min=1), metavar="N",
+@click.option("--expires-in-blocks", type=BLOCKS, metavar="N",
               help="Expire N blocks from now (default 1000).")
-@click.option("--expiration-block", type=click.IntRange(min=1), metavar="BLOCK",
+@click.option("--expiration-block", type=BLOCKS, metavar="BLOCK",
               help="Expire at this block number instead.")
 @click.option("--validation-strategy", type=EnumType(ValidationStrategy),
               default=ValidationStrategy.MANUAL_ACCEPT.value, show_default=True,
