@@ -294,7 +294,9 @@ class Marketplace:
             Path(dest_dir).expanduser(), progress=progress, expected_size=bundle.size,
         )
 
-    def _binding(self, submission: Submission) -> ResultBinding:
+    def result_binding(self, submission: Submission) -> ResultBinding:
+        """What a sealed result of ``submission`` must be bound to: this chain, its task,
+        its id and its contributor."""
         return ResultBinding.for_submission(self.chain.genesis_hash, submission.task_id,
                                             submission.submission_id, submission.contributor)
 
@@ -368,7 +370,7 @@ class Marketplace:
                 # contributor: copied into another slot, task or chain, it is refused.
                 stored = storage_mod.upload_folder(
                     backend, folder, seal_to=task.result_public_key, progress=progress,
-                    binding=self._binding(submission) if sealed else None,
+                    binding=self.result_binding(submission) if sealed else None,
                     signer=self.chain.keypair if sealed else None)
                 location = _stored_location(stored)
         salt = new_salt()
@@ -440,7 +442,7 @@ class Marketplace:
         if location is None:
             raise UserInputError(f"submission {submission_id} has no stored result")
         task = self.get_task(submission.task_id)
-        binding = self._binding(submission) if task.result_public_key is not None else None
+        binding = self.result_binding(submission) if task.result_public_key is not None else None
         return storage_mod.download_folder(
             self.backend(location.storage_type), location.path, location.content_hash,
             Path(dest_dir).expanduser(), private_key=private_key, progress=progress,
