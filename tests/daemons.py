@@ -59,6 +59,9 @@ class Daemon:
     process: subprocess.Popen
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    #: How it was started and how to tell it is ready, to start it again as it was.
+    argv: list = field(default_factory=list)
+    ready: object = None
 
     def log_tail(self, lines: int = 20) -> str:
         with contextlib.suppress(OSError):
@@ -73,6 +76,12 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+
+    def start_again(self, timeout: float = 60) -> None:
+        """Start the stopped daemon again, on the same ports and data."""
+        assert self.process.poll() is not None, f"{self.name} is still running"
+        self.process = _spawn(self.argv, self.env, self.log_path)
+        self.wait_until(self.ready, timeout, "ready again")
 
     def wait_until(self, ready, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -131,13 +140,14 @@ def start_kubo(workdir: Path, timeout: float = 60) -> Kubo:
     _run([ipfs, "config", "Addresses.API", f"/ip4/127.0.0.1/tcp/{api_port}"], env, "ipfs config")
     _run([ipfs, "config", "Addresses.Gateway", f"/ip4/127.0.0.1/tcp/{gateway_port}"], env, "ipfs config")
     log_path = workdir / "kubo.log"
-    process = _spawn([ipfs, "daemon", "--offline"], env, log_path)
-    kubo = Kubo("Kubo", process, log_path, env, api_url=f"http://127.0.0.1:{api_port}")
-    kubo.wait_until(
-        lambda: requests.post(f"{kubo.api_url}/api/v0/version", timeout=2).status_code == 200,
-        timeout,
-        f"its API answering at {kubo.api_url}",
-    )
+    argv = [ipfs, "daemon", "--offline"]
+    api_url = f"http://127.0.0.1:{api_port}"
+
+    def ready() -> bool:
+        return requests.post(f"{api_url}/api/v0/version", timeout=2).status_code == 200
+
+    kubo = Kubo("Kubo", _spawn(argv, env, log_path), log_path, env, argv, ready, api_url=api_url)
+    kubo.wait_until(ready, timeout, f"its API answering at {kubo.api_url}")
     return kubo
 
 
@@ -162,11 +172,12 @@ def start_minio(workdir: Path, timeout: float = 60) -> Minio:
         "--console-address", f"127.0.0.1:{console_port}",
         "--quiet",
     ]
-    process = _spawn(argv, env, log_path)
-    server = Minio("MinIO", process, log_path, env, endpoint_url=f"http://127.0.0.1:{port}")
-    server.wait_until(
-        lambda: requests.get(f"{server.endpoint_url}/minio/health/ready", timeout=2).status_code == 200,
-        timeout,
-        f"ready at {server.endpoint_url}",
-    )
+    endpoint_url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        return requests.get(f"{endpoint_url}/minio/health/ready", timeout=2).status_code == 200
+
+    server = Minio("MinIO", _spawn(argv, env, log_path), log_path, env, argv, ready,
+                   endpoint_url=endpoint_url)
+    server.wait_until(ready, timeout, f"ready at {server.endpoint_url}")
     return server
