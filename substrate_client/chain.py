@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,10 @@ RPC_TIMEOUT = 60.0
 #: Reconnection attempts after a dropped connection, waiting 1, 2, 4... seconds between.
 RECONNECT_ATTEMPTS = 5
 
+#: substrate-interface decodes metadata into a type registry its connections share: two
+#: connections loading it at once (say, one per thread) corrupt it, so they take turns.
+_METADATA_LOCK = threading.Lock()
+
 #: What a dropped, refused or silent connection raises, from the socket up.
 CONNECTION_ERRORS = (ConnectionError, OSError, TimeoutError, WebSocketException)
 
@@ -58,9 +63,10 @@ def connect(url: str | None = None, timeout: float = RPC_TIMEOUT) -> SubstrateIn
     answering for ``timeout`` seconds raises instead of hanging the client."""
     url = chain_url(url)
     try:
-        substrate = SubstrateInterface(url=url, ss58_format=SS58_FORMAT,
-                                       ws_options={"timeout": timeout})
-        substrate.init_runtime()
+        with _METADATA_LOCK:
+            substrate = SubstrateInterface(url=url, ss58_format=SS58_FORMAT,
+                                           ws_options={"timeout": timeout})
+            substrate.init_runtime()
     except Exception as error:
         # websocket libraries raise their own types for a refused or failed connection
         refused = isinstance(error, CONNECTION_ERRORS) \

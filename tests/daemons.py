@@ -134,6 +134,7 @@ def _run(argv: list, env: dict, what: str) -> None:
 def start_kubo(workdir: Path, timeout: float = 60) -> Kubo:
     """A Kubo node in ``workdir`` (``--profile test``, offline), its API on a free local port."""
     ipfs = find_binary("ipfs")
+    workdir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, IPFS_PATH=str(workdir / "ipfs"), IPFS_TELEMETRY="off")
     _run([ipfs, "init", "--profile", "test"], env, "ipfs init")
     api_port, gateway_port = free_port(), free_port()

@@ -321,7 +321,9 @@ def test_a_creators_record_and_the_deadlines_come_from_the_chain(people, bundle,
     assert bob.contributor_record().results_rejected == 1
     deadlines = bob.deadlines()
     assert deadlines.review_period == int(bob.chain.constant("ReviewPeriod")) > 0
-    assert bob.get_submission(sub).assignment_deposit == deadlines.assignment_deposit
+    # The assignment deposit came back with the reveal; the record's storage deposit stays.
+    record = bob.get_submission(sub)
+    assert (record.assignment_deposit, record.storage_deposit) == (0, deadlines.submission_deposit)
 
 
 def test_no_signer_is_a_config_error(monkeypatch):
