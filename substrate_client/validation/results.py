@@ -130,7 +130,8 @@ def fetch_result(market, submission: Submission, dest: Path, progress: Progress 
     if location is None:
         raise ValidationError("the result has no stored folder (text only); there is no model to judge")
     backend = market.backend(location.storage_type)
-    return backend.get_file(location.path, Path(dest), location.content_hash, progress)
+    return backend.get_file(location.path, Path(dest), location.content_hash, progress,
+                            expected_size=location.size)
 
 
 def open_result(archive: Path, dest: Path, *, task: Task, submission: Submission,
@@ -178,6 +179,10 @@ def receive_result(market, task: Task, submission: Submission, dest: Path,
     work.mkdir()
     try:
         stored = fetch_result(market, submission, work / "stored", progress)
+        if expected_binding is None and task.result_public_key is not None:
+            # Sealed results must be bound to this very submission: a copy of another
+            # contributor's result, from this task or any other, is refused as replayed.
+            expected_binding = market.result_binding(submission)
         archive = open_result(stored, work / "result.tar", task=task, submission=submission,
                               private_key=private_key, expected_binding=expected_binding)
         with contextlib.suppress(FileNotFoundError):
