@@ -33,8 +33,10 @@ Outages: a storage service or the node that cannot be reached
 so it is never held against one: validation STOPS, before anything is submitted,
 with the same error naming what was unreachable and saying that nothing was
 decided; every pending result stays pending, and running validation again once the
-service is back decides them all. (Rejecting instead would hold the contributor's
-reward until the appeal period and make them appeal the creator's own outage.)
+service is back decides them all (the chain's review period still runs: a result
+left undecided past it is paid to its contributor on claim). Rejecting instead would
+hold the contributor's reward until the appeal period and make them appeal the
+creator's own outage.
 Deciding the others first is not done: the outage is usually the whole storage, and
 a partial batch would be hard to tell from a complete one. A single result whose
 stored object cannot be reached stops every run the same way; decide it by id
