@@ -252,10 +252,11 @@ def make_bundle(root: Path, script: str = "#!/usr/bin/env bash\necho training\n"
     return bundle
 
 
-def make_result(root: Path, name: str, text: str = "trained") -> Path:
+def make_result(root: Path, name: str, text: str | None = None) -> Path:
+    """A result folder; each contributor's differs (the chain refuses a copy of another's)."""
     folder = root / name
     folder.mkdir(parents=True)
-    (folder / "result.txt").write_text(text)
+    (folder / "result.txt").write_text(text if text is not None else f"trained by {name}")
     return folder
 
 
@@ -322,10 +323,14 @@ def test_a_task_goes_from_a_bundle_folder_to_closed_with_everyone_paid(dml, acco
     assert states[sub_carol]["rejection_reason"] == "accuracy below 0.8"
 
     closed = as_json(dml("close_task", task_id, "--json", signer=creator))
-    assert (closed["paid_on_close"], closed["refunded"]) == (0, UNIT // 2)
-    assert as_json(dml("show_task", task_id, "--json"))["status"] == "Closed"
+    # Carol's reward stays held while she may appeal her rejection.
+    assert (closed["paid_on_close"], closed["refunded"]) == (0, 0)
+    shown = as_json(dml("show_task", task_id, "--json"))
+    assert shown["status"] == "Closed" and shown["escrow"] == UNIT // 2
+    assert shown["deadlines"]["appeal_period"] > 0
     mine = as_json(dml("balance", "--json", signer=creator))
-    assert mine["address"] == creator.ss58_address and mine["reserved"] == 0
+    assert mine["address"] == creator.ss58_address
+    assert mine["reserved"] == UNIT // 2 + shown["deposit"]  # the held reward and the task's deposit
     assert "DML" in ok(dml("balance", signer=creator)).stdout
 
 
@@ -358,6 +363,7 @@ def test_assign_task_run_sends_the_result_the_bundle_leaves_with_the_settings_it
     creator, bob = account(), account()
     key_file = tmp_path / "bob.key"
     key_file.write_text(bob.mnemonic + "\n")
+    key_file.chmod(0o600)
     script = textwrap.dedent("""\
         #!/usr/bin/env bash
         set -euo pipefail

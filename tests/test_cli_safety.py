@@ -182,3 +182,19 @@ def test_ids_are_ascii_whole_numbers_up_to_a_u64():
             ID.convert(bad, None, None)
     with pytest.raises(click.BadParameter, match="less than 1"):
         COUNT.convert("0", None, None)
+
+
+def test_the_cli_refuses_a_signer_key_file_others_can_read(tmp_path, devnet_url):
+    from click.testing import CliRunner
+
+    from substrate_client.cli import cli
+
+    path = tmp_path / "signer.key"
+    path.write_text("//Alice\n")
+    path.chmod(0o644)
+    result = CliRunner().invoke(cli, ["--url", devnet_url, "--key-file", str(path), "balance"])
+    assert result.exit_code == 2
+    assert f"chmod 600 {path}" in result.output and "Alice" not in result.output
+    path.chmod(0o600)
+    result = CliRunner().invoke(cli, ["--url", devnet_url, "--key-file", str(path), "balance"])
+    assert result.exit_code == 0, result.output
