@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 from typing import Any
@@ -201,8 +202,18 @@ class Submission:
         )
 
 
+class _Counters:
+    """A record of counters the pallet keeps per account (absent: all zero)."""
+
+    @classmethod
+    def from_chain(cls, address: str, value: dict[str, Any] | None):
+        value = value or {}
+        names = [f.name for f in dataclasses.fields(cls) if f.name != "address"]
+        return cls(address, **{name: int(value.get(name, 0)) for name in names})
+
+
 @dataclass(frozen=True)
-class CreatorRecord:
+class CreatorRecord(_Counters):
     """What the chain counts of a creator: the trust signal a contributor reads first."""
 
     address: str
@@ -219,16 +230,9 @@ class CreatorRecord:
         decided = self.results_accepted + self.results_rejected - self.rejections_overturned
         return None if decided <= 0 else self.results_accepted / decided
 
-    @classmethod
-    def from_chain(cls, address: str, value: dict[str, Any] | None) -> "CreatorRecord":
-        value = value or {}
-        return cls(address, **{name: int(value.get(name, 0)) for name in (
-            "tasks_created", "results_accepted", "results_rejected", "rejections_overturned",
-            "total_paid")})
-
 
 @dataclass(frozen=True)
-class ContributorRecord:
+class ContributorRecord(_Counters):
     """What the chain counts of a contributor."""
 
     address: str
@@ -238,13 +242,6 @@ class ContributorRecord:
     results_rejected: int = 0
     slots_timed_out: int = 0
     appeals_won: int = 0
-
-    @classmethod
-    def from_chain(cls, address: str, value: dict[str, Any] | None) -> "ContributorRecord":
-        value = value or {}
-        return cls(address, **{name: int(value.get(name, 0)) for name in (
-            "slots_taken", "results_revealed", "results_accepted", "results_rejected",
-            "slots_timed_out", "appeals_won")})
 
 
 @dataclass(frozen=True)

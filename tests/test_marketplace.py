@@ -241,16 +241,22 @@ def test_waiting_for_results_follows_new_blocks(people, bundle, tmp_path, devnet
     assert seen and int(seen[0].attributes["submission_id"]) == sub
 
 
-def test_a_failed_reveal_resumes_with_the_same_upload_and_commitment(people, bundle, tmp_path,
-                                                                   monkeypatch):
-    """A send that dies between commit and reveal is finished by running it again: the
-    result is not stored a second time and the commitment on chain is revealed."""
+def slot_and_result(people, bundle: Path, tmp_path: Path) -> tuple[Marketplace, int, Path]:
+    """A contributor holding a slot in a new task, and a result folder to send."""
     creator, bob = people(), people()
     task = new_task(creator, bundle, storage_type="Local")
     sub = bob.assign_task(task.task_id).submission_id
     result = tmp_path / "result"
     result.mkdir()
     (result / "model.bin").write_bytes(b"weights" * 100)
+    return bob, sub, result
+
+
+def test_a_failed_reveal_resumes_with_the_same_upload_and_commitment(people, bundle, tmp_path,
+                                                                   monkeypatch):
+    """A send that dies between commit and reveal is finished by running it again: the
+    result is not stored a second time and the commitment on chain is revealed."""
+    bob, sub, result = slot_and_result(people, bundle, tmp_path)
     uploads = []
     real_upload = storage.upload_folder
 
@@ -279,12 +285,7 @@ def test_a_failed_reveal_resumes_with_the_same_upload_and_commitment(people, bun
 
 def test_a_failed_commit_reuses_the_upload(people, bundle, tmp_path, monkeypatch):
     """No orphan uploads: a send whose commit failed stores nothing new on retry."""
-    creator, bob = people(), people()
-    task = new_task(creator, bundle, storage_type="Local")
-    sub = bob.assign_task(task.task_id).submission_id
-    result = tmp_path / "result"
-    result.mkdir()
-    (result / "model.bin").write_bytes(b"weights" * 100)
+    bob, sub, result = slot_and_result(people, bundle, tmp_path)
     real_submit = bob.chain.submit
     monkeypatch.setattr(bob.chain, "submit", lambda *a, **k: (_ for _ in ()).throw(
         ConnectionError("connection dropped")))
