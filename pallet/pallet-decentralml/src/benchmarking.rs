@@ -9,9 +9,9 @@ const SEED: u32 = 0;
 
 fn funded<T: Config>(name: &'static str, index: u32) -> T::AccountId {
 	let who: T::AccountId = account(name, index, SEED);
-	let amount = T::Currency::minimum_balance() * 1_000_000u32.into() +
-		(T::AssignmentDeposit::get() + T::SubmissionDeposit::get() + T::TaskDeposit::get()) *
-			10u32.into();
+	let amount = T::Currency::minimum_balance() * 1_000_000u32.into()
+		+ (T::AssignmentDeposit::get() + T::SubmissionDeposit::get() + T::TaskDeposit::get())
+			* 10u32.into();
 	T::Currency::set_balance(&who, amount);
 	who
 }
@@ -78,8 +78,12 @@ fn commit_as<T: Config>(who: &T::AccountId, submission_id: SubmissionId, index: 
 		&Some(full_location(index)),
 		&[7u8; 32],
 	);
-	Pallet::<T>::commit_task_result(RawOrigin::Signed(who.clone()).into(), submission_id, commitment)
-		.expect("the slot is assigned");
+	Pallet::<T>::commit_task_result(
+		RawOrigin::Signed(who.clone()).into(),
+		submission_id,
+		commitment,
+	)
+	.expect("the slot is assigned");
 }
 
 fn reveal_as<T: Config>(who: &T::AccountId, submission_id: SubmissionId, index: u32) {
@@ -217,8 +221,11 @@ mod benchmarks {
 	#[benchmark]
 	fn close_task(s: Linear<0, { T::MaxAssignments::get() }>) {
 		let creator = funded::<T>("creator", 0);
-		let task_id =
-			create_task_of::<T>(&creator, T::MaxAssignments::get(), ValidationStrategy::ManualAccept);
+		let task_id = create_task_of::<T>(
+			&creator,
+			T::MaxAssignments::get(),
+			ValidationStrategy::ManualAccept,
+		);
 		for i in 0..s {
 			let contributor = funded::<T>("contributor", i);
 			let submission_id = assign_as::<T>(&contributor, task_id);

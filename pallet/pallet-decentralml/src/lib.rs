@@ -289,7 +289,11 @@ pub mod pallet {
 			reason: Reason,
 		},
 		/// The contributor appealed a rejection.
-		RejectionAppealed { task_id: TaskId, submission_id: SubmissionId, contributor: T::AccountId },
+		RejectionAppealed {
+			task_id: TaskId,
+			submission_id: SubmissionId,
+			contributor: T::AccountId,
+		},
 		/// The arbiter decided an appeal.
 		AppealDecided { task_id: TaskId, submission_id: SubmissionId, overturned: bool },
 		/// A rejection became final: the slot reopened (or the reward went back to the
@@ -403,10 +407,8 @@ pub mod pallet {
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
 		fn integrity_test() {
 			let weights = <T as frame_system::Config>::BlockWeights::get();
-			let limit = weights
-				.get(DispatchClass::Normal)
-				.max_extrinsic
-				.unwrap_or(weights.max_block);
+			let limit =
+				weights.get(DispatchClass::Normal).max_extrinsic.unwrap_or(weights.max_block);
 			let max = T::MaxAssignments::get();
 			assert!(
 				T::WeightInfo::close_task(max).all_lte(limit),
@@ -501,7 +503,9 @@ pub mod pallet {
 			OpenTasks::<T>::insert(task_id, ());
 			TasksByCreator::<T>::insert(&creator, task_id, ());
 			NextTaskId::<T>::put(next_task_id);
-			CreatorStats::<T>::mutate(&creator, |r| r.tasks_created = r.tasks_created.saturating_add(1));
+			CreatorStats::<T>::mutate(&creator, |r| {
+				r.tasks_created = r.tasks_created.saturating_add(1)
+			});
 			Self::deposit_event(Event::TaskCreated {
 				task_id,
 				creator,
@@ -646,8 +650,8 @@ pub mod pallet {
 				ensure!(location.size > 0, Error::<T>::ZeroSize);
 			}
 			ensure!(
-				submission.commitment ==
-					Some(Self::result_commitment(
+				submission.commitment
+					== Some(Self::result_commitment(
 						&contributor,
 						submission_id,
 						&result,
@@ -664,7 +668,11 @@ pub mod pallet {
 				ResultHashes::<T>::insert(task_id, location.content_hash, submission_id);
 			}
 
-			Self::release(HoldReason::AssignmentDeposit, &contributor, submission.assignment_deposit)?;
+			Self::release(
+				HoldReason::AssignmentDeposit,
+				&contributor,
+				submission.assignment_deposit,
+			)?;
 			submission.assignment_deposit = Zero::zero();
 			submission.status = SubmissionStatus::Pending;
 			submission.submitted_at = Some(now);
@@ -674,14 +682,16 @@ pub mod pallet {
 			ContributorStats::<T>::mutate(&contributor, |r| {
 				r.results_revealed = r.results_revealed.saturating_add(1)
 			});
-			Self::deposit_event(Event::ResultRevealed {
-				task_id,
-				submission_id,
-				contributor,
-			});
+			Self::deposit_event(Event::ResultRevealed { task_id, submission_id, contributor });
 			if task.validation_strategy == ValidationStrategy::AutoAccept {
 				task.pending = task.pending.checked_sub(1).ok_or(Error::<T>::Overflow)?;
-				Self::pay_or_defer(task_id, &mut task, submission_id, &mut submission, Decider::AutoAccept)?;
+				Self::pay_or_defer(
+					task_id,
+					&mut task,
+					submission_id,
+					&mut submission,
+					Decider::AutoAccept,
+				)?;
 			}
 			Tasks::<T>::insert(task_id, task);
 			Submissions::<T>::insert(submission_id, submission);
@@ -703,7 +713,13 @@ pub mod pallet {
 			ensure!(submission.status == SubmissionStatus::Pending, Error::<T>::ResultNotPending);
 
 			task.pending = task.pending.checked_sub(1).ok_or(Error::<T>::Overflow)?;
-			Self::pay_or_defer(task_id, &mut task, submission_id, &mut submission, Decider::Creator)?;
+			Self::pay_or_defer(
+				task_id,
+				&mut task,
+				submission_id,
+				&mut submission,
+				Decider::Creator,
+			)?;
 			Tasks::<T>::insert(task_id, task);
 			Submissions::<T>::insert(submission_id, submission);
 			Ok(())
@@ -777,7 +793,10 @@ pub mod pallet {
 					.collect();
 			for (_, submission) in &submissions {
 				if submission.status == SubmissionStatus::Committed {
-					ensure!(!Self::reveal_window_open(submission, now), Error::<T>::CommitmentsOutstanding);
+					ensure!(
+						!Self::reveal_window_open(submission, now),
+						Error::<T>::CommitmentsOutstanding
+					);
 				}
 				if submission.status == SubmissionStatus::Pending && !by_creator {
 					ensure!(!Self::under_review(submission, now), Error::<T>::ResultsUnderReview);
@@ -803,7 +822,8 @@ pub mod pallet {
 							&mut submission,
 							decider,
 						)?;
-						paid_on_close = paid_on_close.checked_add(&paid).ok_or(Error::<T>::Overflow)?;
+						paid_on_close =
+							paid_on_close.checked_add(&paid).ok_or(Error::<T>::Overflow)?;
 						if submission.status == SubmissionStatus::PayoutOwed {
 							kept = kept.checked_add(1).ok_or(Error::<T>::Overflow)?;
 						}
@@ -825,9 +845,9 @@ pub mod pallet {
 					SubmissionStatus::Assigned | SubmissionStatus::Committed => {
 						Self::time_out(task_id, &mut task, submission_id, submission)?;
 					},
-					SubmissionStatus::Rejected |
-					SubmissionStatus::Appealed |
-					SubmissionStatus::PayoutOwed => {
+					SubmissionStatus::Rejected
+					| SubmissionStatus::Appealed
+					| SubmissionStatus::PayoutOwed => {
 						kept = kept.checked_add(1).ok_or(Error::<T>::Overflow)?;
 					},
 					SubmissionStatus::Accepted => {},
@@ -859,8 +879,9 @@ pub mod pallet {
 			let submission =
 				Submissions::<T>::get(submission_id).ok_or(Error::<T>::SubmissionNotFound)?;
 			match submission.status {
-				SubmissionStatus::Assigned | SubmissionStatus::Committed =>
-					ensure!(Self::slot_timed_out(&submission, now), Error::<T>::DeadlineNotReached),
+				SubmissionStatus::Assigned | SubmissionStatus::Committed => {
+					ensure!(Self::slot_timed_out(&submission, now), Error::<T>::DeadlineNotReached)
+				},
 				_ => return Err(Error::<T>::ResultAlreadySent.into()),
 			}
 			let task_id = submission.task_id;
@@ -896,10 +917,16 @@ pub mod pallet {
 					)?;
 				},
 				SubmissionStatus::PayoutOwed => {
-					let decider = OwedPayouts::<T>::get(submission_id)
-						.unwrap_or(Decider::ReviewPeriodLapsed);
+					let decider =
+						OwedPayouts::<T>::get(submission_id).unwrap_or(Decider::ReviewPeriodLapsed);
 					Self::transfer_reward(&task, &submission)?;
-					Self::record_payment(task_id, &mut task, submission_id, &mut submission, decider)?;
+					Self::record_payment(
+						task_id,
+						&mut task,
+						submission_id,
+						&mut submission,
+						decider,
+					)?;
 				},
 				_ => return Err(Error::<T>::NothingToClaim.into()),
 			}
@@ -913,7 +940,10 @@ pub mod pallet {
 		/// held until the `ArbiterOrigin` decides.
 		#[pallet::call_index(9)]
 		#[pallet::weight(T::WeightInfo::appeal_rejection())]
-		pub fn appeal_rejection(origin: OriginFor<T>, submission_id: SubmissionId) -> DispatchResult {
+		pub fn appeal_rejection(
+			origin: OriginFor<T>,
+			submission_id: SubmissionId,
+		) -> DispatchResult {
 			let contributor = ensure_signed(origin)?;
 			let now = frame_system::Pallet::<T>::block_number();
 			let mut submission =
@@ -959,13 +989,23 @@ pub mod pallet {
 				ContributorStats::<T>::mutate(&submission.contributor, |r| {
 					r.appeals_won = r.appeals_won.saturating_add(1)
 				});
-				Self::pay_or_defer(task_id, &mut task, submission_id, &mut submission, Decider::Arbiter)?;
+				Self::pay_or_defer(
+					task_id,
+					&mut task,
+					submission_id,
+					&mut submission,
+					Decider::Arbiter,
+				)?;
 				Submissions::<T>::insert(submission_id, submission);
 			} else {
 				Self::finalize_rejection(task_id, &mut task, submission_id, &submission)?;
 			}
 			Tasks::<T>::insert(task_id, task);
-			Self::deposit_event(Event::AppealDecided { task_id, submission_id, overturned: overturn });
+			Self::deposit_event(Event::AppealDecided {
+				task_id,
+				submission_id,
+				overturned: overturn,
+			});
 			Ok(())
 		}
 
@@ -975,7 +1015,10 @@ pub mod pallet {
 		/// contributor and the record is removed.
 		#[pallet::call_index(11)]
 		#[pallet::weight(T::WeightInfo::release_rejection())]
-		pub fn release_rejection(origin: OriginFor<T>, submission_id: SubmissionId) -> DispatchResult {
+		pub fn release_rejection(
+			origin: OriginFor<T>,
+			submission_id: SubmissionId,
+		) -> DispatchResult {
 			ensure_signed(origin)?;
 			let now = frame_system::Pallet::<T>::block_number();
 			let submission =
@@ -1071,8 +1114,9 @@ pub mod pallet {
 		/// An `Assigned` slot past `ResultTimeout`, or a `Committed` one past its window.
 		fn slot_timed_out(submission: &SubmissionOf<T>, now: BlockNumberFor<T>) -> bool {
 			match submission.status {
-				SubmissionStatus::Assigned =>
-					now >= submission.assigned_at.saturating_add(T::ResultTimeout::get()),
+				SubmissionStatus::Assigned => {
+					now >= submission.assigned_at.saturating_add(T::ResultTimeout::get())
+				},
 				SubmissionStatus::Committed => !Self::reveal_window_open(submission, now),
 				_ => false,
 			}
@@ -1185,7 +1229,11 @@ pub mod pallet {
 			submission: &SubmissionOf<T>,
 		) -> DispatchResult {
 			let task_id = submission.task_id;
-			Self::release(HoldReason::StorageDeposit, &submission.contributor, submission.storage_deposit)?;
+			Self::release(
+				HoldReason::StorageDeposit,
+				&submission.contributor,
+				submission.storage_deposit,
+			)?;
 			task.taken_slots = task.taken_slots.checked_sub(1).ok_or(Error::<T>::Overflow)?;
 			task.live_submissions =
 				task.live_submissions.checked_sub(1).ok_or(Error::<T>::Overflow)?;
@@ -1302,8 +1350,9 @@ pub mod pallet {
 					live += 1;
 					counts[s.status as usize] += 1;
 					match s.status {
-						SubmissionStatus::Assigned | SubmissionStatus::Committed =>
-							add::<T>(&mut assignment, &s.contributor, s.assignment_deposit),
+						SubmissionStatus::Assigned | SubmissionStatus::Committed => {
+							add::<T>(&mut assignment, &s.contributor, s.assignment_deposit)
+						},
 						_ => ensure!(
 							s.assignment_deposit.is_zero(),
 							err("assignment deposit recorded after the reveal")
@@ -1313,8 +1362,8 @@ pub mod pallet {
 						ensure!(s.commitment.is_some(), err("committed without a commitment"));
 					}
 					ensure!(
-						(s.status == SubmissionStatus::PayoutOwed) ==
-							OwedPayouts::<T>::contains_key(submission_id),
+						(s.status == SubmissionStatus::PayoutOwed)
+							== OwedPayouts::<T>::contains_key(submission_id),
 						err("OwedPayouts does not match PayoutOwed submissions")
 					);
 					add::<T>(&mut storage, &s.contributor, s.storage_deposit);
@@ -1325,27 +1374,37 @@ pub mod pallet {
 				ensure!(live == task.taken_slots, err("taken_slots is wrong"));
 				ensure!(task.taken_slots <= task.max_assignments, err("more slots than allowed"));
 				ensure!(task.pending == count(SubmissionStatus::Pending), err("pending is wrong"));
-				ensure!(task.accepted == count(SubmissionStatus::Accepted), err("accepted is wrong"));
+				ensure!(
+					task.accepted == count(SubmissionStatus::Accepted),
+					err("accepted is wrong")
+				);
 				let owed_slots = match task.status {
 					TaskStatus::Open => {
-						ensure!(OpenTasks::<T>::contains_key(task_id), err("open task not indexed"));
+						ensure!(
+							OpenTasks::<T>::contains_key(task_id),
+							err("open task not indexed")
+						);
 						ensure!(task.closed_at.is_none(), err("open task with closed_at"));
 						task.max_assignments
 							.checked_sub(task.accepted)
 							.ok_or(err("more accepted than slots"))?
 					},
 					TaskStatus::Closed => {
-						ensure!(!OpenTasks::<T>::contains_key(task_id), err("closed task indexed open"));
+						ensure!(
+							!OpenTasks::<T>::contains_key(task_id),
+							err("closed task indexed open")
+						);
 						ensure!(task.closed_at.is_some(), err("closed task without closed_at"));
 						ensure!(
-							count(SubmissionStatus::Assigned) +
-								count(SubmissionStatus::Committed) +
-								count(SubmissionStatus::Pending) == 0,
+							count(SubmissionStatus::Assigned)
+								+ count(SubmissionStatus::Committed)
+								+ count(SubmissionStatus::Pending)
+								== 0,
 							err("closed task with an unsettled slot")
 						);
-						count(SubmissionStatus::Rejected) +
-							count(SubmissionStatus::Appealed) +
-							count(SubmissionStatus::PayoutOwed)
+						count(SubmissionStatus::Rejected)
+							+ count(SubmissionStatus::Appealed)
+							+ count(SubmissionStatus::PayoutOwed)
 					},
 				};
 				ensure!(

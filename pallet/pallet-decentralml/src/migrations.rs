@@ -11,7 +11,9 @@ pub mod v1 {
 	// Explicit, so the pallet's records win over same-named items of the prelude.
 	use crate::types::{Location, Submission, SubmissionStatus, Task};
 	use alloc::{collections::btree_map::BTreeMap, vec::Vec};
-	use frame::deps::frame_support::{migrations::VersionedMigration, traits::UncheckedOnRuntimeUpgrade};
+	use frame::deps::frame_support::{
+		migrations::VersionedMigration, traits::UncheckedOnRuntimeUpgrade,
+	};
 	use frame::prelude::*;
 
 	/// The version 0 records, as they were stored.
@@ -67,11 +69,8 @@ pub mod v1 {
 			pub rejection_reason: Option<Reason>,
 		}
 
-		pub type TaskOf<T> = Task<
-			<T as frame_system::Config>::AccountId,
-			crate::BalanceOf<T>,
-			BlockNumberFor<T>,
-		>;
+		pub type TaskOf<T> =
+			Task<<T as frame_system::Config>::AccountId, crate::BalanceOf<T>, BlockNumberFor<T>>;
 		pub type SubmissionOf<T> =
 			Submission<<T as frame_system::Config>::AccountId, BlockNumberFor<T>>;
 

@@ -80,7 +80,8 @@ pub fn new_test_ext() -> TestState {
 /// much beside the other accounts, so it is written into the account directly (total
 /// issuance is then not the sum of balances, which nothing here relies on).
 pub fn new_test_ext_with_whale() -> TestState {
-	let mut balances: Vec<(u64, u64)> = ACCOUNTS.iter().map(|who| (*who, INITIAL_BALANCE)).collect();
+	let mut balances: Vec<(u64, u64)> =
+		ACCOUNTS.iter().map(|who| (*who, INITIAL_BALANCE)).collect();
 	balances.push((WHALE, INITIAL_BALANCE));
 	let mut ext = ext_with(balances);
 	ext.execute_with(|| {

@@ -16,7 +16,10 @@ const EXPIRY: u64 = 100;
 fn bundle() -> Location {
 	Location {
 		storage_type: StorageType::IPFS,
-		path: b"bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi".to_vec().try_into().unwrap(),
+		path: b"bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
+			.to_vec()
+			.try_into()
+			.unwrap(),
 		content_hash: [7u8; 32],
 		size: 4096,
 	}
@@ -80,11 +83,21 @@ fn commitment(who: u64, sub: SubmissionId, n: u8) -> [u8; 32] {
 }
 
 fn commit(who: u64, sub: SubmissionId, n: u8) {
-	assert_ok!(DecentralML::commit_task_result(RuntimeOrigin::signed(who), sub, commitment(who, sub, n)));
+	assert_ok!(DecentralML::commit_task_result(
+		RuntimeOrigin::signed(who),
+		sub,
+		commitment(who, sub, n)
+	));
 }
 
 fn reveal_call(who: u64, sub: SubmissionId, n: u8) -> DispatchResult {
-	DecentralML::reveal_task_result(RuntimeOrigin::signed(who), sub, text(), Some(location(n)), salt(n))
+	DecentralML::reveal_task_result(
+		RuntimeOrigin::signed(who),
+		sub,
+		text(),
+		Some(location(n)),
+		salt(n),
+	)
 }
 
 fn reveal(who: u64, sub: SubmissionId, n: u8) {
@@ -198,7 +211,11 @@ mod attacks {
 					Error::<Test>::ResultsUnderReview
 				);
 			}
-			assert_ok!(DecentralML::reject_task_result(RuntimeOrigin::signed(ALICE), sub, reason()));
+			assert_ok!(DecentralML::reject_task_result(
+				RuntimeOrigin::signed(ALICE),
+				sub,
+				reason()
+			));
 			assert_ok!(DecentralML::close_task(RuntimeOrigin::signed(EVE), task_id));
 			run_to(EXPIRY + APPEAL_PERIOD);
 			assert_ok!(DecentralML::release_rejection(RuntimeOrigin::signed(EVE), sub));
@@ -228,7 +245,8 @@ mod attacks {
 				),
 				Error::<Test>::ExpirationTooFar
 			);
-			let task_id = create_with(ALICE, 1, ValidationStrategy::ManualAccept, 1 + MAX_TASK_DURATION);
+			let task_id =
+				create_with(ALICE, 1, ValidationStrategy::ManualAccept, 1 + MAX_TASK_DURATION);
 			let sub = pending(BOB, task_id, 1);
 			run_to(1 + REVIEW_PERIOD - 1);
 			assert_noop!(
@@ -259,7 +277,8 @@ mod attacks {
 	#[test]
 	fn attack4_slot_squatting_costs_the_squatter_and_never_locks_out() {
 		new_test_ext().execute_with(|| {
-			let task_id = create_with(ALICE, 1, ValidationStrategy::ManualAccept, 1 + MAX_TASK_DURATION);
+			let task_id =
+				create_with(ALICE, 1, ValidationStrategy::ManualAccept, 1 + MAX_TASK_DURATION);
 			assert_noop!(
 				DecentralML::assign_task(RuntimeOrigin::signed(PAUPER), task_id),
 				Error::<Test>::InsufficientFundsForDeposit
@@ -417,7 +436,13 @@ mod attacks {
 				copy_commitment
 			));
 			assert_noop!(
-				DecentralML::reveal_task_result(RuntimeOrigin::signed(CHARLIE), charlie, text(), copied, salt(1)),
+				DecentralML::reveal_task_result(
+					RuntimeOrigin::signed(CHARLIE),
+					charlie,
+					text(),
+					copied,
+					salt(1)
+				),
 				Error::<Test>::DuplicateResult
 			);
 			// Dave copies Bob's commitment itself before Bob reveals in another task.
@@ -445,7 +470,11 @@ mod attacks {
 			let mut subs = vec![];
 			for (n, who) in [BOB, CHARLIE, DAVE].into_iter().enumerate() {
 				let sub = pending(who, task_id, n as u8 + 1);
-				assert_ok!(DecentralML::reject_task_result(RuntimeOrigin::signed(ALICE), sub, reason()));
+				assert_ok!(DecentralML::reject_task_result(
+					RuntimeOrigin::signed(ALICE),
+					sub,
+					reason()
+				));
 				subs.push((who, sub));
 			}
 			assert_ok!(DecentralML::close_task(RuntimeOrigin::signed(ALICE), task_id));
@@ -489,8 +518,14 @@ fn create_task_holds_escrow_and_deposit_and_counts_the_task() {
 		assert_eq!(CreatorStats::<Test>::get(ALICE).tasks_created, 1);
 		assert_eq!(
 			last_event(),
-			Event::TaskCreated { task_id, creator: ALICE, pays_amount: REWARD, max_assignments: 3, escrow: 300 }
-				.into()
+			Event::TaskCreated {
+				task_id,
+				creator: ALICE,
+				pays_amount: REWARD,
+				max_assignments: 3,
+				escrow: 300
+			}
+			.into()
 		);
 		check();
 	});
@@ -514,17 +549,35 @@ fn create_task_rejects_bad_input_and_changes_nothing() {
 			)
 		};
 		let empty_path = Location { path: Default::default(), ..bundle() };
-		assert_noop!(call(ALICE, Default::default(), REWARD, 1, 10, bundle()), Error::<Test>::EmptyQuestion);
+		assert_noop!(
+			call(ALICE, Default::default(), REWARD, 1, 10, bundle()),
+			Error::<Test>::EmptyQuestion
+		);
 		assert_noop!(call(ALICE, question(), 0, 1, 10, bundle()), Error::<Test>::ZeroReward);
-		assert_noop!(call(ALICE, question(), 9, 1, 10, bundle()), Error::<Test>::RewardBelowMinimum);
-		assert_noop!(call(ALICE, question(), REWARD, 0, 10, bundle()), Error::<Test>::ZeroAssignments);
-		assert_noop!(call(ALICE, question(), REWARD, 17, 10, bundle()), Error::<Test>::TooManyAssignments);
-		assert_noop!(call(ALICE, question(), REWARD, 1, 1, bundle()), Error::<Test>::ExpirationInPast);
+		assert_noop!(
+			call(ALICE, question(), 9, 1, 10, bundle()),
+			Error::<Test>::RewardBelowMinimum
+		);
+		assert_noop!(
+			call(ALICE, question(), REWARD, 0, 10, bundle()),
+			Error::<Test>::ZeroAssignments
+		);
+		assert_noop!(
+			call(ALICE, question(), REWARD, 17, 10, bundle()),
+			Error::<Test>::TooManyAssignments
+		);
+		assert_noop!(
+			call(ALICE, question(), REWARD, 1, 1, bundle()),
+			Error::<Test>::ExpirationInPast
+		);
 		assert_noop!(
 			call(ALICE, question(), REWARD, 1, 2 + MAX_TASK_DURATION, bundle()),
 			Error::<Test>::ExpirationTooFar
 		);
-		assert_noop!(call(ALICE, question(), REWARD, 1, 10, empty_path), Error::<Test>::EmptyLocation);
+		assert_noop!(
+			call(ALICE, question(), REWARD, 1, 10, empty_path),
+			Error::<Test>::EmptyLocation
+		);
 		assert_noop!(call(ALICE, question(), u64::MAX, 2, 10, bundle()), Error::<Test>::Overflow);
 		assert_noop!(
 			call(ALICE, question(), INITIAL_BALANCE, 1, 10, bundle()),
@@ -533,10 +586,20 @@ fn create_task_rejects_bad_input_and_changes_nothing() {
 		// Enough for the escrow, not for the escrow and the deposit: the escrow hold
 		// is undone too.
 		assert_noop!(
-			call(ALICE, question(), INITIAL_BALANCE - EXISTENTIAL_DEPOSIT - TASK_DEPOSIT + 1, 1, 10, bundle()),
+			call(
+				ALICE,
+				question(),
+				INITIAL_BALANCE - EXISTENTIAL_DEPOSIT - TASK_DEPOSIT + 1,
+				1,
+				10,
+				bundle()
+			),
 			Error::<Test>::InsufficientFunds
 		);
-		assert_noop!(call(PAUPER, question(), REWARD, 1, 10, bundle()), Error::<Test>::InsufficientFunds);
+		assert_noop!(
+			call(PAUPER, question(), REWARD, 1, 10, bundle()),
+			Error::<Test>::InsufficientFunds
+		);
 		assert_noop!(
 			DecentralML::create_task(
 				RuntimeOrigin::none(),
@@ -563,10 +626,16 @@ fn assign_task_holds_deposits_and_gives_exactly_max_assignments_slots() {
 		let task_id = create(ALICE, 2, ValidationStrategy::ManualAccept);
 		let first = assign(BOB, task_id);
 		assign(CHARLIE, task_id);
-		assert_noop!(DecentralML::assign_task(RuntimeOrigin::signed(DAVE), task_id), Error::<Test>::NoSlotsLeft);
+		assert_noop!(
+			DecentralML::assign_task(RuntimeOrigin::signed(DAVE), task_id),
+			Error::<Test>::NoSlotsLeft
+		);
 		let s = Submissions::<Test>::get(first).unwrap();
 		assert_eq!(s.status, SubmissionStatus::Assigned);
-		assert_eq!((s.assignment_deposit, s.storage_deposit), (ASSIGNMENT_DEPOSIT, SUBMISSION_DEPOSIT));
+		assert_eq!(
+			(s.assignment_deposit, s.storage_deposit),
+			(ASSIGNMENT_DEPOSIT, SUBMISSION_DEPOSIT)
+		);
 		assert_eq!(held(HoldReason::AssignmentDeposit, BOB), ASSIGNMENT_DEPOSIT);
 		assert_eq!(held(HoldReason::StorageDeposit, BOB), SUBMISSION_DEPOSIT);
 		assert_eq!(Assignments::<Test>::get(task_id, BOB), Some(first));
@@ -583,14 +652,20 @@ fn assign_task_holds_deposits_and_gives_exactly_max_assignments_slots() {
 fn assign_task_errors() {
 	new_test_ext().execute_with(|| {
 		let task_id = create(ALICE, 3, ValidationStrategy::ManualAccept);
-		let assign_as = |who: u64, id: TaskId| DecentralML::assign_task(RuntimeOrigin::signed(who), id);
+		let assign_as =
+			|who: u64, id: TaskId| DecentralML::assign_task(RuntimeOrigin::signed(who), id);
 		assert_noop!(assign_as(BOB, 99), Error::<Test>::TaskNotFound);
 		assert_noop!(assign_as(ALICE, task_id), Error::<Test>::CreatorCannotContribute);
 		assign(BOB, task_id);
 		assert_noop!(assign_as(BOB, task_id), Error::<Test>::AlreadyAssigned);
 		assert_noop!(assign_as(PAUPER, task_id), Error::<Test>::InsufficientFundsForDeposit);
 		// Enough for the assignment deposit only: nothing is held.
-		assert_ok!(Balances::transfer(&EVE, &PAUPER, ASSIGNMENT_DEPOSIT + EXISTENTIAL_DEPOSIT, Preservation::Preserve));
+		assert_ok!(Balances::transfer(
+			&EVE,
+			&PAUPER,
+			ASSIGNMENT_DEPOSIT + EXISTENTIAL_DEPOSIT,
+			Preservation::Preserve
+		));
 		assert_noop!(assign_as(PAUPER, task_id), Error::<Test>::InsufficientFundsForDeposit);
 		assert_noop!(DecentralML::assign_task(RuntimeOrigin::none(), task_id), BadOrigin);
 		run_to(EXPIRY);
@@ -612,7 +687,10 @@ fn commit_task_result_stores_the_hash_only() {
 		assert_eq!((s.commitment, s.committed_at), (Some(commitment(BOB, sub, 1)), Some(3)));
 		assert_eq!((s.result_location, s.submitted_at), (None, None));
 		assert_eq!(held(HoldReason::AssignmentDeposit, BOB), ASSIGNMENT_DEPOSIT);
-		assert_eq!(last_event(), Event::ResultCommitted { task_id, submission_id: sub, contributor: BOB }.into());
+		assert_eq!(
+			last_event(),
+			Event::ResultCommitted { task_id, submission_id: sub, contributor: BOB }.into()
+		);
 		check();
 	});
 }
@@ -622,8 +700,9 @@ fn commit_task_result_errors() {
 	new_test_ext().execute_with(|| {
 		let task_id = create(ALICE, 3, ValidationStrategy::ManualAccept);
 		let sub = assign(BOB, task_id);
-		let commit_as =
-			|who: u64, id: SubmissionId| DecentralML::commit_task_result(RuntimeOrigin::signed(who), id, [1; 32]);
+		let commit_as = |who: u64, id: SubmissionId| {
+			DecentralML::commit_task_result(RuntimeOrigin::signed(who), id, [1; 32])
+		};
 		assert_noop!(commit_as(BOB, 99), Error::<Test>::SubmissionNotFound);
 		assert_noop!(commit_as(CHARLIE, sub), Error::<Test>::NotAssignedContributor);
 		commit(BOB, sub, 1);
@@ -637,7 +716,11 @@ fn commit_task_result_errors() {
 		run_to(EXPIRY);
 		assert_noop!(commit_as(CHARLIE, late), Error::<Test>::TaskExpired);
 		assert_ok!(DecentralML::close_task(RuntimeOrigin::signed(ALICE), task_id));
-		assert!(has_event(Event::SlotCancelled { task_id, submission_id: cancelled, contributor: DAVE }));
+		assert!(has_event(Event::SlotCancelled {
+			task_id,
+			submission_id: cancelled,
+			contributor: DAVE
+		}));
 		assert!(has_event(Event::SlotTimedOut {
 			task_id,
 			submission_id: late,
@@ -647,7 +730,10 @@ fn commit_task_result_errors() {
 		// A cancelled or timed-out slot is gone, not "already sent".
 		assert_noop!(commit_as(DAVE, cancelled), Error::<Test>::SubmissionNotFound);
 		assert_noop!(commit_as(CHARLIE, late), Error::<Test>::SubmissionNotFound);
-		assert_noop!(DecentralML::commit_task_result(RuntimeOrigin::none(), sub, [0; 32]), BadOrigin);
+		assert_noop!(
+			DecentralML::commit_task_result(RuntimeOrigin::none(), sub, [0; 32]),
+			BadOrigin
+		);
 	});
 }
 
@@ -661,14 +747,20 @@ fn reveal_task_result_returns_the_deposit_and_awaits_review() {
 		reveal(BOB, sub, 1);
 		let s = Submissions::<Test>::get(sub).unwrap();
 		assert_eq!(s.status, SubmissionStatus::Pending);
-		assert_eq!((s.result_location, s.submitted_at), (Some(location(1)), Some(1 + REVEAL_WINDOW)));
+		assert_eq!(
+			(s.result_location, s.submitted_at),
+			(Some(location(1)), Some(1 + REVEAL_WINDOW))
+		);
 		assert_eq!(s.assignment_deposit, 0);
 		assert_eq!(held(HoldReason::AssignmentDeposit, BOB), 0);
 		assert_eq!(free(BOB), INITIAL_BALANCE - SUBMISSION_DEPOSIT);
 		assert_eq!(ResultHashes::<Test>::get(task_id, [1u8; 32]), Some(sub));
 		assert_eq!(task(task_id).pending, 1);
 		assert_eq!(ContributorStats::<Test>::get(BOB).results_revealed, 1);
-		assert_eq!(last_event(), Event::ResultRevealed { task_id, submission_id: sub, contributor: BOB }.into());
+		assert_eq!(
+			last_event(),
+			Event::ResultRevealed { task_id, submission_id: sub, contributor: BOB }.into()
+		);
 		check();
 	});
 }
@@ -680,7 +772,10 @@ fn reveal_task_result_under_auto_accept_pays_at_once() {
 		let sub = pending(BOB, task_id, 1);
 		assert_eq!(status(sub), Some(SubmissionStatus::Accepted));
 		assert_eq!(free(BOB), INITIAL_BALANCE + REWARD - SUBMISSION_DEPOSIT);
-		assert_eq!((task(task_id).escrow, task(task_id).accepted, task(task_id).pending), (REWARD, 1, 0));
+		assert_eq!(
+			(task(task_id).escrow, task(task_id).accepted, task(task_id).pending),
+			(REWARD, 1, 0)
+		);
 		assert_eq!(
 			last_event(),
 			Event::ResultAccepted {
@@ -718,15 +813,25 @@ fn reveal_task_result_errors() {
 	new_test_ext().execute_with(|| {
 		let task_id = create(ALICE, 3, ValidationStrategy::ManualAccept);
 		let sub = assign(BOB, task_id);
-		let reveal_as = |who: u64, id: SubmissionId, t: ResultText, l: Option<Location>, s: [u8; 32]| {
-			DecentralML::reveal_task_result(RuntimeOrigin::signed(who), id, t, l, s)
-		};
+		let reveal_as =
+			|who: u64, id: SubmissionId, t: ResultText, l: Option<Location>, s: [u8; 32]| {
+				DecentralML::reveal_task_result(RuntimeOrigin::signed(who), id, t, l, s)
+			};
 		assert_noop!(reveal_as(BOB, 99, text(), None, salt(1)), Error::<Test>::SubmissionNotFound);
-		assert_noop!(reveal_as(CHARLIE, sub, text(), None, salt(1)), Error::<Test>::NotAssignedContributor);
+		assert_noop!(
+			reveal_as(CHARLIE, sub, text(), None, salt(1)),
+			Error::<Test>::NotAssignedContributor
+		);
 		assert_noop!(reveal_call(BOB, sub, 1), Error::<Test>::NotCommitted);
 		commit(BOB, sub, 1);
-		assert_noop!(reveal_as(BOB, sub, text(), Some(location(2)), salt(1)), Error::<Test>::CommitmentMismatch);
-		assert_noop!(reveal_as(BOB, sub, text(), Some(location(1)), salt(2)), Error::<Test>::CommitmentMismatch);
+		assert_noop!(
+			reveal_as(BOB, sub, text(), Some(location(2)), salt(1)),
+			Error::<Test>::CommitmentMismatch
+		);
+		assert_noop!(
+			reveal_as(BOB, sub, text(), Some(location(1)), salt(2)),
+			Error::<Test>::CommitmentMismatch
+		);
 		reveal(BOB, sub, 1);
 		assert_noop!(reveal_call(BOB, sub, 1), Error::<Test>::ResultAlreadySent);
 		let other = assign(CHARLIE, task_id);
@@ -770,10 +875,22 @@ fn reveal_refuses_empty_results_locations_and_sizes() {
 fn result_commitment_binds_contributor_submission_and_salt() {
 	new_test_ext().execute_with(|| {
 		let base = DecentralML::result_commitment(&BOB, 0, &text(), &Some(location(1)), &salt(1));
-		assert_ne!(base, DecentralML::result_commitment(&CHARLIE, 0, &text(), &Some(location(1)), &salt(1)));
-		assert_ne!(base, DecentralML::result_commitment(&BOB, 1, &text(), &Some(location(1)), &salt(1)));
-		assert_ne!(base, DecentralML::result_commitment(&BOB, 0, &text(), &Some(location(1)), &salt(2)));
-		assert_ne!(base, DecentralML::result_commitment(&BOB, 0, &text(), &Some(location(2)), &salt(1)));
+		assert_ne!(
+			base,
+			DecentralML::result_commitment(&CHARLIE, 0, &text(), &Some(location(1)), &salt(1))
+		);
+		assert_ne!(
+			base,
+			DecentralML::result_commitment(&BOB, 1, &text(), &Some(location(1)), &salt(1))
+		);
+		assert_ne!(
+			base,
+			DecentralML::result_commitment(&BOB, 0, &text(), &Some(location(1)), &salt(2))
+		);
+		assert_ne!(
+			base,
+			DecentralML::result_commitment(&BOB, 0, &text(), &Some(location(2)), &salt(1))
+		);
 		// The documented formula: blake2_256 of the SCALE encoding of the tuple.
 		let encoded = (BOB, 0u64, text(), Some(location(1)), salt(1)).encode();
 		assert_eq!(base, frame::hashing::blake2_256(&encoded));
@@ -790,8 +907,14 @@ fn accept_task_result_pays_the_contributor_once() {
 		assert_eq!(DecentralML::escrow_held(&ALICE), REWARD);
 		assert_eq!(
 			last_event(),
-			Event::ResultAccepted { task_id, submission_id: sub, contributor: BOB, paid: REWARD, decided_by: Decider::Creator }
-				.into()
+			Event::ResultAccepted {
+				task_id,
+				submission_id: sub,
+				contributor: BOB,
+				paid: REWARD,
+				decided_by: Decider::Creator
+			}
+			.into()
 		);
 		assert_noop!(
 			DecentralML::accept_task_result(RuntimeOrigin::signed(ALICE), sub),
@@ -809,8 +932,9 @@ fn accept_task_result_errors() {
 	new_test_ext().execute_with(|| {
 		let task_id = create(ALICE, 2, ValidationStrategy::ManualAccept);
 		let sub = assign(BOB, task_id);
-		let accept_as =
-			|who: u64, id: SubmissionId| DecentralML::accept_task_result(RuntimeOrigin::signed(who), id);
+		let accept_as = |who: u64, id: SubmissionId| {
+			DecentralML::accept_task_result(RuntimeOrigin::signed(who), id)
+		};
 		assert_noop!(accept_as(ALICE, 99), Error::<Test>::SubmissionNotFound);
 		assert_noop!(accept_as(ALICE, sub), Error::<Test>::ResultNotPending);
 		commit(BOB, sub, 1);
@@ -835,11 +959,20 @@ fn reject_task_result_holds_the_reward_until_final() {
 		assert_eq!((s.rejection_reason, s.rejected_at), (Some(reason()), Some(4)));
 		assert_eq!(
 			last_event(),
-			Event::ResultRejected { task_id, submission_id: sub, contributor: BOB, reason: reason() }.into()
+			Event::ResultRejected {
+				task_id,
+				submission_id: sub,
+				contributor: BOB,
+				reason: reason()
+			}
+			.into()
 		);
 		assert_eq!(DecentralML::escrow_held(&ALICE), REWARD);
 		// The slot stays taken until the rejection is final.
-		assert_noop!(DecentralML::assign_task(RuntimeOrigin::signed(CHARLIE), task_id), Error::<Test>::NoSlotsLeft);
+		assert_noop!(
+			DecentralML::assign_task(RuntimeOrigin::signed(CHARLIE), task_id),
+			Error::<Test>::NoSlotsLeft
+		);
 		assert_eq!(CreatorStats::<Test>::get(ALICE).results_rejected, 1);
 		assert_eq!(ContributorStats::<Test>::get(BOB).results_rejected, 1);
 		check();
@@ -851,8 +984,9 @@ fn reject_task_result_errors() {
 	new_test_ext().execute_with(|| {
 		let task_id = create(ALICE, 3, ValidationStrategy::ManualAccept);
 		let sub = assign(BOB, task_id);
-		let reject_as =
-			|who: u64, id: SubmissionId| DecentralML::reject_task_result(RuntimeOrigin::signed(who), id, reason());
+		let reject_as = |who: u64, id: SubmissionId| {
+			DecentralML::reject_task_result(RuntimeOrigin::signed(who), id, reason())
+		};
 		assert_noop!(reject_as(ALICE, 99), Error::<Test>::SubmissionNotFound);
 		assert_noop!(reject_as(BOB, sub), Error::<Test>::NotTaskCreator);
 		assert_noop!(reject_as(ALICE, sub), Error::<Test>::ResultNotPending);
@@ -865,7 +999,10 @@ fn reject_task_result_errors() {
 		assert_noop!(reject_as(ALICE, sub), Error::<Test>::ResultNotPending);
 		assert_ok!(DecentralML::close_task(RuntimeOrigin::signed(ALICE), task_id));
 		assert_noop!(reject_as(ALICE, sub), Error::<Test>::TaskClosed);
-		assert_noop!(DecentralML::reject_task_result(RuntimeOrigin::none(), sub, reason()), BadOrigin);
+		assert_noop!(
+			DecentralML::reject_task_result(RuntimeOrigin::none(), sub, reason()),
+			BadOrigin
+		);
 	});
 }
 
@@ -882,7 +1019,11 @@ fn close_task_settles_every_kind_of_slot() {
 		let accepted = pending(CHARLIE, task_id, 2);
 		assert_ok!(DecentralML::accept_task_result(RuntimeOrigin::signed(ALICE), accepted));
 		let rejected = pending(DAVE, task_id, 3);
-		assert_ok!(DecentralML::reject_task_result(RuntimeOrigin::signed(ALICE), rejected, reason()));
+		assert_ok!(DecentralML::reject_task_result(
+			RuntimeOrigin::signed(ALICE),
+			rejected,
+			reason()
+		));
 		run_to(1 + RESULT_TIMEOUT);
 		let fresh = pending(6, task_id, 4);
 		let silent = assign(7, task_id);
@@ -921,7 +1062,10 @@ fn close_task_settles_every_kind_of_slot() {
 		);
 		assert_eq!(free(ALICE), alice_before + 4 * REWARD + 2 * ASSIGNMENT_DEPOSIT);
 		let t = task(task_id);
-		assert_eq!((t.status, t.escrow, t.closed_at), (TaskStatus::Closed, REWARD, Some(System::block_number())));
+		assert_eq!(
+			(t.status, t.escrow, t.closed_at),
+			(TaskStatus::Closed, REWARD, Some(System::block_number()))
+		);
 		assert_eq!((t.live_submissions, t.accepted, t.pending), (4, 3, 0));
 		for sub in [stale, silent, committed] {
 			assert_eq!(status(sub), None);
@@ -938,8 +1082,14 @@ fn close_task_settles_every_kind_of_slot() {
 fn close_task_errors() {
 	new_test_ext().execute_with(|| {
 		let task_id = create(ALICE, 2, ValidationStrategy::ManualAccept);
-		assert_noop!(DecentralML::close_task(RuntimeOrigin::signed(EVE), task_id), Error::<Test>::TaskNotExpired);
-		assert_noop!(DecentralML::close_task(RuntimeOrigin::signed(ALICE), 99), Error::<Test>::TaskNotFound);
+		assert_noop!(
+			DecentralML::close_task(RuntimeOrigin::signed(EVE), task_id),
+			Error::<Test>::TaskNotExpired
+		);
+		assert_noop!(
+			DecentralML::close_task(RuntimeOrigin::signed(ALICE), 99),
+			Error::<Test>::TaskNotFound
+		);
 		let sub = assign(BOB, task_id);
 		commit(BOB, sub, 1);
 		assert_noop!(
@@ -949,7 +1099,10 @@ fn close_task_errors() {
 		reveal(BOB, sub, 1);
 		run_to(EXPIRY);
 		assert_ok!(DecentralML::close_task(RuntimeOrigin::signed(EVE), task_id));
-		assert_noop!(DecentralML::close_task(RuntimeOrigin::signed(ALICE), task_id), Error::<Test>::TaskClosed);
+		assert_noop!(
+			DecentralML::close_task(RuntimeOrigin::signed(ALICE), task_id),
+			Error::<Test>::TaskClosed
+		);
 		assert_noop!(DecentralML::close_task(RuntimeOrigin::none(), task_id), BadOrigin);
 		assert_noop!(DecentralML::close_task(RuntimeOrigin::root(), task_id), BadOrigin);
 	});
@@ -962,7 +1115,10 @@ fn anyone_may_close_an_expired_task_once_reviews_lapse() {
 		run_to(EXPIRY - 2);
 		let sub = pending(BOB, task_id, 1);
 		run_to(EXPIRY);
-		assert_noop!(DecentralML::close_task(RuntimeOrigin::signed(EVE), task_id), Error::<Test>::ResultsUnderReview);
+		assert_noop!(
+			DecentralML::close_task(RuntimeOrigin::signed(EVE), task_id),
+			Error::<Test>::ResultsUnderReview
+		);
 		run_to(EXPIRY - 2 + REVIEW_PERIOD);
 		assert_ok!(DecentralML::close_task(RuntimeOrigin::signed(EVE), task_id));
 		assert!(has_event(Event::ResultAccepted {
@@ -987,7 +1143,13 @@ fn time_out_slot_forfeits_to_the_creator_and_reopens_the_slot() {
 		assert_ok!(DecentralML::time_out_slot(RuntimeOrigin::signed(EVE), sub));
 		assert_eq!(
 			last_event(),
-			Event::SlotTimedOut { task_id, submission_id: sub, contributor: BOB, forfeited: ASSIGNMENT_DEPOSIT }.into()
+			Event::SlotTimedOut {
+				task_id,
+				submission_id: sub,
+				contributor: BOB,
+				forfeited: ASSIGNMENT_DEPOSIT
+			}
+			.into()
 		);
 		assert_eq!(free(BOB), INITIAL_BALANCE - ASSIGNMENT_DEPOSIT);
 		assert_eq!(held(HoldReason::StorageDeposit, BOB), 0);
@@ -1044,15 +1206,27 @@ fn a_failed_payout_is_deferred_on_accept_and_retried_by_claim() {
 		assert_eq!(OwedPayouts::<Test>::get(sub), Some(Decider::Creator));
 		assert_eq!(
 			last_event(),
-			Event::PayoutDeferred { task_id, submission_id: sub, contributor: WHALE, amount: REWARD }.into()
+			Event::PayoutDeferred {
+				task_id,
+				submission_id: sub,
+				contributor: WHALE,
+				amount: REWARD
+			}
+			.into()
 		);
 		check();
 		assert_ok!(Balances::transfer(&WHALE, &EVE, 1_000, Preservation::Preserve));
 		assert_ok!(DecentralML::claim_reward(RuntimeOrigin::signed(EVE), sub));
 		assert_eq!(
 			last_event(),
-			Event::ResultAccepted { task_id, submission_id: sub, contributor: WHALE, paid: REWARD, decided_by: Decider::Creator }
-				.into()
+			Event::ResultAccepted {
+				task_id,
+				submission_id: sub,
+				contributor: WHALE,
+				paid: REWARD,
+				decided_by: Decider::Creator
+			}
+			.into()
 		);
 		assert_eq!(OwedPayouts::<Test>::get(sub), None);
 		check();
@@ -1068,10 +1242,16 @@ fn appeal_rejection_moves_it_to_the_arbiter() {
 		run_to(1 + APPEAL_PERIOD - 1);
 		assert_ok!(DecentralML::appeal_rejection(RuntimeOrigin::signed(BOB), sub));
 		assert_eq!(status(sub), Some(SubmissionStatus::Appealed));
-		assert_eq!(last_event(), Event::RejectionAppealed { task_id, submission_id: sub, contributor: BOB }.into());
+		assert_eq!(
+			last_event(),
+			Event::RejectionAppealed { task_id, submission_id: sub, contributor: BOB }.into()
+		);
 		// An appealed rejection cannot be released by anyone.
 		run_to(100);
-		assert_noop!(DecentralML::release_rejection(RuntimeOrigin::signed(EVE), sub), Error::<Test>::NotRejected);
+		assert_noop!(
+			DecentralML::release_rejection(RuntimeOrigin::signed(EVE), sub),
+			Error::<Test>::NotRejected
+		);
 		check();
 	});
 }
@@ -1107,7 +1287,10 @@ fn arbitrate_overturn_pays_and_records_it() {
 			paid: REWARD,
 			decided_by: Decider::Arbiter,
 		}));
-		assert_eq!(last_event(), Event::AppealDecided { task_id, submission_id: sub, overturned: true }.into());
+		assert_eq!(
+			last_event(),
+			Event::AppealDecided { task_id, submission_id: sub, overturned: true }.into()
+		);
 		assert_eq!(status(sub), Some(SubmissionStatus::Accepted));
 		assert_eq!(CreatorStats::<Test>::get(ALICE).rejections_overturned, 1);
 		assert_eq!(ContributorStats::<Test>::get(BOB).appeals_won, 1);
@@ -1126,7 +1309,10 @@ fn arbitrate_uphold_makes_the_rejection_final() {
 		assert_ok!(DecentralML::appeal_rejection(RuntimeOrigin::signed(BOB), sub));
 		assert_ok!(DecentralML::arbitrate(RuntimeOrigin::root(), sub, false));
 		assert!(has_event(Event::RejectionFinal { task_id, submission_id: sub }));
-		assert_eq!(last_event(), Event::AppealDecided { task_id, submission_id: sub, overturned: false }.into());
+		assert_eq!(
+			last_event(),
+			Event::AppealDecided { task_id, submission_id: sub, overturned: false }.into()
+		);
 		assert_eq!(status(sub), None);
 		assert_eq!(task(task_id).escrow, REWARD);
 		assert_eq!(free(BOB), INITIAL_BALANCE);
@@ -1153,8 +1339,14 @@ fn arbitrate_errors() {
 		let task_id = create(ALICE, 1, ValidationStrategy::ManualAccept);
 		let sub = pending(BOB, task_id, 1);
 		assert_ok!(DecentralML::reject_task_result(RuntimeOrigin::signed(ALICE), sub, reason()));
-		assert_noop!(DecentralML::arbitrate(RuntimeOrigin::root(), 99, true), Error::<Test>::SubmissionNotFound);
-		assert_noop!(DecentralML::arbitrate(RuntimeOrigin::root(), sub, true), Error::<Test>::NotAppealed);
+		assert_noop!(
+			DecentralML::arbitrate(RuntimeOrigin::root(), 99, true),
+			Error::<Test>::SubmissionNotFound
+		);
+		assert_noop!(
+			DecentralML::arbitrate(RuntimeOrigin::root(), sub, true),
+			Error::<Test>::NotAppealed
+		);
 		assert_ok!(DecentralML::appeal_rejection(RuntimeOrigin::signed(BOB), sub));
 		for who in [ALICE, BOB] {
 			assert_noop!(DecentralML::arbitrate(RuntimeOrigin::signed(who), sub, true), BadOrigin);
@@ -1169,7 +1361,11 @@ fn release_rejection_reopens_the_slot_or_refunds_a_closed_task() {
 		let open_one = pending(BOB, task_id, 1);
 		let closed_one = pending(CHARLIE, task_id, 2);
 		for sub in [open_one, closed_one] {
-			assert_ok!(DecentralML::reject_task_result(RuntimeOrigin::signed(ALICE), sub, reason()));
+			assert_ok!(DecentralML::reject_task_result(
+				RuntimeOrigin::signed(ALICE),
+				sub,
+				reason()
+			));
 		}
 		run_to(1 + APPEAL_PERIOD);
 		assert_ok!(DecentralML::release_rejection(RuntimeOrigin::signed(EVE), open_one));
@@ -1231,7 +1427,11 @@ fn reputation_counters_follow_the_spec() {
 		let paid = pending(BOB, task_id, 1);
 		assert_ok!(DecentralML::accept_task_result(RuntimeOrigin::signed(ALICE), paid));
 		let rejected = pending(CHARLIE, task_id, 2);
-		assert_ok!(DecentralML::reject_task_result(RuntimeOrigin::signed(ALICE), rejected, reason()));
+		assert_ok!(DecentralML::reject_task_result(
+			RuntimeOrigin::signed(ALICE),
+			rejected,
+			reason()
+		));
 		let squat = assign(DAVE, task_id);
 		run_to(1 + RESULT_TIMEOUT);
 		assert_ok!(DecentralML::time_out_slot(RuntimeOrigin::signed(EVE), squat));
@@ -1247,11 +1447,21 @@ fn reputation_counters_follow_the_spec() {
 		);
 		assert_eq!(
 			ContributorStats::<Test>::get(BOB),
-			ContributorRecord { slots_taken: 1, results_revealed: 1, results_accepted: 1, ..Default::default() }
+			ContributorRecord {
+				slots_taken: 1,
+				results_revealed: 1,
+				results_accepted: 1,
+				..Default::default()
+			}
 		);
 		assert_eq!(
 			ContributorStats::<Test>::get(CHARLIE),
-			ContributorRecord { slots_taken: 1, results_revealed: 1, results_rejected: 1, ..Default::default() }
+			ContributorRecord {
+				slots_taken: 1,
+				results_revealed: 1,
+				results_rejected: 1,
+				..Default::default()
+			}
 		);
 		assert_eq!(
 			ContributorStats::<Test>::get(DAVE),
@@ -1309,11 +1519,21 @@ mod migration {
 	use crate::migrations::v1::{v0, MigrateV0ToV1};
 
 	fn old_location(n: u8) -> v0::Location {
-		v0::Location { storage_type: StorageType::S3, path: b"r/x".to_vec().try_into().unwrap(), content_hash: [n; 32] }
+		v0::Location {
+			storage_type: StorageType::S3,
+			path: b"r/x".to_vec().try_into().unwrap(),
+			content_hash: [n; 32],
+		}
 	}
 
-	fn old_submission(task_id: TaskId, who: u64, status: v0::SubmissionStatus, n: u8) -> v0::SubmissionOf<Test> {
-		let sent = !matches!(status, v0::SubmissionStatus::Assigned | v0::SubmissionStatus::Cancelled);
+	fn old_submission(
+		task_id: TaskId,
+		who: u64,
+		status: v0::SubmissionStatus,
+		n: u8,
+	) -> v0::SubmissionOf<Test> {
+		let sent =
+			!matches!(status, v0::SubmissionStatus::Assigned | v0::SubmissionStatus::Cancelled);
 		v0::Submission {
 			task_id,
 			contributor: who,
@@ -1326,7 +1546,14 @@ mod migration {
 		}
 	}
 
-	fn old_task(status: TaskStatus, taken: u32, pending: u32, accepted: u32, subs: u32, escrow: u64) -> v0::TaskOf<Test> {
+	fn old_task(
+		status: TaskStatus,
+		taken: u32,
+		pending: u32,
+		accepted: u32,
+		subs: u32,
+		escrow: u64,
+	) -> v0::TaskOf<Test> {
 		v0::Task {
 			creator: ALICE,
 			task_type: TaskType::ModelContributor,
@@ -1362,7 +1589,12 @@ mod migration {
 			// Task 0, open: assigned, pending, accepted, rejected. Escrow for 3 unpaid slots.
 			v0::Tasks::<Test>::insert(0, old_task(TaskStatus::Open, 3, 1, 1, 4, 3 * REWARD));
 			assert_ok!(Balances::hold(&HoldReason::TaskEscrow.into(), &ALICE, 3 * REWARD));
-			for (sub, who, status) in [(0, BOB, S::Assigned), (1, CHARLIE, S::Pending), (2, DAVE, S::Accepted), (3, EVE, S::Rejected)] {
+			for (sub, who, status) in [
+				(0, BOB, S::Assigned),
+				(1, CHARLIE, S::Pending),
+				(2, DAVE, S::Accepted),
+				(3, EVE, S::Rejected),
+			] {
 				v0::Submissions::<Test>::insert(sub, old_submission(0, who, status, sub as u8 + 1));
 				index(0, who, sub);
 			}
@@ -1384,8 +1616,14 @@ mod migration {
 
 			assert_eq!(StorageVersion::get::<DecentralML>(), StorageVersion::new(1));
 			let open = task(0);
-			assert_eq!((open.taken_slots, open.live_submissions, open.pending, open.accepted), (3, 3, 1, 1));
-			assert_eq!((open.escrow, open.deposit, open.closed_at, open.bundle.size), (3 * REWARD, 0, None, 0));
+			assert_eq!(
+				(open.taken_slots, open.live_submissions, open.pending, open.accepted),
+				(3, 3, 1, 1)
+			);
+			assert_eq!(
+				(open.escrow, open.deposit, open.closed_at, open.bundle.size),
+				(3 * REWARD, 0, None, 0)
+			);
 			let closed = task(1);
 			assert_eq!((closed.live_submissions, closed.closed_at), (1, Some(50)));
 			assert_eq!(status(0), Some(SubmissionStatus::Assigned));
@@ -1549,25 +1787,34 @@ mod money_is_conserved {
 		// Failures are expected for many random calls; each must leave no trace,
 		// which the checks after every step prove.
 		let _ = match action.clone() {
-			Action::Create { creator, slots, auto, duration, low_reward } => DecentralML::create_task(
-				// Not WHALE: releasing a hold on an account that close to the largest
-				// balance fails in pallet-balances (it checks the release as a deposit).
-				signed(ACCOUNTS[creator as usize % ACCOUNTS.len()]),
-				TaskType::ModelContributor,
-				question(),
-				if low_reward { EXISTENTIAL_DEPOSIT - 1 } else { REWARD },
-				slots,
-				System::block_number() + duration,
-				if auto { ValidationStrategy::AutoAccept } else { ValidationStrategy::ManualAccept },
-				bundle(),
-				None,
-				None,
-			),
-			Action::Assign { who, task } => DecentralML::assign_task(signed(person(who)), pick(&tasks, task)),
+			Action::Create { creator, slots, auto, duration, low_reward } => {
+				DecentralML::create_task(
+					// Not WHALE: releasing a hold on an account that close to the largest
+					// balance fails in pallet-balances (it checks the release as a deposit).
+					signed(ACCOUNTS[creator as usize % ACCOUNTS.len()]),
+					TaskType::ModelContributor,
+					question(),
+					if low_reward { EXISTENTIAL_DEPOSIT - 1 } else { REWARD },
+					slots,
+					System::block_number() + duration,
+					if auto {
+						ValidationStrategy::AutoAccept
+					} else {
+						ValidationStrategy::ManualAccept
+					},
+					bundle(),
+					None,
+					None,
+				)
+			},
+			Action::Assign { who, task } => {
+				DecentralML::assign_task(signed(person(who)), pick(&tasks, task))
+			},
 			Action::Commit { sub, other, content } => {
 				let id = pick(&subs(&[Assigned]), sub);
 				let who = owner_of(id, other);
-				let result = DecentralML::commit_task_result(signed(who), id, commitment(who, id, content));
+				let result =
+					DecentralML::commit_task_result(signed(who), id, commitment(who, id, content));
 				if result.is_ok() {
 					committed.insert(id, content);
 				}
@@ -1588,10 +1835,18 @@ mod money_is_conserved {
 			},
 			Action::Close { task, other } => {
 				let id = pick(&tasks, task);
-				DecentralML::close_task(signed(creator_of_task(id, other)), id).map(|_| ()).map_err(|e| e.error)
+				DecentralML::close_task(signed(creator_of_task(id, other)), id)
+					.map(|_| ())
+					.map_err(|e| e.error)
 			},
-			Action::TimeOut { sub, who } => DecentralML::time_out_slot(signed(person(who)), pick(&subs(&[Assigned, Committed]), sub)),
-			Action::Claim { sub, who } => DecentralML::claim_reward(signed(person(who)), pick(&subs(&[Pending, PayoutOwed]), sub)),
+			Action::TimeOut { sub, who } => DecentralML::time_out_slot(
+				signed(person(who)),
+				pick(&subs(&[Assigned, Committed]), sub),
+			),
+			Action::Claim { sub, who } => DecentralML::claim_reward(
+				signed(person(who)),
+				pick(&subs(&[Pending, PayoutOwed]), sub),
+			),
 			Action::Appeal { sub, other } => {
 				let id = pick(&subs(&[Rejected]), sub);
 				DecentralML::appeal_rejection(signed(owner_of(id, other)), id)
@@ -1600,9 +1855,14 @@ mod money_is_conserved {
 				let origin = by.map(|p| signed(person(p))).unwrap_or_else(RuntimeOrigin::root);
 				DecentralML::arbitrate(origin, pick(&subs(&[Appealed]), sub), overturn)
 			},
-			Action::Release { sub, who } => DecentralML::release_rejection(signed(person(who)), pick(&subs(&[Rejected]), sub)),
-			Action::Remove { task, who } =>
-				DecentralML::remove_task(signed(person(who)), pick(&tasks, task)).map(|_| ()).map_err(|e| e.error),
+			Action::Release { sub, who } => {
+				DecentralML::release_rejection(signed(person(who)), pick(&subs(&[Rejected]), sub))
+			},
+			Action::Remove { task, who } => {
+				DecentralML::remove_task(signed(person(who)), pick(&tasks, task))
+					.map(|_| ())
+					.map_err(|e| e.error)
+			},
 			Action::WhaleSpends { to } => {
 				let to = ACCOUNTS[to as usize % ACCOUNTS.len()];
 				Balances::transfer(&WHALE, &to, 1_000, Preservation::Preserve).map(|_| ())
@@ -1628,7 +1888,12 @@ mod money_is_conserved {
 			// Only if the transfer went through, which Balances' event says.
 			let to = ACCOUNTS[*to as usize % ACCOUNTS.len()];
 			for record in System::events() {
-				if let RuntimeEvent::Balances(pallet_balances::Event::Transfer { from, to: t, amount }) = record.event {
+				if let RuntimeEvent::Balances(pallet_balances::Event::Transfer {
+					from,
+					to: t,
+					amount,
+				}) = record.event
+				{
 					assert_eq!((from, t), (WHALE, to));
 					credit(WHALE, amount, -1);
 					credit(to, amount, 1);
