@@ -6,7 +6,8 @@ creates tasks; fresh accounts funded from Alice (in one ``batch_all``) take slot
 send results; Alice accepts them. Measured, one extrinsic at a time through
 ``substrate_client.chain.Chain.submit`` (what the client library does):
 
-* extrinsics/s for ``create_task``, ``assign_task``, ``send_task_result``, ``accept_task_result``;
+* extrinsics/s for ``create_task``, ``assign_task``, ``commit_task_result`` and
+  ``reveal_task_result`` (the two steps of sending a result), ``accept_task_result``;
 * the round trip of each, split into compose, sign (with the RPCs substrate-interface
   makes inside them), submit-and-wait-for-the-block, and reading the receipt; and every
   RPC the client sent, by method;
@@ -207,16 +208,44 @@ def create_params(block: int, reward: int, slots: int, i: int) -> dict[str, Any]
         "max_assignments": slots,
         "expiration_block": block + 100_000,
         "validation_strategy": "ManualAccept",
-        "bundle": {"storage_type": "IPFS", "path": _hex(f"bafybeibenchbundle{i:04d}"), "content_hash": "0x" + "ab" * 32},
+        "bundle": {"storage_type": "IPFS", "path": _hex(f"bafybeibenchbundle{i:04d}"), "content_hash": "0x" + "ab" * 32,
+                   "size": 4096},
         "result_public_key": None,
         "annotation": None,
     }
 
 
-def result_params(submission_id: int) -> dict[str, Any]:
+#: One salt for every benchmark result: what it hides does not matter here.
+SALT = bytes(32)
+
+
+def result_location(submission_id: int):
+    """A distinct stored result per submission (the chain refuses a copied content hash)."""
+    import hashlib
+
+    from substrate_client.records import Location, StorageType
+
+    return Location(StorageType.S3, f"bench/result-{submission_id}",
+                    hashlib.sha256(b"result %d" % submission_id).digest(), 1000)
+
+
+def commit_params(contributor: str, submission_id: int) -> dict[str, Any]:
+    from substrate_client.commitment import result_commitment
+
+    commitment = result_commitment(contributor, submission_id, "accuracy=0.91",
+                                   result_location(submission_id), SALT)
+    return {"submission_id": submission_id, "commitment": "0x" + commitment.hex()}
+
+
+def reveal_params(submission_id: int) -> dict[str, Any]:
     return {"submission_id": submission_id, "result": _hex("accuracy=0.91"),
-            "result_location": {"storage_type": "S3", "path": _hex(f"bench/result-{submission_id}"),
-                                "content_hash": "0x" + "cd" * 32}}
+            "result_location": result_location(submission_id).to_chain(), "salt": "0x" + SALT.hex()}
+
+
+def send(chain, submission_id: int) -> None:
+    """What ``Marketplace.send_task_result`` does on chain once the result is stored."""
+    chain.submit("commit_task_result", commit_params(chain.address, submission_id))
+    chain.submit("reveal_task_result", reveal_params(submission_id))
 
 
 def run(count: int, repeats: int, profile_dir: Path) -> dict[str, Any]:
@@ -268,10 +297,15 @@ def run(count: int, repeats: int, profile_dir: Path) -> dict[str, Any]:
             s = _submit_series("assign_task", chains_a, lambda c: c.submit("assign_task", {"task_id": task_a}), ledger)
             subs_a = [int(r.first("TaskAssigned").attributes["submission_id"]) for r in s.pop("_receipts")]
             series["assign_task"] = s
-            s = _submit_series("send_task_result", list(zip(chains_a, subs_a)),
-                               lambda cs: cs[0].submit("send_task_result", result_params(cs[1])), ledger)
+            pairs = list(zip(chains_a, subs_a))
+            s = _submit_series("commit_task_result", pairs, lambda cs: cs[0].submit(
+                "commit_task_result", commit_params(cs[0].address, cs[1])), ledger)
             s.pop("_receipts")
-            series["send_task_result"] = s
+            series["commit_task_result"] = s
+            s = _submit_series("reveal_task_result", pairs,
+                               lambda cs: cs[0].submit("reveal_task_result", reveal_params(cs[1])), ledger)
+            s.pop("_receipts")
+            series["reveal_task_result"] = s
             s = _submit_series("accept_task_result", subs_a,
                                lambda sid: alice.submit("accept_task_result", {"submission_id": sid}), ledger)
             s.pop("_receipts")
@@ -286,7 +320,7 @@ def run(count: int, repeats: int, profile_dir: Path) -> dict[str, Any]:
             subs_b, prof = common.profile_call(assign_b, profile_dir / "chain-assign-one-at-a-time.txt")
             out["profile"] = prof
             for c, sid in zip(chains_b, subs_b):
-                c.submit("send_task_result", result_params(sid))
+                send(c, sid)
 
             # accept `count` results in one batch_all, through the marketplace API
             market = Marketplace(alice)
@@ -313,8 +347,11 @@ def run(count: int, repeats: int, profile_dir: Path) -> dict[str, Any]:
                 "create_task": client_side_cost(substrate, alice_kp, PALLET, "create_task",
                                                 create_params(block, reward, count, 0), repeats),
                 "assign_task": client_side_cost(substrate, group_a[0], PALLET, "assign_task", {"task_id": task_a}, repeats),
-                "send_task_result": client_side_cost(substrate, group_a[0], PALLET, "send_task_result",
-                                                     result_params(subs_a[0]), repeats),
+                "commit_task_result": client_side_cost(
+                    substrate, group_a[0], PALLET, "commit_task_result",
+                    commit_params(group_a[0].ss58_address, subs_a[0]), repeats),
+                "reveal_task_result": client_side_cost(substrate, group_a[0], PALLET, "reveal_task_result",
+                                                       reveal_params(subs_a[0]), repeats),
                 "accept_task_result": client_side_cost(substrate, alice_kp, PALLET, "accept_task_result",
                                                        {"submission_id": subs_a[0]}, repeats),
             }

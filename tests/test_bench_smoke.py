@@ -83,6 +83,7 @@ def test_chain_and_round_smoke(tmp_path):
     check_ran(proc)
     chain = result(tmp_path, "chain")
     assert chain["batch_accept"]["accepted"] == chain["count"]
-    assert set(chain["client_side"]) == {"create_task", "assign_task", "send_task_result", "accept_task_result"}
+    assert set(chain["client_side"]) == {"create_task", "assign_task", "commit_task_result",
+                                         "reveal_task_result", "accept_task_result"}
     round_ = result(tmp_path, "round")
     assert round_["runs"][0]["timings"]["training"] > 0
