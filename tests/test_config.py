@@ -84,8 +84,8 @@ def test_a_child_process_gets_the_settings_with_absolute_paths_and_no_secrets(tm
 
 
 def test_storage_limits_come_from_the_value_given_then_the_environment_then_the_defaults():
-    from substrate_client.storage.settings import (DEFAULT_MAX_ARCHIVE_MEMBERS,
-                                                   DEFAULT_MAX_DOWNLOAD_BYTES, StorageLimits)
+    from substrate_client.storage.limits import (DEFAULT_MAX_ARCHIVE_MEMBERS,
+                                                 DEFAULT_MAX_DOWNLOAD_BYTES, StorageLimits)
 
     environ = {"DECENTRALML_MAX_DOWNLOAD_BYTES": "1_000_000", "DECENTRALML_MAX_UNPACKED_BYTES": " 2048 "}
     limits = StorageLimits.from_environment(environ, max_unpacked_bytes=4096)
@@ -99,7 +99,7 @@ def test_storage_limits_come_from_the_value_given_then_the_environment_then_the_
 
 @pytest.mark.parametrize("value", ["٥", "-1", "0", "lots", "1e9", "4 GiB"])
 def test_a_malformed_storage_limit_is_a_config_error_naming_its_variable(value):
-    from substrate_client.storage.settings import StorageLimits
+    from substrate_client.storage.limits import StorageLimits
 
     with pytest.raises(ConfigError, match="DECENTRALML_MAX_ARCHIVE_MEMBERS"):
         StorageLimits.from_environment({"DECENTRALML_MAX_ARCHIVE_MEMBERS": value})

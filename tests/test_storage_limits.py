@@ -88,7 +88,7 @@ def test_a_tar_with_a_sparse_member_is_refused_before_anything_is_written(backen
 
 
 def test_a_tar_with_more_members_than_max_archive_members_is_refused(backend, tmp_path):
-    from substrate_client.storage.settings import DEFAULT_MAX_ARCHIVE_MEMBERS
+    from substrate_client.storage.limits import DEFAULT_MAX_ARCHIVE_MEMBERS
 
     bomb = many_members_tar(tmp_path / "bomb.tar", 20_000)
     assert DEFAULT_MAX_ARCHIVE_MEMBERS < 20_000
@@ -120,7 +120,7 @@ def test_a_tar_unpacking_to_more_than_max_unpacked_bytes_is_refused(backend, tmp
 
 
 def test_a_tar_at_exactly_the_limits_unpacks(tmp_path, monkeypatch):
-    from substrate_client.storage.settings import StorageLimits
+    from substrate_client.storage.limits import StorageLimits
 
     archive = files_tar(tmp_path / "exact.tar", [512 * 1024, 512 * 1024])
     limits = StorageLimits(max_archive_members=2, max_unpacked_bytes=MiB)

@@ -16,7 +16,8 @@ from .bundle import download_folder, pack_folder, unpack_archive, upload_folder
 from .ipfs import IpfsStorage
 from .local import LocalStorage
 from .s3 import S3Storage
-from .settings import StorageLimits, backend_from_settings, settings_for
+from .limits import StorageLimits
+from .settings import backend_from_settings, settings_for
 
 __all__ = [
     "IpfsStorage",

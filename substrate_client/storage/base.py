@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, ClassVar, Iterable, Iterator
 
 from ..errors import IntegrityError, LimitExceededError, UserInputError
+from .limits import StorageLimits, check_limit
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class StorageBackend(abc.ABC):
         """Fetch the object at ``path`` into ``dest`` if its sha256 is ``expected_hash``.
 
         At most ``max_bytes`` are fetched (default: the ``max_download_bytes`` setting,
-        see :class:`~substrate_client.storage.settings.StorageLimits`); with
+        see :class:`~substrate_client.storage.limits.StorageLimits`); with
         ``expected_size`` (the size recorded on-chain), the object must have exactly
         that many bytes. A larger object is cut off as soon as it passes the limit
         (:class:`LimitExceededError` for ``max_bytes``, :class:`IntegrityError` for
@@ -128,8 +129,6 @@ class StorageBackend(abc.ABC):
         return dest
 
     def _download_cap(self, path: str, max_bytes: int | None, expected_size: int | None) -> "_Cap":
-        from .settings import StorageLimits, check_limit
-
         if max_bytes is None:
             max_bytes = StorageLimits.from_environment().max_download_bytes
             setting = (f"max_bytes = {max_bytes} (the max_download_bytes setting; "

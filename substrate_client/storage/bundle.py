@@ -23,7 +23,7 @@ from ..errors import IntegrityError, LimitExceededError, StorageError, UserInput
 from ..sealing import ResultBinding, is_sealed, open_sealed_file, seal_file
 from ..sealing import require_sealed as require_sealed_file
 from .base import CHUNK_SIZE, Progress, StorageBackend, StoredObject, check_hash, temporary_file_beside
-from .settings import StorageLimits
+from .limits import StorageLimits
 
 if TYPE_CHECKING:
     from substrateinterface import Keypair
