@@ -39,6 +39,9 @@ SS58_FORMAT = 42
 RPC_TIMEOUT = 60.0
 #: Reconnection attempts after a dropped connection, waiting 1, 2, 4... seconds between.
 RECONNECT_ATTEMPTS = 5
+#: How far back from the head a dropped submission is looked for: far more blocks than
+#: pass while the client reconnects (at most about a minute).
+LANDED_SEARCH_BLOCKS = 64
 
 #: substrate-interface decodes metadata into a type registry its connections share: two
 #: connections loading it at once (say, one per thread) corrupt it, so they take turns.
@@ -182,6 +185,7 @@ class Chain:
         self.substrate = substrate
         self.keypair = keypair
         self.reconnect_attempts = reconnect_attempts
+        self._genesis_hash: str | None = None
 
     @classmethod
     def from_settings(
@@ -194,7 +198,7 @@ class Chain:
     @property
     def genesis_hash(self) -> str:
         """The hash of block 0 (``0x`` hex): which chain this is."""
-        if getattr(self, "_genesis_hash", None) is None:
+        if self._genesis_hash is None:
             self._genesis_hash = self.read(lambda: self.substrate.get_block_hash(0))
         return self._genesis_hash
 
@@ -257,7 +261,6 @@ class Chain:
         try:
             extrinsic = self.substrate.create_signed_extrinsic(call=call, keypair=keypair)
             extrinsic_hash = "0x" + extrinsic.extrinsic_hash.hex()
-            first_block = self.block_number()
         except CONNECTION_ERRORS as error:
             raise self._lost(error, "before anything was sent; nothing was changed") from None
         for attempt in range(self.reconnect_attempts + 1):
@@ -265,7 +268,7 @@ class Chain:
                 receipt = self.substrate.submit_extrinsic(extrinsic, wait_for_inclusion=True)
                 break
             except SubstrateRequestException as error:
-                landed = self._landed(extrinsic_hash, first_block) if attempt else None
+                landed = self._landed(extrinsic_hash) if attempt else None
                 if landed is None:
                     raise self._refused(error) from None
                 receipt = landed
@@ -274,7 +277,7 @@ class Chain:
                 log.warning("the connection to the chain dropped while submitting (%s); "
                             "reconnecting to find out whether the transaction landed", error)
                 self._reconnect(error)
-                receipt = self._landed(extrinsic_hash, first_block)
+                receipt = self._landed(extrinsic_hash)
                 if receipt is not None:
                     log.warning("transaction %s had landed in block %s", extrinsic_hash,
                                 receipt.block_hash)
@@ -312,10 +315,11 @@ class Chain:
         raise self._lost(cause, "and it could not be reached again; whether the last "
                                 "transaction landed is unknown: check before retrying")
 
-    def _landed(self, extrinsic_hash: str, first_block: int):
-        """The receipt of ``extrinsic_hash`` if it is in a block since ``first_block``."""
+    def _landed(self, extrinsic_hash: str):
+        """The receipt of ``extrinsic_hash`` if it is in one of the last blocks. Only a
+        failed submission looks, so a submission that goes well pays nothing for it."""
         head = self.substrate.get_block_number(None)
-        for number in range(first_block, head + 1):
+        for number in range(head, max(head - LANDED_SEARCH_BLOCKS, 0) - 1, -1):
             block_hash = self.substrate.get_block_hash(number)
             if block_hash is None:
                 continue  # heights a dev chain skipped

@@ -646,8 +646,8 @@ class _Round:
         # A rejected contributor may appeal: that reward stays held until the appeal
         # period ends (then anyone runs release_rejection) or the arbiter decides.
         summary.escrow_held_for_appeal = alice.get_task(task_id).escrow
-        if reject:
-            summary.appeal_period_ends = closed.block_number + alice.deadlines().appeal_period
+        if reject:  # the rejections landed with the decisions' batch
+            summary.appeal_period_ends = receipt.block_number + alice.deadlines().appeal_period
         tok = summary.token
         held = (f"; {_tokens(summary.escrow_held_for_appeal, tok)} stays held for appeals until block "
                 f"{summary.appeal_period_ends}" if summary.escrow_held_for_appeal else "")

@@ -224,11 +224,14 @@ class CreatorRecord(_Counters):
     total_paid: int = 0
 
     @property
+    def decided(self) -> int:
+        """Results decided: an overturned rejection ended accepted, so it counts once."""
+        return self.results_accepted + self.results_rejected - self.rejections_overturned
+
+    @property
     def acceptance_rate(self) -> float | None:
-        """Accepted over decided results (overturned rejections count as accepted);
-        None before any decision."""
-        decided = self.results_accepted + self.results_rejected - self.rejections_overturned
-        return None if decided <= 0 else self.results_accepted / decided
+        """Accepted over decided results; None before any decision."""
+        return None if self.decided <= 0 else self.results_accepted / self.decided
 
 
 @dataclass(frozen=True)

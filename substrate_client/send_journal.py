@@ -10,6 +10,7 @@ reveal is on chain.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -86,8 +87,6 @@ class SendJournal:
 def folder_fingerprint(folder: Path) -> str:
     """Names, sizes and modification times of every file below ``folder``: a retry
     reuses an upload only while this is unchanged."""
-    import hashlib
-
     digest = hashlib.sha256()
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
         stat = path.stat()

@@ -9,7 +9,6 @@ hash go on-chain. Nothing secret is ever part of a call.
 
 from __future__ import annotations
 
-import functools
 import logging
 import shutil
 from dataclasses import dataclass
@@ -74,6 +73,7 @@ class Marketplace:
         self.chain = chain
         self.storage_settings = storage_settings or {}
         self._journal = journal
+        self._constant_values: dict[str, int] | None = None  # read once, on first use
 
     # The chain's own limits, read from its constants: the client never copies them.
 
@@ -81,13 +81,15 @@ class Marketplace:
         """A numeric constant of the pallet (``MaxReasonLen``, ``MaxAssignments``...)."""
         return self._constants()[name]
 
-    @functools.cache
     def _constants(self) -> dict[str, int]:
+        if self._constant_values is not None:
+            return self._constant_values
         names = ("MaxQuestionLen", "MaxPathLen", "MaxResultLen", "MaxReasonLen", "MaxAssignments",
                  "MaxTaskDuration", "ResultTimeout", "RevealWindow", "ReviewPeriod", "AppealPeriod",
                  "RemovalDelay", "AssignmentDeposit", "TaskDeposit", "SubmissionDeposit")
         values = {name: int(self.chain.constant(name)) for name in names}
         values["ExistentialDeposit"] = int(self.chain.constant("ExistentialDeposit", module="Balances"))
+        self._constant_values = values
         return values
 
     def deadlines(self) -> Deadlines:
@@ -266,18 +268,23 @@ class Marketplace:
     # -- contributing --------------------------------------------------------------
 
     def assign_task(self, task_id: int, dest_dir: str | Path | None = None,
-                    progress: Progress = None) -> Assignment:
+                    progress: Progress = None,
+                    check_bundle: Callable[[Path], None] | None = None) -> Assignment:
         """Take a slot in a task; with ``dest_dir``, first download the task's bundle,
-        verify it against the on-chain hash and unpack it there, so a bundle that cannot
-        be had never costs a slot (or its deposit). The slot holds the chain's
-        assignment and storage deposits from the signer until the result is revealed."""
+        verify it against the on-chain hash, unpack it there and pass it to
+        ``check_bundle`` (which raises to refuse it), so a bundle that cannot be had or
+        used never costs a slot (or its deposit); a refused bundle is removed. The slot
+        holds the chain's assignment and storage deposits from the signer until the
+        result is revealed."""
         task = self.get_task(task_id)
-        if dest_dir is not None and Path(dest_dir).exists():
+        if dest_dir is not None and (Path(dest_dir).exists() or Path(dest_dir).is_symlink()):
             raise UserInputError(f"{dest_dir} already exists; choose a new folder for the bundle")
         bundle_dir = None
         if dest_dir is not None:
             bundle_dir = self.download_bundle(task, dest_dir, progress=progress)
         try:
+            if check_bundle is not None and bundle_dir is not None:
+                check_bundle(bundle_dir)
             receipt = self.chain.submit("assign_task", {"task_id": task_id})
         except BaseException:
             if bundle_dir is not None:

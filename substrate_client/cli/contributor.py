@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -223,19 +222,16 @@ def assign_task(task_id: int, dest: Path | None, run: bool, **opts) -> None:
     if run:
         _check_runnable(box)
     dest = dest or Path(f"task_{task_id}")
-    if dest.exists() or dest.is_symlink():
-        raise UserInputError(f"{dest} already exists; choose a new folder for the bundle")
     mp = market()
-    task = mp.get_task(task_id)
+    checked = {"box": box}
+
+    def check_bundle(bundle_dir: Path) -> None:
+        if run:  # the bundle's network request is settled before the slot is taken
+            checked["box"] = _check_bundle(task_id, bundle_dir, box, opts["allow_network"])
+
     with byte_progress("downloading bundle", enabled=not s.json) as progress:
-        bundle_dir = mp.download_bundle(task, dest, progress=progress)
-    try:
-        if run:
-            box = _check_bundle(task_id, bundle_dir, box, opts["allow_network"])
-        assignment = mp.assign_task(task_id)
-    except BaseException:
-        shutil.rmtree(bundle_dir, ignore_errors=True)  # no slot: nothing half-done is left
-        raise
+        assignment = mp.assign_task(task_id, dest, progress=progress, check_bundle=check_bundle)
+    box, task, bundle_dir = checked["box"], assignment.task, assignment.bundle_dir
     submission_id = assignment.submission_id
     if s.json and not run:
         emit_json({"submission_id": submission_id, "task_id": task_id,

@@ -44,8 +44,7 @@ def list_tasks(status: str, creator: str | None, mine: bool) -> None:
 
 def _rate(record) -> str:
     rate = record.acceptance_rate
-    decided = record.results_accepted + record.results_rejected - record.rejections_overturned
-    return "-" if rate is None else f"{rate:.0%} of {decided}"
+    return "-" if rate is None else f"{rate:.0%} of {record.decided}"
 
 
 @command("show_task", epilog="""
