@@ -253,153 +253,263 @@ pub mod pallet {
 	pub enum Event<T: Config> {
 		/// A task was created and its full reward held in escrow.
 		TaskCreated {
+			/// The new task's id.
 			task_id: TaskId,
+			/// The account that created the task and pays its rewards.
 			creator: T::AccountId,
+			/// The reward paid for each accepted result.
 			pays_amount: BalanceOf<T>,
+			/// How many results the task pays for (its slots).
 			max_assignments: u32,
+			/// What was held from the creator: `pays_amount * max_assignments` (the task
+			/// deposit is held besides).
 			escrow: BalanceOf<T>,
 		},
 		/// A contributor took a slot.
-		TaskAssigned { task_id: TaskId, submission_id: SubmissionId, contributor: T::AccountId },
+		TaskAssigned {
+			/// The task the slot belongs to.
+			task_id: TaskId,
+			/// The new submission's id; the contributor commits and reveals under it.
+			submission_id: SubmissionId,
+			/// The account that took the slot and holds its deposits.
+			contributor: T::AccountId,
+		},
 		/// A contributor committed to a result by its hash.
-		ResultCommitted { task_id: TaskId, submission_id: SubmissionId, contributor: T::AccountId },
+		ResultCommitted {
+			/// The task of the submission.
+			task_id: TaskId,
+			/// The submission that now holds the commitment.
+			submission_id: SubmissionId,
+			/// The contributor who committed; only they can reveal.
+			contributor: T::AccountId,
+		},
 		/// A contributor revealed the committed result; it awaits review.
-		ResultRevealed { task_id: TaskId, submission_id: SubmissionId, contributor: T::AccountId },
+		ResultRevealed {
+			/// The task of the submission.
+			task_id: TaskId,
+			/// The submission whose result is now readable in storage.
+			submission_id: SubmissionId,
+			/// The contributor who revealed it; their assignment deposit was returned.
+			contributor: T::AccountId,
+		},
 		/// A result was accepted and its reward paid.
 		ResultAccepted {
+			/// The task that paid.
 			task_id: TaskId,
+			/// The accepted submission.
 			submission_id: SubmissionId,
+			/// The account that was paid.
 			contributor: T::AccountId,
+			/// The reward moved from the creator's escrow to the contributor.
 			paid: BalanceOf<T>,
+			/// Who or what accepted the result (for a retried payment: the decision that
+			/// made it owed).
 			decided_by: Decider,
 		},
 		/// A result was accepted but its payment failed; the reward stays held and
 		/// anyone may retry it with `claim_reward`.
 		PayoutDeferred {
+			/// The task whose escrow still holds the reward.
 			task_id: TaskId,
+			/// The submission, now `PayoutOwed`; pass it to `claim_reward`.
 			submission_id: SubmissionId,
+			/// The account that could not receive the payment.
 			contributor: T::AccountId,
+			/// The reward that is owed.
 			amount: BalanceOf<T>,
 		},
 		/// The creator rejected a result; nothing paid yet, the reward stays held.
 		ResultRejected {
+			/// The task of the submission.
 			task_id: TaskId,
+			/// The rejected submission; its contributor may appeal it.
 			submission_id: SubmissionId,
+			/// The contributor whose result was rejected.
 			contributor: T::AccountId,
+			/// The creator's reason, as given.
 			reason: Reason,
 		},
 		/// The contributor appealed a rejection.
 		RejectionAppealed {
+			/// The task of the submission.
 			task_id: TaskId,
+			/// The appealed submission; `ArbiterOrigin` decides it with `arbitrate`.
 			submission_id: SubmissionId,
+			/// The contributor who appealed.
 			contributor: T::AccountId,
 		},
 		/// The arbiter decided an appeal.
-		AppealDecided { task_id: TaskId, submission_id: SubmissionId, overturned: bool },
+		AppealDecided {
+			/// The task of the submission.
+			task_id: TaskId,
+			/// The submission whose appeal was decided.
+			submission_id: SubmissionId,
+			/// `true`: the rejection was overturned and the reward paid (or owed);
+			/// `false`: the rejection is final and the record was removed.
+			overturned: bool,
+		},
 		/// A rejection became final: the slot reopened (or the reward went back to the
 		/// creator of a closed task) and the record was removed.
-		RejectionFinal { task_id: TaskId, submission_id: SubmissionId },
+		RejectionFinal {
+			/// The task of the submission.
+			task_id: TaskId,
+			/// The submission, no longer stored.
+			submission_id: SubmissionId,
+		},
 		/// A slot passed its deadline: the assignment deposit went to the creator
 		/// (`forfeited`), the record was removed and the slot reopened.
 		SlotTimedOut {
+			/// The task whose slot reopened.
 			task_id: TaskId,
+			/// The submission, no longer stored.
 			submission_id: SubmissionId,
+			/// The contributor who missed the deadline.
 			contributor: T::AccountId,
+			/// What moved from the contributor to the creator: the assignment deposit, or
+			/// zero if the creator could not receive it (then it went back).
 			forfeited: BalanceOf<T>,
 		},
 		/// Closing released a slot that had no result; its deposits were returned.
-		SlotCancelled { task_id: TaskId, submission_id: SubmissionId, contributor: T::AccountId },
+		SlotCancelled {
+			/// The task being closed.
+			task_id: TaskId,
+			/// The submission, no longer stored.
+			submission_id: SubmissionId,
+			/// The contributor whose deposits were returned.
+			contributor: T::AccountId,
+		},
 		/// The task was settled: pending results paid, the rest returned to the creator.
-		TaskClosed { task_id: TaskId, paid_on_close: BalanceOf<T>, refunded: BalanceOf<T> },
+		TaskClosed {
+			/// The closed task.
+			task_id: TaskId,
+			/// The sum of the pending rewards paid while closing (deferred ones excluded).
+			paid_on_close: BalanceOf<T>,
+			/// The escrow released back to the creator; rewards of rejected, appealed and
+			/// owed results stay held.
+			refunded: BalanceOf<T>,
+		},
 		/// A closed task and its records were removed and their deposits returned.
-		TaskRemoved { task_id: TaskId },
+		TaskRemoved {
+			/// The removed task; its id is not reused.
+			task_id: TaskId,
+		},
 	}
 
 	#[pallet::error]
 	pub enum Error<T> {
-		/// No task has this id (never created, or removed).
+		/// No task has this id (never created, or removed). Check the id: list the open
+		/// tasks (`OpenTasks`) or the creator's (`TasksByCreator`).
 		TaskNotFound,
 		/// No submission has this id (never made, or cancelled, timed out, finally
-		/// rejected or removed with its task).
+		/// rejected or removed with its task). Check the id in `ContributorSubmissions` or
+		/// `TaskSubmissions`; a removed slot's events say what happened to it.
 		SubmissionNotFound,
-		/// Only the task's creator may do this.
+		/// Only the task's creator may do this. Sign with the creator's account.
 		NotTaskCreator,
-		/// Only the contributor assigned to this submission may do this.
+		/// Only the contributor assigned to this submission may do this. Sign with the
+		/// account that took the slot.
 		NotAssignedContributor,
-		/// Every slot of the task is taken.
+		/// Every slot of the task is taken. Try another task, or this one again once a
+		/// slot times out or a rejection becomes final.
 		NoSlotsLeft,
-		/// This account already has a submission in this task.
+		/// This account already has a submission in this task. Use that submission (see
+		/// `Assignments`); once it is removed the account may take a slot again.
 		AlreadyAssigned,
-		/// The creator cannot take a slot in their own task.
+		/// The creator cannot take a slot in their own task. Use another account.
 		CreatorCannotContribute,
-		/// The task's expiration block has passed.
+		/// The task's expiration block has passed; it takes no new slots or commitments.
+		/// Pick an open task that has not expired.
 		TaskExpired,
-		/// The task is closed.
+		/// The task is closed; nothing can be assigned, committed, revealed or decided on
+		/// it. Settle its remaining results with `claim_reward`, `appeal_rejection` or
+		/// `release_rejection`.
 		TaskClosed,
-		/// Only the creator may close a task before its expiration block.
+		/// Only the creator may close a task before its expiration block. Wait for the
+		/// expiration block, or ask the creator.
 		TaskNotExpired,
-		/// The expiration block must be in the future.
+		/// The expiration block must be in the future. Pass a block after the current one.
 		ExpirationInPast,
-		/// The expiration block is further away than MaxTaskDuration blocks.
+		/// The expiration block is further away than `MaxTaskDuration` blocks. Pass an
+		/// earlier block (see the constant).
 		ExpirationTooFar,
-		/// The reward per result must be more than zero.
+		/// The reward per result must be more than zero. Pass a positive `pays_amount`.
 		ZeroReward,
 		/// The reward per result is below the existential deposit, so paying it to a
-		/// new account would fail.
+		/// new account would fail. Pass at least the existential deposit.
 		RewardBelowMinimum,
-		/// A task needs at least one slot.
+		/// A task needs at least one slot. Pass `max_assignments` of 1 or more.
 		ZeroAssignments,
-		/// More slots than the runtime's MaxAssignments allows.
+		/// More slots than the runtime's `MaxAssignments` allows. Pass fewer (see the
+		/// constant), or split the work into several tasks.
 		TooManyAssignments,
-		/// The question is empty.
+		/// The question is empty. Say what the task asks for.
 		EmptyQuestion,
-		/// A storage location has an empty path.
+		/// A storage location has an empty path. Give the path or URI of the stored file.
 		EmptyLocation,
-		/// A result location says zero bytes are stored.
+		/// A result location says zero bytes are stored. Give the stored file's size.
 		ZeroSize,
-		/// A result needs a text or a location.
+		/// A result needs a text or a location. Commit and reveal one with content.
 		EmptyResult,
-		/// The creator's free balance cannot cover the escrow and the task deposit.
+		/// The creator's free balance cannot cover the escrow (`pays_amount *
+		/// max_assignments`) and the task deposit. Fund the account, or lower the reward
+		/// or the number of slots.
 		InsufficientFunds,
-		/// The contributor's free balance cannot cover the assignment and storage deposits.
+		/// The contributor's free balance cannot cover the assignment and storage
+		/// deposits (`AssignmentDeposit + SubmissionDeposit`). Fund the account first.
 		InsufficientFundsForDeposit,
-		/// The submission already holds a commitment; reveal it.
+		/// The submission already holds a commitment. Reveal it with `reveal_task_result`.
 		AlreadyCommitted,
-		/// The submission has no commitment yet; commit first.
+		/// The submission has no commitment yet. Commit first with `commit_task_result`,
+		/// and reveal once the commit is in a block.
 		NotCommitted,
-		/// The reveal window of the commitment has passed.
+		/// The reveal window of the commitment has passed; the result can no longer be
+		/// revealed and anyone may time the slot out. Reveal sooner after committing.
 		RevealWindowOver,
-		/// The revealed result does not hash to the commitment.
+		/// The revealed result does not hash to the commitment. Reveal exactly the text,
+		/// location and salt that were committed (see `result_commitment`).
 		CommitmentMismatch,
-		/// Another stored submission of this task revealed a result with this content hash.
+		/// Another stored submission of this task revealed a result with this content
+		/// hash. Only original content is accepted; send your own result.
 		DuplicateResult,
-		/// A result was already revealed for this submission.
+		/// A result was already revealed for this submission. Nothing more to send; wait
+		/// for the decision.
 		ResultAlreadySent,
-		/// The submission has no result awaiting a decision (none revealed, or decided).
+		/// The submission has no result awaiting a decision (none revealed, or already
+		/// decided). Check its status; only `Pending` results can be accepted or rejected.
 		ResultNotPending,
 		/// The review period of this result is over; it can no longer be rejected.
+		/// Accept it, or let anyone `claim_reward` it for the contributor.
 		ReviewPeriodOver,
 		/// A commitment is still within its reveal window; the task cannot close yet.
+		/// Retry once the reveal window (`RevealWindow` blocks) has passed.
 		CommitmentsOutstanding,
 		/// A result is still within its review period; only the creator may close now.
+		/// Retry once the review period (`ReviewPeriod` blocks after the reveal) is over.
 		ResultsUnderReview,
-		/// The deadline this call waits for has not passed yet.
+		/// The deadline this call waits for has not passed yet. Retry after it: a slot's
+		/// `ResultTimeout` or reveal window, a result's review period, a rejection's
+		/// appeal period.
 		DeadlineNotReached,
-		/// The submission has no reward to claim (not pending, not owed).
+		/// The submission has no reward to claim (not pending, not owed). Check its
+		/// status: an accepted one is already paid, a rejected one needs an appeal.
 		NothingToClaim,
-		/// The submission is not rejected (or its rejection was already appealed).
+		/// The submission is not rejected (or its rejection was already appealed). Only a
+		/// `Rejected` submission can be appealed or released.
 		NotRejected,
-		/// The appeal period of this rejection is over.
+		/// The appeal period of this rejection is over. It can no longer be appealed;
+		/// anyone may make it final with `release_rejection`.
 		AppealPeriodOver,
-		/// The submission is not under appeal.
+		/// The submission is not under appeal. Only an `Appealed` submission can be
+		/// arbitrated.
 		NotAppealed,
-		/// Only a closed task can be removed.
+		/// Only a closed task can be removed. Close it first with `close_task`.
 		TaskNotClosed,
-		/// The task closed less than RemovalDelay blocks ago.
+		/// The task closed less than `RemovalDelay` blocks ago. Retry after that delay.
 		RemovalTooEarly,
-		/// The task still holds rewards (disputed or owed results); settle them first.
+		/// The task still holds rewards (disputed or owed results). Settle them first
+		/// (`arbitrate`, `release_rejection`, `claim_reward`), then remove it.
 		SettlementOutstanding,
-		/// An amount or counter would overflow.
+		/// An amount or counter would overflow. Use a smaller reward or fewer slots.
 		Overflow,
 	}
 
@@ -437,7 +547,24 @@ pub mod pallet {
 		/// max_assignments` in escrow and `TaskDeposit` as storage deposit from the
 		/// creator; stores the task, indexes it as open and by creator, and bumps the
 		/// creator's `tasks_created`. The expiry may be at most `MaxTaskDuration` blocks
-		/// away and the reward at least the existential deposit.
+		/// away and the reward at least the existential deposit. Emits `TaskCreated`.
+		///
+		/// ## Errors
+		///
+		/// - `BadOrigin` if the origin is not signed.
+		/// - [`Error::EmptyQuestion`] if `question` is empty.
+		/// - [`Error::ZeroReward`] if `pays_amount` is zero.
+		/// - [`Error::RewardBelowMinimum`] if `pays_amount` is below the existential deposit.
+		/// - [`Error::ZeroAssignments`] if `max_assignments` is zero.
+		/// - [`Error::TooManyAssignments`] if `max_assignments` exceeds `MaxAssignments`.
+		/// - [`Error::ExpirationInPast`] if `expiration_block` is not after the current block.
+		/// - [`Error::ExpirationTooFar`] if `expiration_block` is more than `MaxTaskDuration`
+		///   blocks away.
+		/// - [`Error::EmptyLocation`] if the bundle's path is empty.
+		/// - [`Error::Overflow`] if `pays_amount * max_assignments` does not fit a balance, or the
+		///   task ids are used up.
+		/// - [`Error::InsufficientFunds`] if the creator's free balance cannot cover the escrow
+		///   and the task deposit.
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::create_task())]
 		pub fn create_task(
@@ -520,7 +647,20 @@ pub mod pallet {
 		/// while it has no stored submission in the task. Holds `AssignmentDeposit` and
 		/// `SubmissionDeposit` from the contributor; creates a submission in `Assigned`
 		/// state and bumps the contributor's `slots_taken`. The contributor must commit
-		/// within `ResultTimeout` blocks or anyone may time the slot out.
+		/// within `ResultTimeout` blocks or anyone may time the slot out. Emits `TaskAssigned`.
+		///
+		/// ## Errors
+		///
+		/// - `BadOrigin` if the origin is not signed.
+		/// - [`Error::TaskNotFound`] if no task has this id.
+		/// - [`Error::TaskClosed`] if the task is closed.
+		/// - [`Error::TaskExpired`] if the task's expiration block has been reached.
+		/// - [`Error::CreatorCannotContribute`] if the signer created the task.
+		/// - [`Error::AlreadyAssigned`] if the signer already has a stored submission in the task.
+		/// - [`Error::NoSlotsLeft`] if all `max_assignments` slots are taken.
+		/// - [`Error::Overflow`] if the submission ids are used up.
+		/// - [`Error::InsufficientFundsForDeposit`] if the signer's free balance cannot cover the
+		///   assignment and storage deposits.
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::assign_task())]
 		pub fn assign_task(origin: OriginFor<T>, task_id: TaskId) -> DispatchResult {
@@ -580,7 +720,18 @@ pub mod pallet {
 		/// of it. Only the assigned contributor, once, while the task is open and not
 		/// expired. Moves the submission to `Committed` with `committed_at = now`; the
 		/// result must be revealed within `RevealWindow` blocks, and until then the task
-		/// cannot be closed.
+		/// cannot be closed. Emits `ResultCommitted`.
+		///
+		/// ## Errors
+		///
+		/// - `BadOrigin` if the origin is not signed.
+		/// - [`Error::SubmissionNotFound`] if no submission has this id.
+		/// - [`Error::NotAssignedContributor`] if the signer is not the submission's contributor.
+		/// - [`Error::AlreadyCommitted`] if the submission already holds a commitment.
+		/// - [`Error::ResultAlreadySent`] if its result was already revealed (or decided).
+		/// - [`Error::TaskExpired`] if the task's expiration block has been reached.
+		/// - [`Error::TaskNotFound`], [`Error::TaskClosed`]: not reachable while the submission is
+		///   stored (closing settles every assigned slot); checked for safety.
 		#[pallet::call_index(2)]
 		#[pallet::weight(T::WeightInfo::commit_task_result())]
 		pub fn commit_task_result(
@@ -616,7 +767,27 @@ pub mod pallet {
 		/// result must hash to the commitment and its content hash must not be another
 		/// stored submission's of this task. Moves the submission to `Pending`, returns
 		/// the assignment deposit, indexes the content hash and bumps the contributor's
-		/// `results_revealed`. Under AutoAccept the reward is paid at once.
+		/// `results_revealed`. Emits `ResultRevealed`. Under AutoAccept the reward is paid at
+		/// once (`ResultAccepted`, or `PayoutDeferred` if the payment cannot be made).
+		///
+		/// ## Errors
+		///
+		/// - `BadOrigin` if the origin is not signed.
+		/// - [`Error::SubmissionNotFound`] if no submission has this id.
+		/// - [`Error::NotAssignedContributor`] if the signer is not the submission's contributor.
+		/// - [`Error::NotCommitted`] if the submission has no commitment yet.
+		/// - [`Error::ResultAlreadySent`] if its result was already revealed (or decided).
+		/// - [`Error::RevealWindowOver`] if more than `RevealWindow` blocks passed since the
+		///   commit.
+		/// - [`Error::EmptyResult`] if both the text and the location are empty.
+		/// - [`Error::EmptyLocation`] if the location's path is empty.
+		/// - [`Error::ZeroSize`] if the location's size is zero.
+		/// - [`Error::CommitmentMismatch`] if the result, location and salt do not hash to the
+		///   commitment.
+		/// - [`Error::DuplicateResult`] if another stored submission of the task revealed the same
+		///   content hash.
+		/// - [`Error::TaskNotFound`], [`Error::TaskClosed`], [`Error::Overflow`]: not reachable
+		///   while the commitment is stored; checked for safety.
 		#[pallet::call_index(6)]
 		#[pallet::weight(T::WeightInfo::reveal_task_result())]
 		pub fn reveal_task_result(
@@ -699,8 +870,20 @@ pub mod pallet {
 		}
 
 		/// Accept a pending result and pay its reward from escrow to the contributor.
-		/// Only the task's creator, while the task is open; a result is paid once. If
-		/// the payment fails the result becomes `PayoutOwed` (claimable later).
+		/// Only the task's creator, while the task is open; a result is paid once. Emits
+		/// `ResultAccepted`; if the payment fails the result becomes `PayoutOwed` (claimable
+		/// later) and `PayoutDeferred` is emitted instead: the call still succeeds.
+		///
+		/// ## Errors
+		///
+		/// - `BadOrigin` if the origin is not signed.
+		/// - [`Error::SubmissionNotFound`] if no submission has this id.
+		/// - [`Error::NotTaskCreator`] if the signer did not create the submission's task.
+		/// - [`Error::TaskClosed`] if the task is closed (closing paid every pending result).
+		/// - [`Error::ResultNotPending`] if the submission is not `Pending` (not revealed yet, or
+		///   already decided).
+		/// - [`Error::TaskNotFound`], [`Error::Overflow`]: not reachable while the submission is
+		///   stored; checked for safety.
 		#[pallet::call_index(3)]
 		#[pallet::weight(T::WeightInfo::accept_task_result())]
 		pub fn accept_task_result(
@@ -729,7 +912,18 @@ pub mod pallet {
 		/// the task is open and within `ReviewPeriod` blocks of the reveal. Nothing is
 		/// paid; the slot stays taken and its reward held until the rejection is final
 		/// (the contributor may appeal within `AppealPeriod`). Bumps `results_rejected`
-		/// of both the creator and the contributor.
+		/// of both the creator and the contributor. Emits `ResultRejected`.
+		///
+		/// ## Errors
+		///
+		/// - `BadOrigin` if the origin is not signed.
+		/// - [`Error::SubmissionNotFound`] if no submission has this id.
+		/// - [`Error::NotTaskCreator`] if the signer did not create the submission's task.
+		/// - [`Error::TaskClosed`] if the task is closed.
+		/// - [`Error::ResultNotPending`] if the submission is not `Pending`.
+		/// - [`Error::ReviewPeriodOver`] if `ReviewPeriod` blocks have passed since the reveal.
+		/// - [`Error::TaskNotFound`], [`Error::Overflow`]: not reachable while the submission is
+		///   stored; checked for safety.
 		#[pallet::call_index(4)]
 		#[pallet::weight(T::WeightInfo::reject_task_result())]
 		pub fn reject_task_result(
@@ -778,6 +972,20 @@ pub mod pallet {
 		/// commitments past their window time out, forfeiting the assignment deposit to
 		/// the creator), keeps the rewards of rejected, appealed and owed results held,
 		/// and returns the rest of the escrow to the creator. Marks the task closed.
+		/// Emits one event per settled slot, then `TaskClosed`.
+		///
+		/// ## Errors
+		///
+		/// - `BadOrigin` if the origin is not signed.
+		/// - [`Error::TaskNotFound`] if no task has this id.
+		/// - [`Error::TaskClosed`] if the task is already closed.
+		/// - [`Error::TaskNotExpired`] if the signer is not the creator and the expiration block
+		///   has not been reached.
+		/// - [`Error::CommitmentsOutstanding`] if a commitment of the task is within its reveal
+		///   window.
+		/// - [`Error::ResultsUnderReview`] if the signer is not the creator and a pending result
+		///   is within its review period.
+		/// - [`Error::Overflow`]: not reachable with consistent records; checked for safety.
 		#[pallet::call_index(5)]
 		#[pallet::weight(T::WeightInfo::close_task(T::MaxAssignments::get()))]
 		pub fn close_task(origin: OriginFor<T>, task_id: TaskId) -> DispatchResultWithPostInfo {
@@ -870,7 +1078,19 @@ pub mod pallet {
 		/// `ResultTimeout` blocks after it was taken, or a `Committed` one whose reveal
 		/// window is over. Forfeits the assignment deposit to the creator, returns the
 		/// storage deposit, removes the record (the slot reopens, and the account may
-		/// take a slot again) and bumps the contributor's `slots_timed_out`.
+		/// take a slot again) and bumps the contributor's `slots_timed_out`. Emits
+		/// `SlotTimedOut`.
+		///
+		/// ## Errors
+		///
+		/// - `BadOrigin` if the origin is not signed.
+		/// - [`Error::SubmissionNotFound`] if no submission has this id.
+		/// - [`Error::ResultAlreadySent`] if the submission's result was revealed (it has no
+		///   deadline to miss).
+		/// - [`Error::DeadlineNotReached`] if the slot is within `ResultTimeout` or its commitment
+		///   within its reveal window.
+		/// - [`Error::TaskNotFound`]: not reachable while the submission is stored; checked for
+		///   safety.
 		#[pallet::call_index(7)]
 		#[pallet::weight(T::WeightInfo::time_out_slot())]
 		pub fn time_out_slot(origin: OriginFor<T>, submission_id: SubmissionId) -> DispatchResult {
@@ -894,7 +1114,20 @@ pub mod pallet {
 		/// Pay a reward nobody decided on, or retry an owed one. Anyone. A `Pending`
 		/// result whose review period is over is paid (a failed payment becomes
 		/// `PayoutOwed`); a `PayoutOwed` result's payment is retried (and fails with the
-		/// currency's error if it still cannot be made).
+		/// currency's error if it still cannot be made). Emits `ResultAccepted` (or
+		/// `PayoutDeferred`).
+		///
+		/// ## Errors
+		///
+		/// - `BadOrigin` if the origin is not signed.
+		/// - [`Error::SubmissionNotFound`] if no submission has this id.
+		/// - [`Error::DeadlineNotReached`] if the result is `Pending` and within its review period
+		///   (the creator may still decide).
+		/// - [`Error::NothingToClaim`] if the submission is neither `Pending` nor `PayoutOwed`.
+		/// - The currency's error (e.g. an arithmetic or token error) if an owed payment still
+		///   cannot be made; nothing changes and it can be retried later.
+		/// - [`Error::TaskNotFound`], [`Error::Overflow`]: not reachable while the submission is
+		///   stored; checked for safety.
 		#[pallet::call_index(8)]
 		#[pallet::weight(T::WeightInfo::claim_reward())]
 		pub fn claim_reward(origin: OriginFor<T>, submission_id: SubmissionId) -> DispatchResult {
@@ -937,7 +1170,16 @@ pub mod pallet {
 
 		/// Appeal a rejection. Only the contributor of the rejected submission, within
 		/// `AppealPeriod` blocks of the rejection. Moves it to `Appealed`; the reward stays
-		/// held until the `ArbiterOrigin` decides.
+		/// held until the `ArbiterOrigin` decides. Emits `RejectionAppealed`.
+		///
+		/// ## Errors
+		///
+		/// - `BadOrigin` if the origin is not signed.
+		/// - [`Error::SubmissionNotFound`] if no submission has this id.
+		/// - [`Error::NotAssignedContributor`] if the signer is not the submission's contributor.
+		/// - [`Error::NotRejected`] if the submission is not `Rejected` (including one already
+		///   appealed).
+		/// - [`Error::AppealPeriodOver`] if `AppealPeriod` blocks have passed since the rejection.
 		#[pallet::call_index(9)]
 		#[pallet::weight(T::WeightInfo::appeal_rejection())]
 		pub fn appeal_rejection(
@@ -966,7 +1208,16 @@ pub mod pallet {
 		/// Decide an appeal. Only `ArbiterOrigin`. `overturn`: the reward is paid
 		/// (a failed payment becomes `PayoutOwed`) and the creator's
 		/// `rejections_overturned` and the contributor's `appeals_won` are bumped.
-		/// Otherwise the rejection is final, as with `release_rejection`.
+		/// Otherwise the rejection is final, as with `release_rejection`. Emits
+		/// `ResultAccepted` (or `PayoutDeferred`) or `RejectionFinal`, then `AppealDecided`.
+		///
+		/// ## Errors
+		///
+		/// - `BadOrigin` if the origin is not `ArbiterOrigin`.
+		/// - [`Error::SubmissionNotFound`] if no submission has this id.
+		/// - [`Error::NotAppealed`] if the submission is not `Appealed`.
+		/// - [`Error::TaskNotFound`], [`Error::Overflow`]: not reachable while the submission is
+		///   stored; checked for safety.
 		#[pallet::call_index(10)]
 		// The benchmark measures an overturn (a payment); upholding does the work of
 		// `release_rejection`, so the call is charged the heavier of the two.
@@ -1012,7 +1263,18 @@ pub mod pallet {
 		/// Make a rejection final once its appeal period is over. Anyone. On an open
 		/// task the slot reopens (its reward stays in escrow); on a closed one the
 		/// reward returns to the creator. The storage deposit returns to the
-		/// contributor and the record is removed.
+		/// contributor and the record is removed. Emits `RejectionFinal`.
+		///
+		/// ## Errors
+		///
+		/// - `BadOrigin` if the origin is not signed.
+		/// - [`Error::SubmissionNotFound`] if no submission has this id.
+		/// - [`Error::NotRejected`] if the submission is not `Rejected` (an appealed one waits for
+		///   the arbiter).
+		/// - [`Error::DeadlineNotReached`] if the appeal period (`AppealPeriod` blocks after the
+		///   rejection) is not over.
+		/// - [`Error::TaskNotFound`], [`Error::Overflow`]: not reachable while the submission is
+		///   stored; checked for safety.
 		#[pallet::call_index(11)]
 		#[pallet::weight(T::WeightInfo::release_rejection())]
 		pub fn release_rejection(
@@ -1039,7 +1301,18 @@ pub mod pallet {
 		/// Remove a closed task and its remaining (accepted) submissions. Anyone,
 		/// `RemovalDelay` blocks after closing, once the task holds no escrow. Returns
 		/// the task deposit to the creator and each submission's storage deposit to its
-		/// contributor; removes every index entry of the task. Reputation stays.
+		/// contributor; removes every index entry of the task. Reputation stays. Emits
+		/// `TaskRemoved`.
+		///
+		/// ## Errors
+		///
+		/// - `BadOrigin` if the origin is not signed.
+		/// - [`Error::TaskNotFound`] if no task has this id.
+		/// - [`Error::TaskNotClosed`] if the task is still open.
+		/// - [`Error::RemovalTooEarly`] if fewer than `RemovalDelay` blocks passed since closing.
+		/// - [`Error::SettlementOutstanding`] if the task still holds rewards of rejected,
+		///   appealed or owed results.
+		/// - [`Error::Overflow`]: not reachable with consistent records; checked for safety.
 		#[pallet::call_index(12)]
 		#[pallet::weight(T::WeightInfo::remove_task(T::MaxAssignments::get()))]
 		pub fn remove_task(origin: OriginFor<T>, task_id: TaskId) -> DispatchResultWithPostInfo {
