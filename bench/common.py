@@ -225,8 +225,10 @@ def _run_measured(argv, out: Path, *, env, timeout, label) -> dict[str, Any]:
 
 def worker_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
+    from substrate_client import tensorflow_setup
+
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # also hides the "no CUDA" error line
-    env["TF_USE_LEGACY_KERAS"] = "1"
+    tensorflow_setup.configure(env)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.update({k: str(v) for k, v in extra.items()})
     return env

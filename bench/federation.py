@@ -62,11 +62,9 @@ def variable_files(dirs: list[Path]) -> list[Path]:
 
 
 def _tf():
-    os.environ["TF_USE_LEGACY_KERAS"] = "1"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    from substrate_client.tensorflow_setup import import_tensorflow
 
-    return tf
+    return import_tensorflow()
 
 
 def _build(kind: str):

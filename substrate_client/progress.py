@@ -12,11 +12,11 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import click
 
-Progress = Callable[[int], None]
+from .storage import Progress
 
 
 def human_bytes(count: int | float) -> str:

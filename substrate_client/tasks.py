@@ -35,11 +35,9 @@ from .records import (
 )
 from .sealing import ResultBinding
 from .send_journal import SendEntry, SendJournal, folder_fingerprint
+from .storage import Progress
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[int], None] | None
-
 
 @dataclass(frozen=True)
 class Assignment:
@@ -135,7 +133,7 @@ class Marketplace:
         bundle_storage_type: StorageType | str = StorageType.LOCAL,
         result_public_key: bytes | None = None,
         annotation: dict[str, str] | None = None,
-        progress: Progress = None,
+        progress: Progress | None = None,
     ) -> Task:
         """Store the bundle folder, then create a task that holds
         ``pays_amount * max_assignments`` in escrow. Returns the task as stored."""
@@ -192,7 +190,7 @@ class Marketplace:
         model_contributor_script_storage_type: StorageType | str = StorageType.LOCAL,
         expiration_block: int | None = None, expires_in_blocks: int | None = None,
         validation_strategy: ValidationStrategy | str = ValidationStrategy.MANUAL_ACCEPT,
-        result_public_key: bytes | None = None, progress: Progress = None,
+        result_public_key: bytes | None = None, progress: Progress | None = None,
     ) -> Task:
         """A task that pays contributors to train the bundled model on their own data."""
         return self.create_task(
@@ -210,7 +208,7 @@ class Marketplace:
         annotation_files_storage_type: StorageType | str = StorageType.LOCAL,
         expiration_block: int | None = None, expires_in_blocks: int | None = None,
         validation_strategy: ValidationStrategy | str = ValidationStrategy.MANUAL_ACCEPT,
-        result_public_key: bytes | None = None, progress: Progress = None,
+        result_public_key: bytes | None = None, progress: Progress | None = None,
     ) -> Task:
         """A task that pays annotators to label the bundled samples."""
         return self.create_task(
@@ -228,7 +226,7 @@ class Marketplace:
         model_engineer_storage_type: StorageType | str = StorageType.LOCAL,
         expiration_block: int | None = None, expires_in_blocks: int | None = None,
         validation_strategy: ValidationStrategy | str = ValidationStrategy.MANUAL_ACCEPT,
-        result_public_key: bytes | None = None, progress: Progress = None,
+        result_public_key: bytes | None = None, progress: Progress | None = None,
     ) -> Task:
         """A task that pays engineers to improve the bundled model."""
         return self.create_task(
@@ -268,7 +266,7 @@ class Marketplace:
     # -- contributing --------------------------------------------------------------
 
     def assign_task(self, task_id: int, dest_dir: str | Path | None = None,
-                    progress: Progress = None,
+                    progress: Progress | None = None,
                     check_bundle: Callable[[Path], None] | None = None) -> Assignment:
         """Take a slot in a task; with ``dest_dir``, first download the task's bundle,
         verify it against the on-chain hash, unpack it there and pass it to
@@ -293,7 +291,7 @@ class Marketplace:
         submission_id = int(receipt.first("TaskAssigned").attributes["submission_id"])
         return Assignment(submission_id, task, bundle_dir)
 
-    def download_bundle(self, task: Task, dest_dir: str | Path, progress: Progress = None) -> Path:
+    def download_bundle(self, task: Task, dest_dir: str | Path, progress: Progress | None = None) -> Path:
         """Fetch a task's bundle, check its size and hash against the chain, unpack it."""
         bundle = task.bundle
         return storage_mod.download_folder(
@@ -309,7 +307,7 @@ class Marketplace:
 
     def send_task_result(
         self, submission_id: int, result: str = "", result_path: str | Path | None = None,
-        result_storage_type: StorageType | str = StorageType.LOCAL, progress: Progress = None,
+        result_storage_type: StorageType | str = StorageType.LOCAL, progress: Progress | None = None,
     ) -> Submission:
         """Send a result: store the folder (sealed to the creator's key when the task has
         one), commit to it on chain, then reveal it.
@@ -354,7 +352,7 @@ class Marketplace:
         return self.get_submission(submission_id)
 
     def _commit(self, submission: Submission, result: str, result_path, storage_type,
-                entry: SendEntry | None, progress: Progress) -> SendEntry:
+                entry: SendEntry | None, progress: Progress | None) -> SendEntry:
         """Store the result (or reuse this submission's earlier upload of the same folder)
         and put the commitment to it on chain."""
         location, source = None, ""
@@ -439,7 +437,7 @@ class Marketplace:
         return sorted(subs, key=lambda s: s.submission_id)
 
     def download_task_result(self, submission_id: int, dest_dir: str | Path,
-                             private_key: bytes | None = None, progress: Progress = None) -> Path:
+                             private_key: bytes | None = None, progress: Progress | None = None) -> Path:
         """Fetch a result folder, check its size and hash against the chain, open it and
         unpack it. For a task with a result key the result must be sealed and bound,
         by its contributor's signature, to this submission on this chain; anything else

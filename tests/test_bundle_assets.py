@@ -4,8 +4,9 @@ as its creator would), sharding, dataset choice. tests/test_sandbox.py runs it i
 import json
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from substrate_client import tensorflow_setup
+
+tensorflow_setup.configure()  # before TensorFlow loads
 
 import subprocess  # noqa: E402
 import sys  # noqa: E402

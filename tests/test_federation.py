@@ -1,10 +1,10 @@
 """Federation of contributors' SavedModels: policies, variables covered, compatibility, round trip."""
 
 import json
-import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from substrate_client import tensorflow_setup
+
+tensorflow_setup.configure()  # before TensorFlow loads
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

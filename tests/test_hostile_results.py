@@ -17,15 +17,17 @@ import struct
 import tarfile
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from substrate_client import tensorflow_setup
+
+tensorflow_setup.configure()  # before TensorFlow loads
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from assets.model_creator import model_creator  # noqa: E402
-from substrate_client import federation, sealing, storage, tensor_bundle, validation  # noqa: E402
+from substrate_client import federation, sealing, storage, validation  # noqa: E402
+from substrate_client.federation import checkpoint  # noqa: E402
 from substrate_client.errors import FederationError, ValidationError  # noqa: E402
 from substrate_client.storage.base import StoredObject  # noqa: E402
 from tests.test_cli import (  # noqa: E402,F401  (fixtures)
@@ -242,7 +244,7 @@ def test_the_hand_made_index_is_read_like_tensorflows(tmp_path):
     values.tofile(f"{prefix}.data-00000-of-00001")
     expected = tf.train.load_checkpoint(str(prefix)).get_tensor("w")
     np.testing.assert_array_equal(expected, values.reshape(2, 3))
-    np.testing.assert_array_equal(tensor_bundle.BundleReader(prefix, strict=True).get_tensor("w"), expected)
+    np.testing.assert_array_equal(checkpoint.CheckpointReader(prefix, strict=True).get_tensor("w"), expected)
 
 
 @pytest.mark.parametrize("num_shards, entry, problem", [
@@ -256,20 +258,20 @@ def test_a_checkpoint_index_with_absurd_shard_counts_or_sizes_is_refused(tmp_pat
     prefix = tmp_path / "variables" / "variables"
     write_index(prefix, num_shards, {"w": entry})
     np.arange(6, dtype="<f4").tofile(f"{prefix}.data-00000-of-00001")
-    with pytest.raises(tensor_bundle.CorruptBundle, match=problem):
-        tensor_bundle.BundleReader(prefix, strict=True).get_tensor("w")
+    with pytest.raises(checkpoint.CorruptCheckpoint, match=problem):
+        checkpoint.CheckpointReader(prefix, strict=True).get_tensor("w")
 
 
 def test_an_oversized_or_garbage_index_is_refused(tmp_path, monkeypatch):
     prefix = tmp_path / "variables" / "variables"
     write_index(prefix, 1, {"w": {"shape": [2, 3], "size": 24}})
-    monkeypatch.setattr(tensor_bundle, "MAX_INDEX_BYTES", 64)
-    with pytest.raises(tensor_bundle.CorruptBundle, match="at most 64 are read"):
-        tensor_bundle.BundleReader(prefix, strict=True)
+    monkeypatch.setattr(checkpoint, "MAX_INDEX_BYTES", 64)
+    with pytest.raises(checkpoint.CorruptCheckpoint, match="at most 64 are read"):
+        checkpoint.CheckpointReader(prefix, strict=True)
     monkeypatch.undo()
     Path(f"{prefix}.index").write_bytes(os.urandom(200) + struct.pack("<Q", 0xDB4775248B80FB57))
-    with pytest.raises(tensor_bundle.BundleError):
-        tensor_bundle.BundleReader(prefix, strict=True)
+    with pytest.raises(checkpoint.CheckpointError):
+        checkpoint.CheckpointReader(prefix, strict=True)
 
 
 # --------------------------------------------------------------------------- numbers contributors report
@@ -523,7 +525,7 @@ def test_loading_contributors_models_in_the_creator_script_restores_their_weight
         assert [type(layer).__name__ for layer in model.layers] == ["Flatten", "Dense", "Dropout", "Dense"]
     np.testing.assert_array_equal(
         models[0].layers[1].kernel.numpy(),
-        tensor_bundle.BundleReader(folder / "mnist_mlp_a" / "variables" / "variables", strict=True)
+        checkpoint.CheckpointReader(folder / "mnist_mlp_a" / "variables" / "variables", strict=True)
         .get_tensor(KERNEL0))
     assert models[0] is not models[1]
     assert not lambda_marker.exists() and not op_marker.exists()

@@ -1,9 +1,8 @@
 """Validation: the example accuracy-threshold hook, running and loading hooks, manual decisions."""
 
-import os
+from substrate_client import tensorflow_setup
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+tensorflow_setup.configure()  # before TensorFlow loads
 
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402

@@ -10,17 +10,17 @@ import tempfile
 def load_tensorflow_quietly(verbose: int) -> None:
     """Import TensorFlow now, hiding the native library's start-up chatter on stderr
     (shown with -v, or if the import fails)."""
-    from .. import review
+    from ..tensorflow_setup import load_tensorflow
 
     if verbose or "tensorflow" in sys.modules:
-        review.load_tensorflow()
+        load_tensorflow()
         return
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            review.load_tensorflow().config.list_physical_devices()  # CUDA probing talks too
+            load_tensorflow().config.list_physical_devices()  # CUDA probing talks too
         except BaseException:
             os.dup2(saved, 2)
             captured.seek(0)

@@ -18,14 +18,14 @@ Everything a caller needs is importable from ``substrate_client.validation``.
 """
 
 from ..records import ValidationStrategy
-from .evaluation import Evaluator, creator_evaluator, evaluate, load_tensorflow
+from ..federation.metadata import read_result_metadata
+from .evaluation import Evaluator, creator_evaluator, evaluate
 from .results import (
     CreatorModel,
     check_result_key,
     fetch_result,
     find_model_dir,
     open_result,
-    read_result_metadata,
     receive_result,
     restore_result,
 )
@@ -63,7 +63,7 @@ __all__ = [
     "Strategy", "AutoAccept", "ManualAccept", "CustomAccept",
     "Hook", "load_hook", "run_hook", "decide_manually", "decide_by_ids", "IdDecider",
     # evaluating
-    "Evaluator", "evaluate", "creator_evaluator", "load_tensorflow",
+    "Evaluator", "evaluate", "creator_evaluator",
     # receiving a result
     "CreatorModel", "check_result_key", "fetch_result", "open_result", "receive_result",
     "find_model_dir", "read_result_metadata", "restore_result",

@@ -8,28 +8,16 @@ taken from anything a contributor sent. TensorFlow is imported only when needed.
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 from typing import Any, Callable, Dict
 
 from ..errors import UserInputError
+from ..tensorflow_setup import load_tensorflow
 
-__all__ = ["Evaluator", "evaluate", "creator_evaluator", "load_tensorflow"]
+__all__ = ["Evaluator", "evaluate", "creator_evaluator"]
 
 #: ``evaluator(model)`` gives metrics such as ``{"accuracy": ..., "loss": ..., "samples": n}``.
 Evaluator = Callable[[Any], dict]
-
-
-def load_tensorflow():
-    """Import TensorFlow with tf-keras (Keras 2), which reads the SavedModel folders the
-    bundles write; the environment must be set before TensorFlow loads."""
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    tf.keras.models  # noqa: B018 - loads tf-keras now, not half-way through a review
-    return tf
-
 
 
 def evaluate(model: Any, x: Any, y: Any, batch_size: int = 256) -> Dict[str, float]:

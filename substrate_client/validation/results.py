@@ -23,6 +23,7 @@ from .. import storage as storage_mod
 from ..chain import same_account
 from ..errors import ConfigError, UserInputError, ValidationError
 from ..records import Submission, Task
+from ..storage import Progress
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +33,9 @@ __all__ = [
     "open_result",
     "receive_result",
     "find_model_dir",
-    "read_result_metadata",
     "restore_result",
     "check_result_key",
 ]
-
-Progress = Callable[[int], None] | None
-
 
 # --------------------------------------------------------------------------- the creator's model
 
@@ -123,7 +120,7 @@ def check_result_key(task: Task, private_key: bytes | None) -> None:
         )
 
 
-def fetch_result(market, submission: Submission, dest: Path, progress: Progress = None) -> Path:
+def fetch_result(market, submission: Submission, dest: Path, progress: Progress | None = None) -> Path:
     """Download the stored result of ``submission`` into the file ``dest``, checked against
     the sha256 recorded on-chain (IntegrityError otherwise; nothing is left at ``dest``)."""
     location = submission.result_location
@@ -162,7 +159,7 @@ def open_result(archive: Path, dest: Path, *, task: Task, submission: Submission
 
 
 def receive_result(market, task: Task, submission: Submission, dest: Path,
-                   private_key: bytes | None = None, progress: Progress = None,
+                   private_key: bytes | None = None, progress: Progress | None = None,
                    expected_binding: "sealing.ResultBinding | None" = None) -> Path:
     """Fetch and verify, open (:func:`open_result`) and unpack one result into the new
     folder ``dest``, within the storage layer's download and archive limits.
@@ -216,13 +213,6 @@ def find_model_dir(folder: Path, what: str = "the result") -> Path:
     if not found:
         raise ValidationError(f"{what} holds no model (no variables/variables.index)")
     raise ValidationError(f"{what} holds {len(found)} models; expected one")
-
-
-def read_result_metadata(model_dir: Path) -> dict:
-    """The contributor's ``decentralml_result.json`` ({} if absent, unreadable or too large)."""
-    from ..federation import read_result_metadata as read
-
-    return read(model_dir)
 
 
 def restore_result(model, model_dir: Path):

@@ -53,16 +53,10 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterable
 
 from ..errors import ChainConnectionError, StorageUnavailableError, UserInputError
+from ..federation.metadata import read_result_metadata
 from ..records import Submission, SubmissionStatus, Task
 from .evaluation import Evaluator
-from .results import (
-    CreatorModel,
-    check_result_key,
-    find_model_dir,
-    read_result_metadata,
-    receive_result,
-    restore_result,
-)
+from .results import CreatorModel, check_result_key, find_model_dir, receive_result, restore_result
 from .strategies import ACCEPT, PENDING, REJECT, Decision, Strategy
 
 log = logging.getLogger(__name__)

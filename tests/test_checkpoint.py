@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+from substrate_client import tensorflow_setup
+
+tensorflow_setup.configure()  # before TensorFlow loads
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from substrate_client import tensor_bundle  # noqa: E402
-from substrate_client.tensor_bundle import BundleReader, open_bundle  # noqa: E402
+from substrate_client.federation import checkpoint  # noqa: E402
+from substrate_client.federation.checkpoint import CheckpointReader, open_checkpoint  # noqa: E402
 
 
 def saved_model(tmp_path):
@@ -28,7 +29,7 @@ def saved_model(tmp_path):
 
 def test_every_variable_reads_the_same_as_tensorflows_reader(tmp_path):
     prefix = saved_model(tmp_path)
-    ours, theirs = BundleReader(prefix), tf.train.load_checkpoint(prefix)
+    ours, theirs = CheckpointReader(prefix), tf.train.load_checkpoint(prefix)
     names = list(theirs.get_variable_to_shape_map())
     assert len(names) > 10  # weights, BatchNorm statistics, optimizer slots, the object graph
     for name in names:
@@ -40,15 +41,15 @@ def test_every_variable_reads_the_same_as_tensorflows_reader(tmp_path):
             assert got == expected, name  # strings come through TensorFlow itself
 
 
-def test_a_bundle_it_does_not_support_is_read_by_tensorflow(tmp_path, monkeypatch):
+def test_a_checkpoint_it_does_not_support_is_read_by_tensorflow(tmp_path, monkeypatch):
     prefix = saved_model(tmp_path)
-    assert isinstance(open_bundle(prefix), BundleReader)
+    assert isinstance(open_checkpoint(prefix), CheckpointReader)
 
     def compressed(*args):
-        raise tensor_bundle.UnsupportedBundle("compressed index block")
+        raise checkpoint.UnsupportedCheckpoint("compressed index block")
 
-    monkeypatch.setattr(tensor_bundle, "_block", compressed)
-    reader = open_bundle(prefix)
-    assert not isinstance(reader, BundleReader)
+    monkeypatch.setattr(checkpoint, "_block", compressed)
+    reader = open_checkpoint(prefix)
+    assert not isinstance(reader, CheckpointReader)
     name = "layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE"
     assert reader.get_tensor(name).shape == (6, 5)
