@@ -3,38 +3,30 @@ on a free port for the test session, and tear it down afterwards."""
 
 from __future__ import annotations
 
-import os
-import socket
 from pathlib import Path
 
 import pytest
 from substrateinterface import Keypair, SubstrateInterface
 
 from substrate_client import devnet
+from tests.daemons import on_a_free_port
 
 UNIT = 10**12
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
 def devnet_url(tmp_path_factory) -> str:
     """A fresh dev chain for the session. Fails (never skips) if it cannot start."""
-    run_dir = tmp_path_factory.mktemp("devnet")
-    os.environ["DECENTRALML_RUN_DIR"] = str(run_dir)
-    # What clients remember between sending steps stays inside the test session.
-    os.environ["DECENTRALML_STATE_DIR"] = str(tmp_path_factory.mktemp("client-state"))
-    port = free_port()
-    try:
-        state = devnet.up(port, timeout=180)
-    except Exception as error:
-        pytest.fail(f"the dev chain could not start: {error}", pytrace=False)
-    yield state.url
-    devnet.down(port)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DECENTRALML_RUN_DIR", str(tmp_path_factory.mktemp("devnet")))
+        # What clients remember between sending steps stays inside the test session.
+        env.setenv("DECENTRALML_STATE_DIR", str(tmp_path_factory.mktemp("client-state")))
+        try:
+            state = on_a_free_port(lambda port: devnet.up(port, timeout=180))
+        except Exception as error:
+            pytest.fail(f"the dev chain could not start: {error}", pytrace=False)
+        yield state.url
+        devnet.down(state.port)
 
 
 @pytest.fixture(scope="session")

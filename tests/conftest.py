@@ -47,3 +47,5 @@ def minio(tmp_path_factory):
 
 # The dev chain (Chopsticks executing the runtime wasm), shared by the session.
 from tests.chain_fixtures import dev_keys, devnet_url, substrate  # noqa: E402,F401
+# Running the CLI as an account against it (tests/fixtures.py).
+from tests.fixtures import account, clean_settings, dml, saved_model, store  # noqa: E402,F401

@@ -1,6 +1,7 @@
 """Start and stop real storage daemons for tests: Kubo (IPFS) and MinIO (S3).
 
-Each daemon gets a fresh directory and free ports on 127.0.0.1, and is stopped
+Each daemon gets a fresh directory and binds port 0 on 127.0.0.1 (the port it got is read
+back, so no other process can take it between picking and binding), and is stopped
 (and waited for) on teardown. Anything missing or failing raises DaemonError
 with a message saying what and how to fix it; the fixtures turn that into a
 test failure, never a skip.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -46,9 +48,28 @@ def find_binary(name: str) -> Path:
 
 
 def free_port() -> int:
+    """A port nothing listens on right now, for a URL that must be unreachable. Never
+    start a daemon on it: another process may take it first. Daemons here bind port 0
+    and the port they got is read back (:func:`start_kubo`, :func:`start_minio`), or
+    they start again on another port if theirs was taken (:func:`on_a_free_port`)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+_PORT_TAKEN = re.compile(r"EADDRINUSE|address already in use|port \d+ .* is taken", re.IGNORECASE)
+
+
+def on_a_free_port(start, attempts: int = 3):
+    """``start(port)`` on a port that was free a moment ago, for a daemon that cannot be
+    told to bind port 0; if another process took the port in between (``start`` raises
+    an error saying so), it is tried again on another. Any other failure is raised."""
+    for attempt in range(attempts):
+        try:
+            return start(free_port())
+        except Exception as error:
+            if attempt == attempts - 1 or not _PORT_TAKEN.search(str(error)):
+                raise
 
 
 @dataclass
@@ -137,25 +158,33 @@ def start_kubo(workdir: Path, timeout: float = 60) -> Kubo:
     workdir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, IPFS_PATH=str(workdir / "ipfs"), IPFS_TELEMETRY="off")
     _run([ipfs, "init", "--profile", "test"], env, "ipfs init")
-    api_port, gateway_port = free_port(), free_port()
-    _run([ipfs, "config", "Addresses.API", f"/ip4/127.0.0.1/tcp/{api_port}"], env, "ipfs config")
-    _run([ipfs, "config", "Addresses.Gateway", f"/ip4/127.0.0.1/tcp/{gateway_port}"], env, "ipfs config")
+    # Kubo binds the ports it is given as 0 and writes the API's address to $IPFS_PATH/api.
+    _run([ipfs, "config", "Addresses.API", "/ip4/127.0.0.1/tcp/0"], env, "ipfs config")
+    _run([ipfs, "config", "Addresses.Gateway", "/ip4/127.0.0.1/tcp/0"], env, "ipfs config")
+    api_file = workdir / "ipfs" / "api"
     log_path = workdir / "kubo.log"
     argv = [ipfs, "daemon", "--offline"]
-    api_url = f"http://127.0.0.1:{api_port}"
+    kubo = Kubo("Kubo", _spawn(argv, env, log_path), log_path, env, argv)
 
     def ready() -> bool:
-        return requests.post(f"{api_url}/api/v0/version", timeout=2).status_code == 200
+        if not kubo.api_url:
+            if not api_file.is_file():
+                return False
+            host_port = api_file.read_text().strip().split("/")  # /ip4/127.0.0.1/tcp/PORT
+            kubo.api_url = f"http://{host_port[2]}:{host_port[4]}"
+        return requests.post(f"{kubo.api_url}/api/v0/version", timeout=2).status_code == 200
 
-    kubo = Kubo("Kubo", _spawn(argv, env, log_path), log_path, env, argv, ready, api_url=api_url)
-    kubo.wait_until(ready, timeout, f"its API answering at {kubo.api_url}")
+    kubo.ready = ready
+    kubo.wait_until(ready, timeout, "its API answering")
+    # Started again (chaos tests), it must come back on the same port.
+    _run([ipfs, "config", "Addresses.API", f"/ip4/127.0.0.1/tcp/{kubo.api_url.rsplit(':', 1)[1]}"],
+         env, "ipfs config")
     return kubo
 
 
 def start_minio(workdir: Path, timeout: float = 60) -> Minio:
     """A MinIO server on a free local port, with data in ``workdir`` and test credentials."""
     minio = find_binary("minio")
-    port, console_port = free_port(), free_port()
     env = dict(
         os.environ,
         MINIO_ROOT_USER=MINIO_USER,
@@ -167,18 +196,22 @@ def start_minio(workdir: Path, timeout: float = 60) -> Minio:
     data = workdir / "data"
     data.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "minio.log"
-    argv = [
-        minio, "server", data,
-        "--address", f"127.0.0.1:{port}",
-        "--console-address", f"127.0.0.1:{console_port}",
-        "--quiet",
-    ]
-    endpoint_url = f"http://127.0.0.1:{port}"
+    # MinIO binds port 0 and prints the port it got ("API: http://127.0.0.1:PORT"); with
+    # MINIO_BROWSER=off it starts no console.
+    argv = [minio, "server", data, "--address", "127.0.0.1:0"]
+    server = Minio("MinIO", _spawn(argv, env, log_path), log_path, env, argv)
 
     def ready() -> bool:
-        return requests.get(f"{endpoint_url}/minio/health/ready", timeout=2).status_code == 200
+        if not server.endpoint_url:
+            found = re.search(r"^API: (http://127\.0\.0\.1:\d+)", server.log_path.read_text(errors="replace"),
+                              re.MULTILINE)
+            if not found:
+                return False
+            server.endpoint_url = found.group(1)
+        return requests.get(f"{server.endpoint_url}/minio/health/ready", timeout=2).status_code == 200
 
-    server = Minio("MinIO", _spawn(argv, env, log_path), log_path, env, argv, ready,
-                   endpoint_url=endpoint_url)
-    server.wait_until(ready, timeout, f"ready at {server.endpoint_url}")
+    server.ready = ready
+    server.wait_until(ready, timeout, "ready")
+    # Started again (chaos tests), it must come back on the same port.
+    server.argv = [minio, "server", data, "--address", server.endpoint_url.removeprefix("http://")]
     return server

@@ -7,8 +7,6 @@ import socket
 import threading
 import time
 
-from tests.chain_fixtures import free_port
-
 
 class FaultyProxy:
     """Forwards TCP between the client and the chain; can drop every connection when
@@ -16,11 +14,11 @@ class FaultyProxy:
 
     def __init__(self, upstream_port: int):
         self.upstream = ("127.0.0.1", upstream_port)
-        self.port = free_port()
         self.drop_on_submit = False
         self.frozen = False
         self.drops = 0
-        self._server = socket.create_server(("127.0.0.1", self.port))
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
         self._sockets: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 

@@ -20,7 +20,10 @@ from substrate_client.cli.output import safe_text
 from substrate_client.cli.params import AmountType, WholeNumber, check_at_most
 from substrate_client.errors import ConfigError, UserInputError
 from substrate_client.keys import generate_keypair, load_private_key, read_private_file
-from tests.test_cli import account, as_json, clean_settings, dml, make_bundle, ok, store  # noqa: F401
+from tests.fixtures import as_json, make_bundle, ok
+
+# No signer, chain or storage settings leak in from the developer's shell or config.
+pytestmark = pytest.mark.usefixtures("clean_settings")
 
 #: An OSC 52 sequence: "put 'rm -rf ~' in the clipboard", then BEL.
 OSC52 = "\x1b]52;c;cm0gLXJmIH4=\x07"
