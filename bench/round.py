@@ -1,6 +1,6 @@
 """Full round: where the time of one federated round goes, against its training time.
 
-Runs ``substrate_client.federated_round.run_round`` with the demo settings (Alice creates,
+Runs ``substrate_client.demo.run_round`` with the demo settings (Alice creates,
 Bob, Charlie and Dave train one epoch on their whole IID shard, Eve sends random weights;
 validation, federation, batch accept, close) against a dev chain, Kubo and MinIO that
 the benchmark starts on free ports. The round reports its time per phase
@@ -34,7 +34,7 @@ GOAL = 0.15
 
 
 def worker_round(args) -> dict[str, Any]:
-    from substrate_client.federated_round import RoundSettings, run_round
+    from substrate_client.demo import RoundSettings, run_round
 
     settings = RoundSettings(run_dir=Path(args.run_dir), url=args.url, ipfs_api=args.ipfs_api,
                              s3_endpoint=args.s3_endpoint, s3_bucket="dml-bench-round",

@@ -132,3 +132,73 @@ def resolve(given: Mapping[str, str | None] | None = None, *,
     in_file = read_config_file(path if path is not None else config_path(environ))
     return Settings(**{name: given.get(name) or environ.get(variable) or in_file.get(name) or None
                        for name, variable in ENVIRONMENT.items()})
+
+
+# --------------------------------------------------------------------------- local services
+
+
+#: The local services' settings (:class:`LocalSettings`) and the variable each is read from.
+LOCAL_ENVIRONMENT = {
+    "cache_dir": "DECENTRALML_CACHE",
+    "run_dir": "DECENTRALML_RUN_DIR",
+    "node_dir": "DECENTRALML_NODE_DIR",
+    "chain_spec": "DECENTRALML_CHAIN_SPEC",
+    "devnet_port": "DECENTRALML_PORT",
+    "ipfs_port": "DECENTRALML_IPFS_PORT",
+    "ipfs_gateway_port": "DECENTRALML_IPFS_GATEWAY_PORT",
+    "s3_port": "DECENTRALML_S3_PORT",
+    "s3_console_port": "DECENTRALML_S3_CONSOLE_PORT",
+    "storage_timeout": "DECENTRALML_STORAGE_TIMEOUT",
+    "round_epochs": "DECENTRALML_ROUND_EPOCHS",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalSettings:
+    """The services a developer runs on this machine: the dev chain (Chopsticks), Kubo and
+    MinIO, and the main job (:mod:`substrate_client.demo`) that drives them.
+
+    The install keeps the tools in ``cache_dir`` (``node/``: Chopsticks and Node 22,
+    ``go/bin/``: Kubo and MinIO); the services started keep their pid files, logs and data
+    in ``run_dir``. Ports are on 127.0.0.1.
+    """
+
+    cache_dir: Path
+    run_dir: Path
+    node_dir: Path
+    #: A raw chain spec to run instead of the one shipped in the package.
+    chain_spec: Path | None = None
+    devnet_port: int = 9944
+    ipfs_port: int = 5001
+    ipfs_gateway_port: int = 8180
+    s3_port: int = 9000
+    s3_console_port: int = 9001
+    #: Seconds to wait for a storage daemon to answer after starting it.
+    storage_timeout: float = 60.0
+    #: Training epochs of the main job when none are asked for.
+    round_epochs: int = 1
+
+
+def local_settings(environ: Mapping[str, str] | None = None) -> LocalSettings:
+    """The :class:`LocalSettings`: each from its variable in :data:`LOCAL_ENVIRONMENT`
+    (``environ``, default ``os.environ``), else its default. Raises :class:`ConfigError`
+    naming a variable whose value is not a number where one is needed."""
+    environ = os.environ if environ is None else environ
+    values = {name: environ.get(variable) for name, variable in LOCAL_ENVIRONMENT.items()}
+    cache = Path(values.pop("cache_dir") or "~/.cache/decentralml").expanduser()
+    settings = {"cache_dir": cache,
+                "run_dir": Path(values.pop("run_dir") or cache / "run").expanduser(),
+                "node_dir": Path(values.pop("node_dir") or cache / "node").expanduser()}
+    spec = values.pop("chain_spec")
+    settings["chain_spec"] = Path(spec).expanduser() if spec else None
+    defaults = {f.name: f.default for f in dataclasses.fields(LocalSettings)}
+    for name, text in values.items():
+        if not text:
+            continue
+        kind = type(defaults[name])
+        try:
+            settings[name] = kind(text)
+        except ValueError:
+            raise ConfigError(f"{LOCAL_ENVIRONMENT[name]} must be a "
+                              f"{'whole number' if kind is int else 'number'}, not {text!r}") from None
+    return LocalSettings(**settings)

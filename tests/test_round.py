@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from substrateinterface.utils.ss58 import ss58_decode
 
-from substrate_client.federated_round import RoundSettings, RoundSummary, run_round
+from substrate_client.demo import RoundSettings, RoundSummary, run_round
 from substrate_client.records import StorageType, SubmissionStatus, TaskStatus
-from substrate_client.round_report import render_text
+from substrate_client.demo.report import render_text
 from substrate_client.tasks import Marketplace
 
 ACCOUNTS = ("Alice", "Bob", "Charlie", "Dave", "Eve")

@@ -1,7 +1,7 @@
 """The ``decentralml`` command line: parse, call the library, print.
 
 Every command is a thin layer over :class:`substrate_client.tasks.Marketplace` (and
-``review``, ``federation``, ``keys``, ``devnet``, ``federated_round``): it resolves
+``review``, ``federation``, ``keys``, ``devnet``, and the main job ``demo``): it resolves
 settings, calls one library function and prints a table (or JSON with ``--json``).
 Errors become one ``error: ...`` line on stderr and an exit code: 2 for a user error
 (bad flag, missing signer or file), 1 for anything the chain or storage refused or
@@ -17,13 +17,15 @@ commands live beside it, one module per kind of user:
 
 - ``creator``, ``validate``: a task's creator; ``contributor``: the one who trains;
 - ``disputes``: deadlines anyone may enforce, appeals and arbitration;
-- ``reading``: anyone reading the chain; ``keys``, ``devnet``, ``run_round``: set-up and demo;
+- ``reading``: anyone reading the chain; ``keys``, ``devnet``, ``bundle``, ``run_round``: set-up
+  and demo;
 - ``command``, ``options``, ``params``, ``output``, ``amounts``, ``quiet``: what they share.
 """
 
 from __future__ import annotations
 
 from .amounts import format_amount, parse_amount
+from .bundle import bundle_group
 from .command import group
 from .contributor import assign_task, fetch_bundle, run_task, send_task_result
 from .creator import accept_task_result, close_task, create_task, download_task_result, reject_task_result
@@ -33,7 +35,7 @@ from .disputes import (appeal_rejection, arbitrate, claim_reward, release_reject
 from .keys import keys_group
 from .options import global_options
 from .reading import balance, list_task_results, list_tasks, show_task
-from .run_round import run_round
+from .run_round import run_round, show_round
 from .validate import federate, validate_task_results
 
 __all__ = ["cli", "main", "create_task_command", "assign_task_command", "send_task_result_command",
@@ -75,7 +77,7 @@ for _command in (
     # reading
     list_tasks, show_task, list_task_results, balance, show_account,
     # set-up and demo
-    keys_group, devnet_group, run_round,
+    keys_group, devnet_group, bundle_group, run_round, show_round,
 ):
     cli.add_command(_command)
 del _command

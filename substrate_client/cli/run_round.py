@@ -1,5 +1,6 @@
 """``run_round``: one federated round on the local dev chain, end to end
-(:mod:`substrate_client.federated_round`, with its options and defaults)."""
+(:mod:`substrate_client.demo`, with its options and defaults); ``show_round``: a
+finished round's summary again."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any, Callable
 
 import click
 
-from .. import federated_round as round_mod
+from .. import demo
 from .command import command
 from .options import settings
 from .output import emit_json, note
@@ -16,9 +17,9 @@ from .quiet import load_tensorflow_quietly
 
 
 def _round_options(f: Callable) -> Callable:
-    """The options ``python -m substrate_client.federated_round`` takes, but those naming
-    where a service is: here they are the global options (flags, environment, config file)."""
-    for option in reversed([o for o in round_mod.OPTIONS if not o.connection]):
+    """The round's options (:data:`substrate_client.demo.OPTIONS`), but those naming where
+    a service is: here they are the global options (flags, environment, config file)."""
+    for option in reversed([o for o in demo.OPTIONS if not o.connection]):
         kind = click.Path(file_okay=False, path_type=Path) if option.type is Path else option.type
         f = click.option(option.flag, option.name, type=kind, help=option.help)(f)
     return f
@@ -46,15 +47,38 @@ def run_round(**options: Any) -> None:
     Steps go to stderr; the summary (who earned and paid what, time per phase) to
     stdout. The run folder keeps round.log, summary.json and round.png.
     """
-    from .. import round_report
+    from ..demo import report
 
     s = settings()
-    round_settings = round_mod.settings_from_options({
+    round_settings = demo.settings_from_options({
         **options, "url": s.url, "ipfs_api": s.ipfs_api, "s3_endpoint": s.s3_endpoint,
         "s3_bucket": s.s3_bucket})
     load_tensorflow_quietly(s.verbose)
-    summary = round_mod.run_round(round_settings, report=note).to_dict()
+    summary = demo.run_round(round_settings, report=note).to_dict()
     if s.json:
         emit_json(summary)
     else:
-        click.echo(round_report.render_text(summary))
+        click.echo(report.render_text(summary))
+
+
+@command("show_round", epilog="""
+    \b
+    Examples:
+      {prog} runs/20261201-101500
+      {prog} runs/20261201-101500/summary.json --chart round.png
+    """)
+@click.argument("summary", type=click.Path(exists=True, path_type=Path))
+@click.option("--chart", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also draw the chart again, to this PNG file.")
+def show_round(summary: Path, chart: Path | None) -> None:
+    """Show the summary of a finished round again (a run folder or its summary.json)."""
+    from ..demo import report
+
+    path = summary / report.SUMMARY_FILE if summary.is_dir() else summary
+    data = report.load_json(path)
+    if settings().json:
+        emit_json(data)
+    else:
+        click.echo(report.render_text(data))
+    if chart:
+        note(f"chart: {report.plot(data, chart)}")

@@ -1,260 +1,36 @@
-"""One full federated round on the local dev chain, end to end.
-
-:func:`run_round` plays every part, each with its own dev account:
-
-1. the dev chain and the storage daemons are made sure to run (or given as URLs);
-2. the creator (Alice) generates a result key pair, builds the initial model and
-   evaluates it on her held-out data, lays out the contributor bundle (the example
-   bundle in ``assets/model_contributor`` plus the model at ``model/``) and creates a
-   CustomAccept task on IPFS with one slot and one reward per contributor, results
-   sealed to her key;
-3. each contributor (Bob, Charlie, Dave honest; Eve a saboteur sending random
-   weights) takes a slot, gets the verified bundle, runs its ``start_task.sh`` in the
-   sandbox (:mod:`substrate_client.sandbox`: no secret in reach, no network) on its own
-   IID shard of the data and sends the SavedModel it left to S3, sealed;
-4. the creator validates every pending result through the one validation route
-   (:mod:`substrate_client.validation`): downloaded, verified and opened, its weights
-   restored into her own initial model (the result's graph is never loaded), evaluated
-   on her held-out data and judged by the CustomAccept hook
-   (``assets/model_creator/hooks.py:accuracy_threshold``);
-5. she federates only the accepted models into a federated SavedModel;
-6. she accepts and rejects on-chain in one ``batch_all`` transaction and closes the
-   task, which returns the rest of the escrow.
-
-Balances (free and reserved) of every account are read before and after, and every
-transaction's fee is recorded per signer, so the summary shows where each token
-went. Time is split into phases (:data:`PHASES`); a phase nested in another (the
-storage transfer inside a chain call) is counted in the inner phase only.
-
-Run it with ``scripts/run_round.sh`` (installs and starts everything), or::
-
-    python -m substrate_client.federated_round --epochs 1 --policy average
-"""
+"""One round, step by step: :func:`run_round` plays every part, each with its own dev
+account (see :mod:`substrate_client.demo` for the steps)."""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as _dt
-import importlib
 import json
 import logging
 import os
 import shutil
-import subprocess
-import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator
 
-from . import devnet, keys, sandbox, validation
-from . import storage as storage_mod
 from substrateinterface.utils.ss58 import ss58_decode
 
-from .chain import Chain, Receipt, chain_url, connect, load_keypair
-from .errors import ConfigError, DecentralMLError, StorageUnavailableError, UserInputError
-from .records import StorageType, SubmissionStatus, ValidationStrategy, parse_enum
-from .tasks import Marketplace
+from .. import config, keys, sandbox, validation
+from .. import storage as storage_mod
+from ..chain import Chain, connect, load_keypair
+from ..errors import ConfigError, DecentralMLError, UserInputError
+from ..records import StorageType, SubmissionStatus, ValidationStrategy, parse_enum
+from ..tasks import Marketplace
+from . import example, report as report_mod, services
+from .metering import LedgerChain, PhaseTimer, TimedBackend
+from .settings import RoundSettings, default_run_dir
+from .summary import AccountOutcome, Balance, ContributorOutcome, RoundSummary
 
 log = logging.getLogger(__name__)
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-#: Phases the round's time is split into (see :class:`PhaseTimer`).
-PHASES = ("setup", "training", "chain", "storage", "validation", "federation")
 
 
 class RoundError(DecentralMLError):
     """A step of the round failed (a contributor's training, a missing result...)."""
-
-
-# --------------------------------------------------------------------------- settings
-
-
-@dataclass
-class RoundSettings:
-    """What to run. Every field has a default that runs the demo on this machine."""
-
-    #: Where everything of this run goes; default ``./runs/<timestamp>/``. Must not exist yet.
-    run_dir: Path | None = None
-    #: The node; ``None``: start (or reuse) the local dev chain on ``port``.
-    url: str | None = None
-    port: int = devnet.DEFAULT_PORT
-    #: Storage endpoints; ``None``: ``DECENTRALML_IPFS_API`` / ``DECENTRALML_S3_ENDPOINT``,
-    #: else ``scripts/storage.sh up`` starts Kubo and MinIO and says where they are.
-    ipfs_api: str | None = None
-    s3_endpoint: str | None = None
-    s3_bucket: str | None = None
-    bundle_storage: str = "IPFS"
-    result_storage: str = "S3"
-    #: Dev account names (``//Name``): the creator, the contributors (one slot and one
-    #: IID shard each, in this order) and which contributors send random weights.
-    creator: str = "Alice"
-    contributors: tuple[str, ...] = ("Bob", "Charlie", "Dave", "Eve")
-    saboteurs: tuple[str, ...] = ("Eve",)
-    #: Training, as the creator asks contributors to do it.
-    epochs: int = 1
-    max_samples: int = 0  # 0: each contributor's whole shard
-    dataset: str | None = None  # None: the creator's setting (auto: MNIST if cached, else Fashion-MNIST)
-    #: Validation and federation; None: the creator's settings (assets/model_creator/settings.py).
-    policy: str | None = None
-    threshold: float | None = None
-    hook: str | None = None  # CustomAccept hook spec; default the example accuracy_threshold
-    #: Money: reward per accepted result in the chain's smallest unit (None: 10 tokens).
-    reward: int | None = None
-    expires_in_blocks: int = 1000
-    #: The example task (``model_creator/`` and ``model_contributor/``).
-    assets_dir: Path | None = None
-
-
-# --------------------------------------------------------------------------- summary
-
-
-@dataclass
-class Balance:
-    free: int
-    reserved: int
-
-    @property
-    def total(self) -> int:
-        return self.free + self.reserved
-
-
-@dataclass
-class AccountOutcome:
-    name: str
-    address: str
-    balance_before: Balance
-    balance_after: Balance | None = None
-    fees: int = 0  # transaction fees paid during the round
-
-
-@dataclass
-class ContributorOutcome(AccountOutcome):
-    shard_index: int = 0  # 0-based
-    num_shards: int = 0
-    saboteur: bool = False
-    submission_id: int | None = None
-    samples: int | None = None
-    dataset: str | None = None
-    train_seconds: float | None = None
-    accuracy: float | None = None  # on the creator's held-out data
-    decision: str = "pending"  # accepted | rejected | pending
-    reason: str = ""
-    federated: bool = False
-    paid: int = 0  # reward received from the task's escrow
-    result_dir: str | None = None  # where the creator opened the result
-
-
-@dataclass
-class RoundSummary:
-    run_dir: str
-    chain_url: str
-    started_at: str
-    token: dict[str, Any]
-    task_id: int | None = None
-    dataset: str | None = None
-    policy: str = "average"
-    threshold: float | None = None
-    held_out_samples: int | None = None
-    reward: int = 0
-    max_assignments: int = 0
-    escrow: int = 0
-    escrow_paid: int = 0
-    escrow_refunded: int = 0
-    #: Rewards of rejected results, held until their appeal period ends.
-    escrow_held_for_appeal: int = 0
-    appeal_period_ends: int | None = None
-    initial_accuracy: float | None = None
-    federated_accuracy: float | None = None
-    federated_model_dir: str | None = None
-    creator: AccountOutcome | None = None
-    contributors: list[ContributorOutcome] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    total_seconds: float = 0.0
-    summary_path: str | None = None
-    chart_path: str | None = None
-
-    def contributor(self, name: str) -> ContributorOutcome:
-        for c in self.contributors:
-            if c.name.lower() == name.lower():
-                return c
-        raise KeyError(name)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The plain-data form written to ``summary.json`` (see :mod:`round_report`)."""
-        return dataclasses.asdict(self)
-
-
-# --------------------------------------------------------------------------- timing
-
-
-class PhaseTimer:
-    """Wall time per phase; a phase entered inside another is counted only in the inner one."""
-
-    def __init__(self) -> None:
-        self.totals = dict.fromkeys(PHASES, 0.0)
-        self._stack: list[list[Any]] = []  # [name, start of its current slice]
-
-    @contextlib.contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        now = time.perf_counter()
-        if self._stack:
-            outer = self._stack[-1]
-            self.totals[outer[0]] = self.totals.get(outer[0], 0.0) + now - outer[1]
-        self._stack.append([name, now])
-        try:
-            yield
-        finally:
-            end = time.perf_counter()
-            inner = self._stack.pop()
-            self.totals[name] = self.totals.get(name, 0.0) + end - inner[1]
-            if self._stack:
-                self._stack[-1][1] = end
-
-
-class _TimedBackend:
-    """A storage backend whose transfers are counted in the ``storage`` phase."""
-
-    def __init__(self, inner: storage_mod.StorageBackend, timer: PhaseTimer):
-        self._inner = inner
-        self._timer = timer
-        self.storage_type = inner.storage_type
-
-    def put_file(self, *args, **kwargs):
-        with self._timer.phase("storage"):
-            return self._inner.put_file(*args, **kwargs)
-
-    def put_stream(self, *args, **kwargs):
-        with self._timer.phase("storage"):
-            return self._inner.put_stream(*args, **kwargs)
-
-    def get_file(self, *args, **kwargs):
-        with self._timer.phase("storage"):
-            return self._inner.get_file(*args, **kwargs)
-
-    def exists(self, *args, **kwargs):
-        with self._timer.phase("storage"):
-            return self._inner.exists(*args, **kwargs)
-
-    def __getattr__(self, name: str):
-        return getattr(self._inner, name)
-
-    def __repr__(self) -> str:
-        return repr(self._inner)
-
-
-class _LedgerChain(Chain):
-    """A signer's chain connection that adds up the fees of what it submits."""
-
-    def __init__(self, substrate, keypair, fees: dict[str, int]):
-        super().__init__(substrate, keypair)
-        self._fees = fees
-
-    def submit_call(self, call: Any) -> Receipt:
-        receipt = super().submit_call(call)
-        self._fees[self.address] = self._fees.get(self.address, 0) + receipt.fee
-        return receipt
 
 
 class _RoundMarketplace(Marketplace):
@@ -273,15 +49,8 @@ class _RoundMarketplace(Marketplace):
             raise ConfigError(f"this round has no {kind} storage configured") from None
 
 
-# --------------------------------------------------------------------------- the round
-
-
-def default_run_dir() -> Path:
-    return Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-
-
 def run_round(settings: RoundSettings, report: Callable[[str], None] = log.info) -> RoundSummary:
-    """Run one federated round as described in the module docstring; return its summary.
+    """Run one federated round as :mod:`substrate_client.demo` describes; return its summary.
 
     ``report`` receives one line per step and a few detail lines (``[3/9] Bob training
     on shard 1/4 (fashion_mnist)...``). The summary is also written to
@@ -352,7 +121,7 @@ class _Round:
                      "decimals": int(props.get("tokenDecimals") or 12)}
             self.creator_mod, self.creator_settings = self._load_creator()
             accounts = {n: load_keypair(f"//{n}") for n in [s.creator.capitalize()] + self.names}
-            markets = {n: _RoundMarketplace(_LedgerChain(substrate, kp, self.fees), backends)
+            markets = {n: _RoundMarketplace(LedgerChain(substrate, kp, self.fees), backends)
                        for n, kp in accounts.items()}
         alice_name = s.creator.capitalize()
         alice = markets[alice_name]
@@ -407,51 +176,42 @@ class _Round:
 
         summary.timings = {k: round(v, 3) for k, v in self.timer.totals.items()}
         summary.total_seconds = round(time.perf_counter() - self.started, 3)
-        from . import round_report
-
-        json_path, chart = round_report.write_report(summary.to_dict(), self.run_dir)
+        json_path, chart = report_mod.write_report(summary.to_dict(), self.run_dir)
         summary.summary_path, summary.chart_path = str(json_path), str(chart)
         return summary
 
     # -- services ----------------------------------------------------------------
 
     def _chain_up(self) -> str:
-        if self.s.url:
-            return chain_url(self.s.url)
-        state = devnet.up(self.s.port)
-        self.detail(f"dev chain at {state.url} (block {state.block_number}); log {state.log_file}")
-        return state.url
+        url, state = services.chain_up(self.s.url, self.s.port)
+        if state is not None:
+            self.detail(f"dev chain at {state.url} (block {state.block_number}); log {state.log_file}")
+        return url
 
-    def _storage_up(self) -> dict[str, _TimedBackend]:
+    def _storage_up(self) -> dict[str, TimedBackend]:
         s = self.s
-        ipfs = s.ipfs_api or os.environ.get("DECENTRALML_IPFS_API")
-        s3 = s.s3_endpoint or os.environ.get("DECENTRALML_S3_ENDPOINT")
+        where = config.resolve({"ipfs_api": s.ipfs_api, "s3_endpoint": s.s3_endpoint,
+                                "s3_bucket": s.s3_bucket})
+        ipfs, s3 = where.ipfs_api, where.s3_endpoint
         if not ipfs or not s3:
-            exports = start_storage_daemons()
-            ipfs = ipfs or exports.get("DECENTRALML_IPFS_API")
-            s3 = s3 or exports.get("DECENTRALML_S3_ENDPOINT")
+            local = services.storage_up()
+            ipfs, s3 = ipfs or local.ipfs_api, s3 or local.s3_endpoint
             # boto3 reads S3 credentials from the environment only; use MinIO's unless
             # the caller chose their own.
-            for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-                if name in exports and not os.environ.get(name):
-                    os.environ[name] = exports[name]
+            if not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_SECRET_ACCESS_KEY"):
+                os.environ["AWS_ACCESS_KEY_ID"] = local.access_key
+                os.environ["AWS_SECRET_ACCESS_KEY"] = local.secret_key
         backends = {
             "IPFS": storage_mod.backend_from_settings("IPFS", api_url=ipfs),
-            "S3": storage_mod.backend_from_settings("S3", endpoint_url=s3, bucket=s.s3_bucket),
+            "S3": storage_mod.backend_from_settings("S3", endpoint_url=s3, bucket=where.s3_bucket),
         }
-        return {kind: _TimedBackend(b, self.timer) for kind, b in backends.items()}
+        return {kind: TimedBackend(b, self.timer) for kind, b in backends.items()}
 
     def _load_creator(self):
-        assets = Path(self.s.assets_dir or REPO_ROOT / "assets").resolve()
-        if not (assets / "model_creator" / "model_creator.py").is_file():
-            raise ConfigError(f"no example task in {assets} (expected model_creator/model_creator.py)")
-        if str(assets.parent) not in sys.path:
-            sys.path.insert(0, str(assets.parent))
-        package = assets.name
-        creator_mod = importlib.import_module(f"{package}.model_creator.model_creator")
-        creator_settings = importlib.import_module(f"{package}.model_creator.settings")
-        self.assets = assets
-        return creator_mod, creator_settings
+        task = example.load(self.s.assets_dir)
+        self.assets = task.assets
+        self.hook = task.hook
+        return task.creator, task.settings
 
     # -- 2: the creator posts the task ------------------------------------------
 
@@ -536,7 +296,7 @@ class _Round:
         cm = self.creator_mod
         # The example hook, imported from the same package as the creator's settings
         # (whose threshold and data set this round sets).
-        hook_spec = self.s.hook or f"{self.assets.name}.model_creator.hooks:accuracy_threshold"
+        hook_spec = self.s.hook or self.hook
         rule = (f"hook {self.s.hook}" if self.s.hook
                 else f"held-out accuracy >= {summary.threshold:.2f}")
         self.step(f"{summary.creator.name} validates {len(summary.contributors)} results "
@@ -588,7 +348,7 @@ class _Round:
     # -- 5: federation ---------------------------------------------------------------
 
     def _federate(self, summary: RoundSummary, models: dict[int, Path]) -> None:
-        from . import federation
+        from .. import federation
 
         cm = self.creator_mod
         accepted = [c for c in summary.contributors if c.decision == "accepted"]
@@ -677,30 +437,6 @@ class _Round:
 # --------------------------------------------------------------------------- helpers
 
 
-def start_storage_daemons(script: Path | None = None) -> dict[str, str]:
-    """Run ``scripts/storage.sh up`` (a no-op when they already run) and return the
-    exports of ``scripts/storage.sh env`` (endpoints and MinIO's credentials)."""
-    script = Path(script or REPO_ROOT / "scripts" / "storage.sh")
-    if not script.is_file():
-        raise StorageUnavailableError(
-            f"{script} not found; start Kubo and MinIO yourself and pass their URLs "
-            "(DECENTRALML_IPFS_API, DECENTRALML_S3_ENDPOINT)")
-    up = subprocess.run(["bash", str(script), "up"], capture_output=True, text=True)
-    if up.returncode != 0:
-        raise StorageUnavailableError(
-            f"`{script} up` failed ({up.returncode}):\n{(up.stderr or up.stdout).strip()}")
-    env = subprocess.run(["bash", str(script), "env"], capture_output=True, text=True)
-    if env.returncode != 0:
-        raise StorageUnavailableError(f"`{script} env` failed: {(env.stderr or env.stdout).strip()}")
-    exports = {}
-    for line in env.stdout.splitlines():
-        line = line.strip()
-        if line.startswith("export ") and "=" in line:
-            name, _, value = line[len("export "):].partition("=")
-            exports[name.strip()] = value.strip().strip("'\"")
-    return exports
-
-
 def _contributor_env(c: ContributorOutcome, max_samples: int) -> dict[str, str]:
     """All a contributor's bundle is told (the sandbox adds its Python, home and output
     folder); the training settings are the creator's, in the bundle's task_settings.json."""
@@ -723,7 +459,7 @@ def _account(address: str) -> str:
 
 def read_result_metadata(result_dir: Path) -> dict[str, Any]:
     # federation imports TensorFlow: only when a round runs, not when this module loads.
-    from .federation import read_result_metadata as read
+    from ..federation import read_result_metadata as read
 
     return read(result_dir)
 
@@ -763,109 +499,4 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _tokens(amount: int, token: dict[str, Any]) -> str:
-    from .round_report import tokens
-
-    return f"{tokens(amount, int(token['decimals']))} {token['symbol']}"
-
-
-# --------------------------------------------------------------------------- command line
-
-
-@dataclass(frozen=True)
-class RoundOption:
-    """One command-line option of a round, as :func:`main` and ``decentralml run_round`` take it."""
-
-    flag: str
-    name: str  #: its key for :func:`settings_from_options`
-    type: type = str
-    help: str | None = None
-    #: Where a service is: ``decentralml`` takes these as its global options instead.
-    connection: bool = False
-
-
-#: The round's options; one left out takes its default (see :func:`settings_from_options`).
-OPTIONS = (
-    RoundOption("--out", "out", Path, "run folder (default ./runs/<timestamp>/)"),
-    RoundOption("--epochs", "epochs", int,
-                "training epochs per contributor (default DECENTRALML_ROUND_EPOCHS, else 1)"),
-    RoundOption("--contributors", "contributors", str,
-                "dev accounts, comma-separated (default Bob,Charlie,Dave,Eve)"),
-    RoundOption("--saboteurs", "saboteurs", str,
-                "contributors that send random weights (default Eve; '' for none)"),
-    RoundOption("--policy", "policy", str,
-                "average | weighted | median | trimmed_mean (default average)"),
-    RoundOption("--threshold", "threshold", float, "held-out accuracy to accept (default 0.5)"),
-    RoundOption("--max-samples", "max_samples", int,
-                "train on at most this many samples per contributor (0: whole shard)"),
-    RoundOption("--dataset", "dataset", str, "auto | mnist | fashion_mnist"),
-    RoundOption("--url", "url", str, "the node (default: start/reuse the local dev chain)",
-                connection=True),
-    RoundOption("--port", "port", int,
-                f"port of the local dev chain started without --url (default {devnet.DEFAULT_PORT})"),
-    RoundOption("--ipfs-api", "ipfs_api", str, "Kubo RPC API (default: scripts/storage.sh up)",
-                connection=True),
-    RoundOption("--s3-endpoint", "s3_endpoint", str, "S3 endpoint (default: scripts/storage.sh up)",
-                connection=True),
-    RoundOption("--s3-bucket", "s3_bucket", str,
-                "S3 bucket (default DECENTRALML_S3_BUCKET, else decentralml)", connection=True),
-)
-
-
-def settings_from_options(options: dict[str, Any]) -> RoundSettings:
-    """The settings for the options given (keys: the names in :data:`OPTIONS`).
-
-    An option that is missing or ``None`` takes :class:`RoundSettings`' default, but
-    ``epochs`` takes ``DECENTRALML_ROUND_EPOCHS``, else 1. ``contributors`` and
-    ``saboteurs`` are comma-separated names (``""``: none).
-    """
-    given = {k: v for k, v in options.items() if v is not None}
-    unknown = set(given) - {option.name for option in OPTIONS}
-    if unknown:
-        raise TypeError(f"unknown round options: {', '.join(sorted(unknown))}")
-    if "out" in given:
-        given["run_dir"] = given.pop("out")
-    for name in ("contributors", "saboteurs"):
-        if name in given:
-            given[name] = tuple(n.strip() for n in given[name].split(",") if n.strip())
-    if "epochs" not in given:
-        given["epochs"] = _default_epochs()
-    return RoundSettings(**given)
-
-
-def _default_epochs() -> int:
-    text = os.environ.get("DECENTRALML_ROUND_EPOCHS", "1")
-    try:
-        return int(text)
-    except ValueError:
-        raise UserInputError(f"DECENTRALML_ROUND_EPOCHS must be a whole number, not {text!r}") from None
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    import argparse
-
-    from . import round_report
-
-    parser = argparse.ArgumentParser(
-        prog="python -m substrate_client.federated_round",
-        description="Run one federated round on the local dev chain: a creator posts a task, "
-                    "contributors train and send results, the creator validates, federates "
-                    "the accepted models and pays on-chain.")
-    for option in OPTIONS:
-        parser.add_argument(option.flag, dest=option.name, type=option.type, help=option.help)
-    parser.add_argument("-v", "--verbose", action="store_true")
-    args = vars(parser.parse_args(argv))
-    logging.basicConfig(level=logging.INFO if args.pop("verbose") else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        summary = run_round(settings_from_options(args),
-                            report=lambda line: print(line, flush=True))
-    except DecentralMLError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2 if isinstance(error, UserInputError) else 1
-    print()
-    print(round_report.render_text(summary.to_dict()))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return f"{report_mod.tokens(amount, int(token['decimals']))} {token['symbol']}"

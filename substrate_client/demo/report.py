@@ -1,10 +1,10 @@
-"""What a person reads after a federated round: a text summary, ``summary.json`` and a chart.
+"""What a person reads after a round: a text summary, ``summary.json`` and a chart.
 
 Everything here works on the round's summary as a plain dict (the content of
-``summary.json``, see :meth:`substrate_client.federated_round.RoundSummary.to_dict`),
+``summary.json``, see :meth:`substrate_client.demo.summary.RoundSummary.to_dict`),
 so a finished run can be shown again without re-running it::
 
-    python -m substrate_client.round_report runs/20261122-101500/summary.json
+    decentralml show_round runs/20261122-101500
 
 The chart is drawn with matplotlib's Agg backend: no display is needed.
 """
@@ -16,13 +16,14 @@ import logging
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..errors import UserInputError
+from .metering import PHASES as PHASE_ORDER  # the order in which timings are shown
+
 log = logging.getLogger(__name__)
 
 SUMMARY_FILE = "summary.json"
 CHART_FILE = "round.png"
 
-#: Order in which the per-phase timings are shown.
-PHASE_ORDER = ("setup", "training", "chain", "storage", "validation", "federation")
 
 _DECISION_COLOURS = {"accepted": "#2e7d32", "rejected": "#c62828", "pending": "#f9a825"}
 
@@ -183,7 +184,14 @@ def write_json(summary: Mapping[str, Any], path: Path) -> Path:
 
 
 def load_json(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """A round's summary as :func:`write_json` wrote it."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UserInputError(f"cannot read a round's summary from {path}: {error}") from None
+    if not isinstance(data, dict):
+        raise UserInputError(f"{path} is not a round's summary")
+    return data
 
 
 def plot(summary: Mapping[str, Any], path: Path) -> Path:
@@ -275,23 +283,3 @@ def write_report(summary: Mapping[str, Any], run_dir: Path) -> tuple[Path, Path]
     json_path = write_json(summary, run_dir / SUMMARY_FILE)
     log.info("wrote %s and %s", json_path, chart)
     return json_path, chart
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m substrate_client.round_report",
-                                     description="Show the summary of a finished round again.")
-    parser.add_argument("summary", type=Path, help="a run's summary.json (or its run folder)")
-    parser.add_argument("--chart", type=Path, help="also redraw the chart to this PNG")
-    args = parser.parse_args(argv)
-    path = args.summary / SUMMARY_FILE if args.summary.is_dir() else args.summary
-    data = load_json(path)
-    print(render_text(data))
-    if args.chart:
-        print(f"chart: {plot(data, args.chart)}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
