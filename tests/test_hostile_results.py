@@ -407,7 +407,7 @@ def _crafted_upload(member_name: str):
 
 
 def test_one_hostile_result_is_rejected_with_its_reason_and_the_others_are_decided(
-        dml, hostile_task, tmp_path, monkeypatch):
+        dml, hostile_task, substrate, tmp_path, monkeypatch):
     creator, key, task_id, send = hostile_task
     good_dir = tmp_path / "good"
     save_creator_model(good_dir)
@@ -437,7 +437,7 @@ def test_one_hostile_result_is_rejected_with_its_reason_and_the_others_are_decid
     assert rows[subs["no_model"]]["verdict"] == "reject" and "holds no model" in rows[subs["no_model"]]["reason"]
     long_name = rows[subs["long_name"]]
     assert long_name["verdict"] == "reject" and "receiving failed" in long_name["reason"]
-    assert len(long_name["reason"].encode()) <= validation.MAX_REASON_BYTES
+    assert len(long_name["reason"].encode()) <= substrate.get_constant("DecentralML", "MaxReasonLen").value
 
     chain = statuses(dml, task_id)
     assert chain[subs["good"]]["status"] == "Accepted"

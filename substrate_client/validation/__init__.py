@@ -30,7 +30,6 @@ from .results import (
     restore_result,
 )
 from .route import (
-    MAX_REASON_BYTES,
     DownloadProgress,
     Review,
     clean_reason,
@@ -69,5 +68,5 @@ __all__ = [
     "find_model_dir", "read_result_metadata", "restore_result",
     # the route
     "Review", "DownloadProgress", "validate_task_results", "submit_decisions", "download_results",
-    "clean_reason", "MAX_REASON_BYTES",
+    "clean_reason",
 ]

@@ -67,16 +67,12 @@ __all__ = [
     "validate_task_results",
     "submit_decisions",
     "download_results",
-    "MAX_REASON_BYTES",
     "clean_reason",
     "CREATOR_OUTAGES",
 ]
 
 #: ``on_download(submission)`` gives a context manager yielding a ``progress(bytes)`` callback (or None).
 DownloadProgress = Callable[[Submission], ContextManager[Callable[[int], None] | None]]
-
-#: What the pallet accepts as a rejection reason, in bytes.
-MAX_REASON_BYTES = 256
 
 #: Failures of the creator's side, not of a result: they stop validation with nothing
 #: decided, and are never a reason to reject (see the module's docstring).
@@ -181,6 +177,7 @@ def validate_task_results(
     reviews = []
     current = None
     try:
+        reason_limit = market.limit("MaxReasonLen") if chosen else 0  # the chain's own limit
         if to_open:
             if any(s.result_location is not None for s in to_open):
                 check_result_key(task, private_key)
@@ -192,7 +189,8 @@ def validate_task_results(
         for sub in chosen:
             current = sub
             review = _review_one(market, task, sub, strategy, model if strategy.needs_result(sub) else None,
-                                 folders.get(sub.submission_id), private_key, evaluator, on_download)
+                                 folders.get(sub.submission_id), private_key, evaluator, on_download,
+                                 reason_limit)
             log.info("submission %d: %s (%s)", sub.submission_id, review.verdict, review.reason)
             reviews.append(review)
     except CREATOR_OUTAGES as error:
@@ -232,9 +230,10 @@ def _creator_model(market, task: Task, given: Any, work_dir: Path) -> CreatorMod
 
 def _review_one(market, task: Task, sub: Submission, strategy: Strategy, model: Any, folder: Path | None,
                 private_key: bytes | None, evaluator: Evaluator | None,
-                on_download: DownloadProgress) -> Review:
+                on_download: DownloadProgress, reason_limit: int) -> Review:
     """One result, from download to decision. Any failure of the result rejects this result
-    only; an outage (:data:`CREATOR_OUTAGES`) is raised, deciding nothing."""
+    only; an outage (:data:`CREATOR_OUTAGES`) is raised, deciding nothing. The reason is
+    cut to ``reason_limit`` bytes (the chain's ``MaxReasonLen``)."""
     review = Review(sub)
     step = "deciding"
     try:
@@ -266,7 +265,7 @@ def _review_one(market, task: Task, sub: Submission, strategy: Strategy, model: 
                             f"not judged: the decision named submission {decision.submission_id}")
     if decision.metrics:
         review.metrics = {**review.metrics, **decision.metrics}
-    decision.reason = clean_reason(decision.reason)
+    decision.reason = clean_reason(decision.reason, reason_limit)
     review.decision = decision
     return review
 
@@ -281,9 +280,9 @@ def _describe_error(error: BaseException) -> str:
     return f"{name}: {text}" if text else name
 
 
-def clean_reason(reason: str, limit: int = MAX_REASON_BYTES) -> str:
+def clean_reason(reason: str, limit: int) -> str:
     """A reason fit for the chain and a terminal: one line of printable text, at most
-    ``limit`` bytes of UTF-8."""
+    ``limit`` bytes of UTF-8 (for the chain: ``market.limit("MaxReasonLen")``)."""
     text = "".join(c if c.isprintable() else " " for c in (reason or ""))
     text = " ".join(text.split())
     data = text.encode("utf-8")
@@ -296,8 +295,9 @@ def submit_decisions(market, reviews: Iterable[Review]):
     """Accept and reject the decided results in one atomic transaction (None if nothing to do)."""
     reviews = list(reviews)
     accept = [r.submission_id for r in reviews if r.verdict == ACCEPT]
-    reject = {r.submission_id: clean_reason(r.reason) or "rejected by the creator"
-              for r in reviews if r.verdict == REJECT}
+    rejected = [r for r in reviews if r.verdict == REJECT]
+    limit = market.limit("MaxReasonLen") if rejected else 0
+    reject = {r.submission_id: clean_reason(r.reason, limit) or "rejected by the creator" for r in rejected}
     return market.decide_task_results(accept=accept, reject=reject)
 
 
