@@ -102,13 +102,15 @@ def account(substrate, dev_keys):
 
 
 def make_bundle(root: Path, script: str | None = IDLE_SCRIPT, *, name: str = "bundle",
-                model_bytes: int = 300_000, task_settings: dict | None = None) -> Path:
-    """A bundle folder ``root/name``: ``model/weights.bin`` of random bytes, and
-    ``start_task.sh`` holding ``script`` (none if ``script`` is None), and
+                model_bytes: int | None = 300_000, task_settings: dict | None = None) -> Path:
+    """A bundle folder ``root/name``: ``model/weights.bin`` of ``model_bytes`` random bytes
+    (no model/ if None), ``start_task.sh`` holding ``script`` (none if None), and
     ``task_settings.json`` if given."""
     bundle = root / name
-    (bundle / "model").mkdir(parents=True)
-    (bundle / "model" / "weights.bin").write_bytes(os.urandom(model_bytes))
+    bundle.mkdir(parents=True)
+    if model_bytes is not None:
+        (bundle / "model").mkdir()
+        (bundle / "model" / "weights.bin").write_bytes(os.urandom(model_bytes))
     if script is not None:
         (bundle / "start_task.sh").write_text(script)
         (bundle / "start_task.sh").chmod(0o755)

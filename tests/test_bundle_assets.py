@@ -3,6 +3,7 @@ as its creator would), sharding, dataset choice. tests/test_sandbox.py runs it i
 
 import json
 import os
+import shutil
 
 from substrate_client import tensorflow_setup
 
@@ -23,13 +24,19 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    """A contributor bundle as the creator ships it, with a tiny model, extracted in a temp folder."""
+def pristine_bundle(tmp_path_factory):
+    """A contributor bundle as the creator ships it, with a tiny model; never run itself."""
     folder = tmp_path_factory.mktemp("bundle")
     model_creator.prepare_bundle(model_creator.create_model(hidden_units=16), folder)
     # the bundle runs on its own: nothing of the repository on its path
     assert not (folder / "substrate_client").exists()
     return folder
+
+
+@pytest.fixture
+def bundle(pristine_bundle, tmp_path):
+    """A copy of the bundle of this test's own, to run."""
+    return Path(shutil.copytree(pristine_bundle, tmp_path / "bundle", symlinks=True))
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +68,10 @@ def run_task(bundle, *args, **env):
 
 
 @pytest.fixture(scope="module")
-def trained_run(bundle, fake_send_task_result):
+def trained_run(pristine_bundle, fake_send_task_result, tmp_path_factory):
+    """One honest run, in a copy of the bundle its tests only read."""
+    bundle = Path(shutil.copytree(pristine_bundle, tmp_path_factory.mktemp("trained") / "bundle",
+                                  symlinks=True))
     bin_dir, record = fake_send_task_result
     proc = run_task(
         bundle,
@@ -71,11 +81,11 @@ def trained_run(bundle, fake_send_task_result):
         PATH=f"{bin_dir}:{os.environ['PATH']}",
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc, bundle / "output" / "mnist_mlp_alice", record
+    return proc, bundle / "output" / "mnist_mlp_alice", record, bundle
 
 
 def test_start_task_saves_a_savedmodel_folder_with_its_result_file(trained_run):
-    proc, result, _ = trained_run
+    proc, result, _, _ = trained_run
     assert sorted(p.name for p in result.iterdir()) == [
         "assets", "decentralml_result.json", "fingerprint.pb", "keras_metadata.pb", "saved_model.pb", "variables",
     ]
@@ -91,15 +101,15 @@ def test_start_task_saves_a_savedmodel_folder_with_its_result_file(trained_run):
 
 
 def test_start_task_says_which_dataset_it_trained_on(trained_run):
-    proc, result, _ = trained_run
+    proc, result, _, _ = trained_run
     expected = model_contributor.resolve_dataset("auto")
     assert f"[decentralml] dataset: {expected} (600 training samples" in proc.stdout
     assert f"trained on {expected}" in proc.stdout
     assert json.loads((result / "decentralml_result.json").read_text())["dataset"] == expected
 
 
-def test_the_result_loads_and_differs_from_the_initial_model(trained_run, bundle):
-    _, result, _ = trained_run
+def test_the_result_loads_and_differs_from_the_initial_model(trained_run):
+    _, result, _, bundle = trained_run
     trained = tf.keras.models.load_model(str(result))
     initial = tf.keras.models.load_model(str(bundle / "model"))
     assert trained.predict(np.zeros((2, 28, 28), np.float32), verbose=0).shape == (2, 10)
@@ -107,7 +117,7 @@ def test_the_result_loads_and_differs_from_the_initial_model(trained_run, bundle
 
 
 def test_start_task_never_sends_the_result_itself_even_with_a_submission_id(trained_run):
-    proc, result, record = trained_run
+    proc, result, record, _ = trained_run
     assert not record.exists()  # the client that ran it sends the result
     assert "task ?, submission 42" in proc.stdout
     assert f"[decentralml] result: {result.resolve()}" in proc.stdout
@@ -122,11 +132,13 @@ def test_start_task_without_a_python_with_tensorflow_fails_clearly_and_installs_
     assert not (bundle / "output" / "mnist_mlp_nopy").exists()
 
 
-def test_the_bad_model_option_saves_random_weights_instead_of_training(bundle):
-    proc = run_task(bundle, "--bad-model", DECENTRALML_CONTRIBUTOR_ID="mallory")
+def test_the_bad_model_option_saves_random_weights_instead_of_training(bundle, fake_send_task_result):
+    bin_dir, record = fake_send_task_result
+    proc = run_task(bundle, "--bad-model", DECENTRALML_CONTRIBUTOR_ID="mallory",
+                    DECENTRALML_SUBMISSION_ID="43", PATH=f"{bin_dir}:{os.environ['PATH']}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SABOTAGE: saving random weights instead of training" in proc.stdout
-    assert "send_task_result" not in proc.stdout  # no submission id: nothing sent
+    assert not record.exists()  # a sabotaged result is not sent by the bundle either
 
     result = bundle / "output" / "mnist_mlp_mallory"
     info = json.loads((result / "decentralml_result.json").read_text())

@@ -12,25 +12,14 @@ import threading
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from substrateinterface import Keypair
 
-from substrate_client.cli import cli
 from tests.chain_fixtures import UNIT, fresh_account
+from tests.fixtures import create_task, invoke, make_bundle, ok
 
 FAKE_SURI = "bottom drive obey lake curtain smoke basket hold race lonely fit walk"
 FAKE_AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY-contributor"
 FAKE_AWS_FILE_SECRET = "aws-file-secret-9f2c1b7e"
 FAKE_CONFIG_SECRET = "config-file-secret-4e8d2a61"
-
-
-def invoke(args, env=None):
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env, prog_name="decentralml")
-
-
-def ok(result):
-    assert result.exit_code == 0, f"exit {result.exit_code}\n{result.output}\n{result.stderr}"
-    return result
 
 
 class Listener:
@@ -110,11 +99,7 @@ def hostile_run(devnet_url, substrate, dev_keys, tmp_path_factory):  # noqa: F81
         fi
         exit 0
         """)
-    bundle = root / "bundle"
-    (bundle / "model").mkdir(parents=True)
-    (bundle / "model" / "weights.bin").write_bytes(os.urandom(1000))
-    (bundle / "start_task.sh").write_text(script)
-    (bundle / "start_task.sh").chmod(0o755)
+    bundle = make_bundle(root, script, model_bytes=1000)
 
     store = root / "store"
     base_env = {"DECENTRALML_URL": devnet_url, "DECENTRALML_LOCAL_STORE": str(store),
@@ -198,13 +183,9 @@ from substrate_client.sandbox import BundleError, Limits, SandboxSettings  # noq
 
 
 def script_bundle(root: Path, body: str, task_settings: dict | None = None) -> Path:
-    folder = root / "bundle"
-    folder.mkdir(parents=True)
-    (folder / "start_task.sh").write_text("#!/usr/bin/env bash\n" + textwrap.dedent(body))
-    (folder / "start_task.sh").chmod(0o755)
-    if task_settings is not None:
-        (folder / "task_settings.json").write_text(json.dumps(task_settings))
-    return folder
+    """A bundle of a start_task.sh running ``body`` in bash, and no model."""
+    return make_bundle(root, "#!/usr/bin/env bash\n" + textwrap.dedent(body), model_bytes=None,
+                       task_settings=task_settings)
 
 
 def run(folder: Path, env=None, **settings):
@@ -405,10 +386,9 @@ def chain(devnet_url, substrate, dev_keys, tmp_path):  # noqa: F811
             return invoke(args, env=full)
 
         def create(self, creator, bundle, *extra, storage="local") -> int:
-            result = ok(self.run("--json", "create_task", "--bundle", bundle, "--question", "Train",
-                                 "--pays-amount", "1DML", "--max-assignments", 2, "--storage",
-                                 storage, *extra, signer=creator))
-            return json.loads(result.stdout)["task_id"]
+            """A task of 2 slots at 1 DML."""
+            return create_task(self.run, creator, bundle, storage=storage, pays="1DML", slots=2,
+                               question="Train", extra=extra)["task_id"]
 
         def submissions(self, task_id) -> list[dict]:
             return json.loads(ok(self.run("list_task_results", task_id, "--json")).stdout)
@@ -546,6 +526,12 @@ def test_the_example_bundle_trains_in_the_sandbox_and_the_client_sends_its_resul
     info = json.loads((got / "decentralml_result.json").read_text())
     assert info["samples"] == 600 and info["shard_index"] == 1 and info["num_shards"] == 3
     assert info["contributor_id"] == bob.ss58_address[:8]
+    # What was sent is what the bundle left, sealed: only the creator's key opens it.
+    [made] = [p for p in (tmp_path / "task" / "output").iterdir() if p.is_dir()]
+    assert (got / "variables" / "variables.index").read_bytes() == \
+        (made / "variables" / "variables.index").read_bytes()
+    sealed = chain.run("download_task_result", sub["submission_id"], "--dest", tmp_path / "nokey")
+    assert sealed.exit_code != 0 and not (tmp_path / "nokey").exists()
 
 
 def test_a_key_file_kept_in_a_system_folder_is_hidden_even_if_anyone_may_read_it(tmp_path):

@@ -104,13 +104,17 @@ def test_a_raising_hook_rejects_the_result_with_the_error():
 
 
 def test_a_hook_returning_garbage_is_never_accepted():
-    garbage = validation.run_hook(lambda m, s: "yes", None, Submission(12, "erin"))
-    assert garbage.verdict == "reject" and "returned str" in garbage.reason
-    assert validation.run_hook(lambda m, s: True, None, Submission(12, "erin")).verdict == "accept"
-    assert validation.run_hook(lambda m, s: False, None, Submission(12, "erin")).verdict == "reject"
+    for garbage in ("yes", 1, None, {"verdict": "accept"}, [Decision(12, "accept")]):
+        decision = validation.run_hook(lambda m, s: garbage, None, Submission(12, "erin"))
+        assert decision.verdict == "reject" and not decision.accepted
+        assert f"returned {type(garbage).__name__}" in decision.reason
     other = validation.run_hook(lambda m, s: Decision(99, "accept"), None, Submission(12, "erin"))
     assert other.verdict == "reject" and "99" in other.reason
-    # a hook may still leave a result pending on purpose (decide later by hand)
+
+
+def test_a_hook_may_answer_with_a_bool_or_leave_a_result_pending_on_purpose():
+    assert validation.run_hook(lambda m, s: True, None, Submission(12, "erin")).verdict == "accept"
+    assert validation.run_hook(lambda m, s: False, None, Submission(12, "erin")).verdict == "reject"
     later = validation.run_hook(lambda m, s: Decision(12, "pending", "look again"), None, Submission(12, "erin"))
     assert later.verdict == "pending"
 

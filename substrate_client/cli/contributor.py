@@ -122,9 +122,14 @@ def _check_runnable(box: sandbox.SandboxSettings) -> None:
 
 def _check_bundle(task_id: int, bundle_dir: Path, box: sandbox.SandboxSettings,
                   allow_network: bool) -> sandbox.SandboxSettings:
-    """The fetched bundle can run as the contributor allows; the settings to run it with."""
-    sandbox.prepare_bundle_dir(bundle_dir)
-    needs = sandbox.task_needs(bundle_dir)
+    """The fetched bundle can run as the contributor allows; the settings to run it with.
+    A bundle that cannot run (no start_task.sh, a result already in output/, malformed
+    task settings) is refused as the contributor's choice, before anything is taken."""
+    try:
+        sandbox.prepare_bundle_dir(bundle_dir)
+        needs = sandbox.task_needs(bundle_dir)
+    except sandbox.BundleError as error:
+        raise UserInputError(f"task {task_id}'s bundle cannot be run: {error}") from None
     if needs.network and not allow_network:
         raise UserInputError(
             f"task {task_id}'s bundle asks for the network ({sandbox.TASK_SETTINGS_FILE}: "
