@@ -29,7 +29,6 @@ from substrate_client.storage import (
     unpack_archive,
     upload_folder,
 )
-from substrate_client.storage.base import HashingFile
 from substrate_client.storage.bundle import FolderTar
 from tests.daemons import free_port
 
@@ -170,7 +169,7 @@ def test_a_wrong_expected_hash_raises_and_leaves_nothing_at_dest(backend, tmp_pa
 def test_a_wrong_expected_hash_on_a_multipart_s3_object_leaves_nothing_at_dest(minio, tmp_path):
     backend = S3Storage("test-multipart", endpoint_url=minio.endpoint_url)
     src = tmp_path / "blob"
-    src.write_bytes(os.urandom(20 * 1024 * 1024))  # several parts, written out of order
+    src.write_bytes(os.urandom(20 * 1024 * 1024))  # several parts
     stored = backend.put_file(src)
     dest = tmp_path / "out" / "blob"
 
@@ -181,29 +180,6 @@ def test_a_wrong_expected_hash_on_a_multipart_s3_object_leaves_nothing_at_dest(m
     assert (tmp_path / "ok" / "blob").read_bytes() == src.read_bytes()
     assert not dest.exists()
     assert leftovers(dest.parent) == []
-
-
-def _write_pieces(tmp_path: Path, data: bytes, pieces: list[tuple[int, int]]) -> bytes:
-    with open(tmp_path / "hashed", "w+b") as raw:
-        out = HashingFile(raw)
-        for start, end in pieces:
-            out.seek(start)
-            out.write(data[start:end])
-        return out.final_digest()
-
-
-@pytest.mark.parametrize(
-    "pieces",
-    [
-        [(0, 100), (100, 1000)],
-        [(500, 1000), (0, 200), (700, 900), (200, 500)],  # out of order, then a rewrite
-        [(600, 1000), (200, 400), (0, 200), (400, 600)],  # out of order, each byte once
-        [(0, 300), (100, 1000)],  # a retried part rewrites hashed bytes
-    ],
-)
-def test_the_one_pass_hash_is_that_of_the_bytes_on_disk_whatever_the_write_order(tmp_path, pieces):
-    data = os.urandom(1000)
-    assert _write_pieces(tmp_path, data, pieces) == hashlib.sha256(data).digest()
 
 
 def test_a_streamed_ipfs_upload_stores_exactly_the_bytes_pack_folder_writes(kubo, tmp_path):

@@ -288,15 +288,21 @@ def test_a_member_name_longer_than_a_file_system_takes_is_refused_before_writing
     assert_nothing_unpacked(tmp_path / "out")
 
 
-def test_a_download_that_grows_past_its_limit_after_the_size_check_is_cut_off(big_object, tmp_path):
+def test_a_download_that_grows_past_its_limit_after_the_size_check_is_cut_off(big_object):
     # As if the object were replaced by a larger one between the size check and the
-    # transfer: the backend believes 100 MiB may come, the file being written takes 3.
-    from substrate_client.storage.base import HashingFile, SizeLimitReached
+    # transfer: the backend believes 100 MiB may come, the stream reading it takes 3.
+    from substrate_client.errors import LimitExceededError
+    from substrate_client.storage.base import ObjectStream, _Cap
 
     backend, stored = big_object
     moved = []
-    with open(tmp_path / "partial", "w+b") as raw:
-        with pytest.raises(SizeLimitReached):
-            backend._download(stored.path, HashingFile(raw, max_bytes=3 * MiB), moved.append, 100 * MiB)
-        assert os.fstat(raw.fileno()).st_size <= 3 * MiB
-    assert sum(moved) < 20 * MiB
+    cap = _Cap(3 * MiB, lambda size: LimitExceededError("past the 3 MiB cap"))
+    stream = ObjectStream(backend._chunks(stored.path, 100 * MiB), "the object", cap,
+                          stored.content_hash, None, moved.append)
+    try:
+        with pytest.raises(LimitExceededError, match="3 MiB cap"):
+            while stream.read_chunk():
+                pass
+    finally:
+        stream.close()
+    assert sum(moved) <= 3 * MiB

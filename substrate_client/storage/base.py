@@ -2,24 +2,27 @@
 
 A backend stores a file and hands back a :class:`StoredObject`: where the bytes
 are, their sha256 and their size. Whoever fetches the object later names that hash
-(and the size, when it is recorded), and :meth:`StorageBackend.get_file` refuses
-bytes that do not match it, and stops any download as soon as it passes its limit.
+(and the size, when it is recorded): :meth:`StorageBackend.open_object` gives its
+bytes as a stream, hashed and counted as they pass, that stops as soon as it passes
+its limit and says at the end whether the bytes were the recorded ones;
+:meth:`StorageBackend.get_file` puts them in a file only when they were.
 """
 
 from __future__ import annotations
 
 import abc
-import bisect
 import contextlib
 import hashlib
 import logging
 import os
-import tempfile
+import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, ClassVar, Iterable, Iterator
 
 from ..errors import IntegrityError, LimitExceededError, UserInputError
+from ..files import temporary_file_beside  # noqa: F401  (the backends import it from here)
 from .limits import StorageLimits, check_limit
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,9 @@ Progress = Callable[[int], None]
 
 #: Read and write in pieces of this size: the most a backend holds in memory per stream.
 CHUNK_SIZE = 1024 * 1024
+
+#: How many chunks a download may fetch ahead of what its reader has taken.
+PREFETCH_CHUNKS = 8
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,10 @@ class StorageBackend(abc.ABC):
     #: Whether :meth:`put_stream` can store bytes that never touch the disk.
     streams_uploads: ClassVar[bool] = False
 
+    #: Whether :meth:`put_stream` must be given the stream's sha256 before it starts
+    #: (the backend names the object by it).
+    names_objects_by_hash: ClassVar[bool] = False
+
     @abc.abstractmethod
     def put_file(
         self,
@@ -71,13 +81,48 @@ class StorageBackend(abc.ABC):
         the file did not change while it was being sent (StorageError).
         """
 
-    def put_stream(self, chunks: Iterable[bytes], progress: Progress | None = None) -> str:
+    def put_stream(self, chunks: Iterable[bytes], progress: Progress | None = None,
+                   content_hash: bytes | None = None) -> str:
         """Store the bytes ``chunks`` yields, in order, without a file; return the object's path.
 
-        Only for backends with ``streams_uploads``. The caller hashes the chunks
-        as they are produced and must check they were all consumed.
+        Only for backends with ``streams_uploads``. ``chunks`` hashes what it yields
+        (like :class:`~substrate_client.storage.bundle.FolderTar`: ``digest``,
+        ``size`` and ``complete`` once read); the caller checks it was all consumed.
+        A backend that ``names_objects_by_hash`` is given ``content_hash`` (what the
+        stream will hash to) and refuses, leaving nothing stored, a stream that does not.
         """
         raise NotImplementedError(f"{self.storage_type} storage cannot store a stream")
+
+    @contextlib.contextmanager
+    def open_object(
+        self,
+        path: str,
+        expected_hash: bytes,
+        progress: Progress | None = None,
+        *,
+        max_bytes: int | None = None,
+        expected_size: int | None = None,
+    ) -> Iterator["ObjectStream"]:
+        """The bytes of the object at ``path`` as an :class:`ObjectStream`, to read once.
+
+        At most ``max_bytes`` are fetched (default: the ``max_download_bytes`` setting,
+        see :class:`~substrate_client.storage.limits.StorageLimits`); with
+        ``expected_size`` (the size recorded on-chain), the object must have exactly
+        that many bytes. Reading past the limit raises (:class:`LimitExceededError` for
+        ``max_bytes``, :class:`IntegrityError` for ``expected_size``) and fetching stops
+        there. Nothing read is known good until :meth:`ObjectStream.verify` returned:
+        the caller keeps what it made of the bytes only then.
+        """
+        expected_hash = check_hash(expected_hash)
+        cap = self._download_cap(path, max_bytes, expected_size)
+        stream = ObjectStream(
+            self._chunks(path, cap.limit), f"{self.storage_type} object {path!r}", cap,
+            expected_hash, expected_size, progress,
+        )
+        try:
+            yield stream
+        finally:
+            stream.close()
 
     def get_file(
         self,
@@ -91,40 +136,16 @@ class StorageBackend(abc.ABC):
     ) -> Path:
         """Fetch the object at ``path`` into ``dest`` if its sha256 is ``expected_hash``.
 
-        At most ``max_bytes`` are fetched (default: the ``max_download_bytes`` setting,
-        see :class:`~substrate_client.storage.limits.StorageLimits`); with
-        ``expected_size`` (the size recorded on-chain), the object must have exactly
-        that many bytes. A larger object is cut off as soon as it passes the limit
-        (:class:`LimitExceededError` for ``max_bytes``, :class:`IntegrityError` for
-        ``expected_size``); a shorter one or a wrong hash raise IntegrityError naming
-        both values. The bytes go to a temporary file beside ``dest``, renamed into
-        place only when every check passed and deleted otherwise. Returns ``dest``.
+        The limits are :meth:`open_object`'s; a shorter object than ``expected_size``
+        or a wrong hash raise IntegrityError naming both values. The bytes go to a
+        temporary file beside ``dest``, renamed into place only when every check
+        passed and deleted otherwise. Returns ``dest``.
         """
-        expected_hash = check_hash(expected_hash)
-        cap = self._download_cap(path, max_bytes, expected_size)
         dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with temporary_file_beside(dest) as tmp:
-            with open(tmp, "w+b") as raw:  # readable too: HashingFile may read parts back
-                out = HashingFile(raw, max_bytes=cap.limit)
-                try:
-                    self._download(path, out, progress, cap.limit)
-                except SizeLimitReached as reached:
-                    raise cap.error(reached.size) from None
-                raw.flush()
-                actual = out.final_digest()
-                size = os.fstat(raw.fileno()).st_size
-            if expected_size is not None and size != expected_size:
-                raise IntegrityError(
-                    f"{self.storage_type} object {path!r} is {size} bytes, "
-                    f"not the {expected_size} bytes recorded for it"
-                )
-            if actual != expected_hash:
-                raise IntegrityError(
-                    f"{self.storage_type} object {path!r} does not match its recorded hash: "
-                    f"expected sha256 {expected_hash.hex()}, got {actual.hex()}"
-                )
-            os.replace(tmp, dest)
+        with self.open_object(path, expected_hash, progress, max_bytes=max_bytes,
+                              expected_size=expected_size) as stream:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            stream.save(dest)
         log.debug("fetched %s object %s into %s", self.storage_type, path, dest)
         return dest
 
@@ -152,20 +173,21 @@ class StorageBackend(abc.ABC):
         """Whether the object at ``path`` can be fetched from this backend."""
 
     @abc.abstractmethod
-    def _download(self, path: str, out: BinaryIO, progress: Progress | None, max_bytes: int) -> None:
-        """Write the object's bytes to ``out`` (a seekable file opened for writing).
+    def _chunks(self, path: str, max_bytes: int) -> Iterator[bytes]:
+        """Yield the object's bytes in order, in pieces of at most about ``CHUNK_SIZE``.
 
-        ``out`` raises :class:`SizeLimitReached` on a write past ``max_bytes``; a
-        backend that can tell the object's size first raises it before fetching.
+        A backend that can tell the object's size first raises :class:`SizeLimitReached`
+        before fetching one larger than ``max_bytes``; otherwise the stream reading it
+        stops at the limit. Closing the generator ends the transfer.
         """
 
 
 @dataclass(frozen=True)
 class _Cap:
-    """The most bytes a download may write, and the error for passing it."""
+    """The most bytes a download may bring, and the error for passing it."""
 
     limit: int
-    error: Callable[[int], Exception]
+    error: Callable[[int | None], Exception]
 
 
 class SizeLimitReached(Exception):
@@ -181,110 +203,129 @@ def _sized(size: int | None) -> str:
     return "" if size is None else f"{size} bytes, "
 
 
-class HashingFile:
-    """A seekable file (opened ``w+b``) that hashes its bytes as they are written, and
-    refuses (:class:`SizeLimitReached`) any write reaching past ``max_bytes``.
+@dataclass(frozen=True)
+class _End:
+    digest: bytes
+    size: int
 
-    Writes in order (IPFS, Local) are hashed as they pass. s3transfer writes
-    parts at their offsets, out of order but each byte once: a write beyond the
-    hashed prefix is only recorded, and read back (from the page cache) to be
-    hashed once the prefix reaches it. If a range is ever written twice (a
-    retried part), :meth:`final_digest` hashes the whole file instead, so the
-    hash is always that of the bytes on disk.
+
+class ObjectStream:
+    """A stored object's bytes, read once and in order, hashed and counted as they pass.
+
+    A thread fetches the object (at most ``PREFETCH_CHUNKS`` chunks ahead of the
+    reader), hashes it and stops it at its limit, so the network, the hash and the
+    reader's own work (writing files) overlap. :meth:`read_chunk` hands the chunks
+    on; :meth:`verify` reads what is left and raises IntegrityError unless the whole
+    object had the expected size and sha256. Use it through
+    :meth:`StorageBackend.open_object`, which closes it.
     """
 
-    def __init__(self, raw: BinaryIO, max_bytes: int | None = None):
-        self._raw = raw
-        self._max_bytes = max_bytes
-        self._fd = raw.fileno()
-        self._digest = hashlib.sha256()
-        self._hashed = 0  # bytes [0, _hashed) are in the digest
-        self._ahead: list[list[int]] = []  # sorted, disjoint [start, end) written beyond _hashed
-        self._pos = raw.tell()
-        self._rewritten = False
+    def __init__(self, chunks: Iterator[bytes], what: str, cap: _Cap, expected_hash: bytes,
+                 expected_size: int | None, progress: Progress | None):
+        self.what = what
+        self._cap = cap
+        self._expected_hash = expected_hash
+        self._expected_size = expected_size
+        self._progress = progress
+        self._queue: queue.Queue = queue.Queue(PREFETCH_CHUNKS)
+        self._stop = threading.Event()
+        self._pending = b""  # taken from the queue by peek, not yet read
+        self._end: _End | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._fetch, args=(chunks,), daemon=True,
+                                        name="decentralml-download")
+        self._thread.start()
 
-    def write(self, data) -> int:
-        start, n = self._pos, len(data)
-        if self._max_bytes is not None and start + n > self._max_bytes:
-            raise SizeLimitReached()  # nothing past the limit is written
-        written = self._raw.write(data)
-        self._pos += n
-        if n == 0 or self._rewritten:
-            return written
-        end = start + n
-        if start < self._hashed:
-            self._rewritten = True
-        elif start == self._hashed:
-            self._digest.update(data)
-            self._hashed = end
-            self._catch_up()
-        else:
-            self._record(start, end)
-        return written
-
-    def _record(self, start: int, end: int) -> None:
-        i = bisect.bisect_left(self._ahead, [start, start])
-        before = self._ahead[i - 1] if i > 0 else None
-        after = self._ahead[i] if i < len(self._ahead) else None
-        if (before and before[1] > start) or (after and after[0] < end):
-            self._rewritten = True  # overlaps bytes already written
-        elif before and before[1] == start:
-            before[1] = end
-            if after and after[0] == end:
-                before[1] = self._ahead.pop(i)[1]
-        elif after and after[0] == end:
-            after[0] = start
-        else:
-            self._ahead.insert(i, [start, end])
-
-    def _catch_up(self) -> None:
-        while self._ahead and self._ahead[0][0] <= self._hashed:
-            start, end = self._ahead.pop(0)
-            if start < self._hashed:
-                self._rewritten = True
-                return
-            self._raw.flush()
-            offset = start
-            while offset < end:
-                chunk = os.pread(self._fd, min(CHUNK_SIZE, end - offset), offset)
-                if not chunk:
-                    break
-                self._digest.update(chunk)
-                offset += len(chunk)
-            self._hashed = offset
-
-    def final_digest(self) -> bytes:
-        """The sha256 of everything in the file (flushed), computed in one pass when possible."""
-        self._raw.flush()
-        size = os.fstat(self._fd).st_size
-        if self._rewritten or self._ahead or self._hashed != size:
-            log.debug("writes overlapped or left gaps; hashing the downloaded file again")
-            digest = hashlib.sha256()
-            offset = 0
-            while chunk := os.pread(self._fd, CHUNK_SIZE, offset):
+    def _fetch(self, chunks: Iterator[bytes]) -> None:
+        """The fetching thread: everything it gets, or the error that stopped it, goes to the queue."""
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > self._cap.limit:
+                    raise SizeLimitReached()  # nothing past the limit is handed on
                 digest.update(chunk)
-                offset += len(chunk)
-            return digest.digest()
-        return self._digest.digest()
+                if not self._put(chunk):
+                    return  # the reader gave up
+            self._put(_End(digest.digest(), size))
+        except SizeLimitReached as reached:
+            self._put(self._cap.error(reached.size))
+        except BaseException as error:  # noqa: BLE001 - handed to the reader, raised there
+            self._put(error)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
 
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        self._pos = self._raw.seek(offset, whence)
-        return self._pos
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
-    def tell(self) -> int:
-        return self._pos
+    def read_chunk(self) -> bytes:
+        """The next piece of the object (within the limit, not yet checked against the
+        hash), or ``b""`` at its end."""
+        chunk, self._pending = (self._pending, b"") if self._pending else (self._fetched(), b"")
+        if chunk and self._progress:
+            self._progress(len(chunk))
+        return chunk
 
-    def seekable(self) -> bool:
-        return True
+    def peek(self, n: int) -> bytes:
+        """The first ``n`` bytes still to be read (fewer at the end), without taking them."""
+        while len(self._pending) < n and (chunk := self._fetched()):
+            self._pending += chunk
+        return self._pending[:n]
 
-    def writable(self) -> bool:
-        return True
+    def _fetched(self) -> bytes:
+        if self._error is not None:
+            raise self._error
+        if self._end is not None:
+            return b""
+        item = self._queue.get()
+        if isinstance(item, _End):
+            self._end = item
+            return b""
+        if isinstance(item, BaseException):
+            self._error = item
+            self._stop.set()
+            raise item
+        return item
 
-    def flush(self) -> None:
-        self._raw.flush()
+    def verify(self) -> None:
+        """Read the rest of the object; IntegrityError unless it had the expected size and sha256."""
+        while self.read_chunk():
+            pass
+        end = self._end
+        if self._expected_size is not None and end.size != self._expected_size:
+            raise IntegrityError(f"{self.what} is {end.size} bytes, not the {self._expected_size} "
+                                 "bytes recorded for it")
+        if end.digest != self._expected_hash:
+            raise IntegrityError(f"{self.what} does not match its recorded hash: expected sha256 "
+                                 f"{self._expected_hash.hex()}, got {end.digest.hex()}")
 
-    def fileno(self) -> int:
-        return self._fd
+    def save(self, dest: Path) -> Path:
+        """Write the rest of the object to the file ``dest`` and :meth:`verify` it: ``dest``
+        appears only if it passed (a temporary file beside it otherwise is deleted)."""
+        with temporary_file_beside(dest) as tmp:
+            with open(tmp, "wb") as out:
+                while chunk := self.read_chunk():
+                    out.write(chunk)
+            self.verify()
+            os.replace(tmp, dest)
+        return dest
+
+    def close(self) -> None:
+        """Stop fetching (if it has not ended) and wait for the fetching thread."""
+        self._stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
+        self._thread.join()
 
 
 def same_file_state(before: os.stat_result, after: os.stat_result) -> bool:
@@ -327,16 +368,3 @@ def copy_stream(src: BinaryIO, dst: BinaryIO, progress: Progress | None = None, 
         if progress:
             progress(len(chunk))
     return total
-
-
-@contextlib.contextmanager
-def temporary_file_beside(path: Path) -> Iterator[Path]:
-    """A fresh temporary file name in ``path``'s directory, deleted on exit unless renamed away."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()

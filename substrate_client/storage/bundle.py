@@ -5,6 +5,8 @@ uncompressed tar whose bytes depend only on the files' names, contents and
 executable bits, so the same folder always has the same sha256.
 :func:`unpack_archive` extracts only plain files and directories below the
 destination, and makes the destination appear only when all of it is there.
+:func:`download_folder` unpacks a download as it arrives, hashing it on the way,
+into a staging folder that becomes the destination only once the hash matched.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import stat
 import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..errors import IntegrityError, LimitExceededError, StorageError, UserInputError
+from ..sealing import _SEALED_PREFIX as SEALED_PREFIX
 from ..sealing import ResultBinding, is_sealed, open_sealed_file, seal_file
 from ..sealing import require_sealed as require_sealed_file
-from .base import CHUNK_SIZE, Progress, StorageBackend, StoredObject, check_hash, temporary_file_beside
+from .base import (CHUNK_SIZE, ObjectStream, Progress, StorageBackend, StoredObject, check_hash,
+                   temporary_file_beside)
 from .limits import StorageLimits
 
 if TYPE_CHECKING:
@@ -181,87 +185,153 @@ def unpack_archive(archive_path: Path, dest: Path, limits: StorageLimits | None 
     IntegrityError naming the member, and an archive with more members than
     ``limits.max_archive_members`` or more bytes than ``limits.max_unpacked_bytes``
     (default: :meth:`StorageLimits.from_environment`) raises LimitExceededError
-    naming the setting; all of it is checked before anything is written.
-    Extraction goes to a temporary folder beside ``dest``, renamed into place only
-    when complete. ``dest`` must not exist (UserInputError).
+    naming the setting; each member is checked before any of its bytes are written.
+    Extraction goes to a staging folder beside ``dest``, renamed into place only
+    when complete and deleted otherwise. ``dest`` must not exist (UserInputError).
     """
     archive_path = Path(archive_path)
-    dest = Path(dest)
+    dest = _new_folder(dest, "unpack")
     limits = limits if limits is not None else StorageLimits.from_environment()
+    with open(archive_path, "rb") as f:
+        return _unpack(_TarSource(lambda: f.read(CHUNK_SIZE)), dest, limits, str(archive_path))
+
+
+def _new_folder(dest: Path, doing: str) -> Path:
+    dest = Path(dest)
     if dest.exists() or dest.is_symlink():
-        raise UserInputError(f"{dest} already exists; unpack into a new folder")
+        raise UserInputError(f"{dest} already exists; {doing} into a new folder")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        tar = tarfile.open(archive_path, mode="r:", tarinfo=_BoundedTarInfo)
-    except tarfile.TarError as e:
-        raise IntegrityError(f"{archive_path} is not a readable tar archive: {e}") from e
-    except _HeaderTooLarge as e:
-        raise IntegrityError(f"{archive_path}: {e}") from None
-    with tar:
-        members = _checked_members(tar, archive_path, limits)
-        staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial"))
-        try:
-            for member, name in members:
-                _extract(tar, member, staging / name, archive_path)
-            os.chmod(staging, 0o755)
-            os.rename(staging, dest)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
     return dest
 
 
-def _checked_members(tar: tarfile.TarFile, archive: Path, limits: StorageLimits
-                     ) -> list[tuple[tarfile.TarInfo, str]]:
-    """Every member with its safe name, reading headers only, within ``limits``."""
-    members = []
-    total = 0
-    while True:
+def _unpack(source: "_TarSource", dest: Path, limits: StorageLimits, what: str,
+            before_rename: Callable[[], None] | None = None) -> Path:
+    """Extract the tar ``source`` reads into a staging folder beside ``dest``; call
+    ``before_rename`` (it raises to refuse), then rename the folder to ``dest``. On any
+    error the staging folder is deleted: ``dest`` appears complete or not at all."""
+    staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial"))
+    try:
         try:
-            member = tar.next()
-        except tarfile.TarError as e:
-            raise IntegrityError(f"{archive} is not a readable tar archive: {e}") from e
-        except _HeaderTooLarge as e:
-            raise IntegrityError(f"{archive}: {e}") from None
-        if member is None:
-            return members
-        if len(members) == limits.max_archive_members:
-            raise LimitExceededError(
-                f"{archive}: " + limits.exceeded("max_archive_members", "the number of members")
-            )
-        name = _checked_name(member, archive)
+            tar = tarfile.open(fileobj=source, mode="r:", tarinfo=_BoundedTarInfo)
+        except (tarfile.TarError, ValueError) as e:
+            raise UnreadableArchiveError(f"{what} is not a readable tar archive: {e}") from e
+        except _RefusedHeader as e:
+            raise IntegrityError(f"{what}: {e}") from None
+        with tar:
+            _extract_all(tar, source, staging, limits, what)
+        if before_rename is not None:
+            before_rename()
+        os.chmod(staging, 0o755)
+        os.rename(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return dest
+
+
+class UnreadableArchiveError(IntegrityError):
+    """The bytes are not a tar archive (or end inside one)."""
+
+
+class _TarSource:
+    """A file that can only go forward, over a stream of chunks: what ``tarfile`` needs
+    to read headers (``read``, ``tell``, ``seek`` ahead), plus :meth:`read_view` to
+    hand a member's bytes on without copying them."""
+
+    def __init__(self, read_chunk: Callable[[], bytes]):
+        self._read_chunk = read_chunk
+        self._chunk = b""
+        self._offset = 0  # read so far of _chunk
+        self._pos = 0  # read so far of the stream
+
+    def read_view(self, n: int) -> memoryview | bytes:
+        """At most ``n`` (> 0) of the next bytes, ``b""`` only at the end."""
+        if self._offset == len(self._chunk):
+            self._chunk, self._offset = self._read_chunk(), 0
+            if not self._chunk:
+                return b""
+        end = min(len(self._chunk), self._offset + n)
+        view = memoryview(self._chunk)[self._offset:end]
+        self._pos += end - self._offset
+        self._offset = end
+        return view
+
+    def read(self, n: int = -1) -> bytes:
+        parts = []
+        while n != 0 and (piece := self.read_view(n if n > 0 else CHUNK_SIZE)):
+            parts.append(piece)
+            n = max(n - len(piece), 0) if n > 0 else n
+        return b"".join(parts)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = os.SEEK_SET) -> int:
+        if whence != os.SEEK_SET or pos < self._pos:
+            raise tarfile.ReadError("the archive is read as a stream: it cannot go back")
+        while self._pos < pos and self.read_view(pos - self._pos):
+            pass
+        return self._pos
+
+
+def _extract_all(tar: tarfile.TarFile, source: _TarSource, staging: Path, limits: StorageLimits,
+                 what: str) -> None:
+    """Extract every member, checking each (and the running totals) before writing it."""
+    count = 0
+    total = 0
+    while (member := _next_member(tar, what)) is not None:
+        count += 1
+        if count > limits.max_archive_members:
+            raise LimitExceededError(f"{what}: " + limits.exceeded("max_archive_members", "the number of members"))
+        name = _checked_name(member, what)
         if member.isreg():
             total += member.size
             if total > limits.max_unpacked_bytes:
                 raise LimitExceededError(
-                    f"{archive}: " + limits.exceeded(
+                    f"{what}: " + limits.exceeded(
                         "max_unpacked_bytes", f"the size of its files (past {total} bytes at {name!r})"
                     )
                 )
-        members.append((member, name))
+        _extract(source, member, staging / name, what)
 
 
-class _HeaderTooLarge(Exception):
+def _next_member(tar: tarfile.TarFile, what: str) -> tarfile.TarInfo | None:
+    try:
+        return tar.next()
+    except (tarfile.TarError, ValueError) as e:
+        raise UnreadableArchiveError(f"{what} is not a readable tar archive: {e}") from e
+    except _RefusedHeader as e:
+        raise IntegrityError(f"{what}: {e}") from None
+
+
+class _RefusedHeader(Exception):
     pass
 
 
 class _BoundedTarInfo(tarfile.TarInfo):
     """A tar header that refuses an extended header (long name, PAX records) larger
-    than ``MAX_HEADER_BYTES`` before tarfile reads it into memory."""
+    than ``MAX_HEADER_BYTES`` before tarfile reads it into memory, and a sparse
+    member before tarfile reads its map (which could fill memory)."""
 
     _EXTENDED = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
                  tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
 
     def _proc_member(self, tarfile_):
         if self.type in self._EXTENDED and self.size > MAX_HEADER_BYTES:
-            raise _HeaderTooLarge(
+            raise _RefusedHeader(
                 f"an extended header of {self.size} bytes (at most {MAX_HEADER_BYTES}); "
                 "not an archive this client packs"
             )
         return super()._proc_member(tarfile_)
 
+    def _refuse_sparse(self, *args):
+        member = args[0] if args and isinstance(args[0], tarfile.TarInfo) else self  # PAX: the next header
+        raise _RefusedHeader(f"member {member.name!r} is a sparse file; bundles hold only plain files")
 
-def _checked_name(member: tarfile.TarInfo, archive: Path) -> str:
+    _proc_sparse = _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _refuse_sparse
+
+
+def _checked_name(member: tarfile.TarInfo, archive: str) -> str:
     """The member's name as a safe relative path, or IntegrityError."""
     name = member.name
     what = f"{archive}: member {name!r}"
@@ -292,25 +362,28 @@ def _checked_name(member: tarfile.TarInfo, archive: Path) -> str:
     return "/".join(parts)
 
 
-def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, archive: Path) -> None:
+def _extract(source: _TarSource, member: tarfile.TarInfo, target: Path, what: str) -> None:
     try:
         if member.isdir():
             target.mkdir(parents=True, exist_ok=True)
             os.chmod(target, 0o755)
             return
         target.parent.mkdir(parents=True, exist_ok=True)
-        source = tar.extractfile(member)
         mode = 0o755 if member.mode & 0o100 else 0o644
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        with source, os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(source, out, CHUNK_SIZE)
+        with os.fdopen(fd, "wb") as out:
+            left = member.size
+            while left:
+                piece = source.read_view(min(left, CHUNK_SIZE))
+                if not piece:
+                    raise UnreadableArchiveError(f"{what} ends inside member {member.name!r}")
+                out.write(piece)
+                left -= len(piece)
         os.chmod(target, mode)
     except FileExistsError:
-        raise IntegrityError(f"{archive}: member {member.name!r} appears twice") from None
+        raise IntegrityError(f"{what}: member {member.name!r} appears twice") from None
     except (NotADirectoryError, IsADirectoryError):
-        raise IntegrityError(f"{archive}: member {member.name!r} clashes with a file of the same name") from None
-    except tarfile.TarError as e:
-        raise IntegrityError(f"{archive}: member {member.name!r} cannot be read: {e}") from e
+        raise IntegrityError(f"{what}: member {member.name!r} clashes with a file of the same name") from None
 
 
 def upload_folder(
@@ -335,11 +408,19 @@ def upload_folder(
         raise UserInputError("only a sealed result carries a binding: give seal_to as well")
     if seal_to is None and backend.streams_uploads:
         # No temporary tar: the archive is generated into the upload and hashed on the way.
+        content_hash = size = None
+        if backend.names_objects_by_hash:
+            first = FolderTar(folder)  # a first pass for the hash that names the object
+            for _ in first:
+                pass
+            content_hash, size = first.digest.digest(), first.size
         tar = FolderTar(folder)
-        path = backend.put_stream(tar, progress)
-        if not tar.complete:
-            raise StorageError(f"{backend.storage_type} returned before it had read all of {folder}")
-        stored = StoredObject(backend.storage_type, path, tar.digest.digest(), tar.size)
+        path = backend.put_stream(tar, progress, content_hash=content_hash, size=size)
+        if content_hash is None:
+            if not tar.complete:
+                raise StorageError(f"{backend.storage_type} returned before it had read all of {folder}")
+            content_hash, size = tar.digest.digest(), tar.size
+        stored = StoredObject(backend.storage_type, path, content_hash, size)
     else:
         with tempfile.TemporaryDirectory(prefix="decentralml-upload-") as work:
             archive = Path(work) / "bundle.tar"
@@ -377,13 +458,17 @@ def download_folder(
 ) -> Path:
     """Fetch the bundle at ``path``, check it against ``content_hash``, and unpack it to ``dest``.
 
-    The hash, and ``expected_size`` if given (the size recorded on-chain), are
-    checked before anything is unpacked; the download stops as soon as it passes
-    ``max_bytes`` (default ``limits.max_download_bytes``), and the archive must keep
-    within ``limits`` (default :meth:`StorageLimits.from_environment`).
+    The archive is unpacked as it arrives, into a staging folder beside ``dest``
+    that is renamed to ``dest`` only once the whole object matched ``content_hash``
+    and ``expected_size`` (if given: the size recorded on-chain); on a mismatch, or
+    any error or limit, the staging folder is deleted. No archive is written to disk.
+    The download stops as soon as it passes ``max_bytes`` (default
+    ``limits.max_download_bytes``), and the archive must keep within ``limits``
+    (default :meth:`StorageLimits.from_environment`).
 
-    A sealed object is opened with ``private_key``. A result is fetched with
-    ``expected_binding``, the submission it is fetched for: it must then be sealed
+    A sealed object is fetched to a file (checked before it is opened), opened with
+    ``private_key`` and then unpacked. A result is fetched with ``expected_binding``,
+    the submission it is fetched for: it must then be sealed
     (:class:`UnsealedResultError`) and bound to that submission and signed by its
     contributor (:class:`ReplayedResultError`). ``require_sealed`` refuses an unsealed
     object without checking a binding. ``dest`` must not exist; it appears only
@@ -391,19 +476,30 @@ def download_folder(
     """
     content_hash = check_hash(content_hash)
     if max_bytes is None and limits is not None:
-        max_bytes = limits.max_download_bytes  # else get_file reads the setting, and names it
+        max_bytes = limits.max_download_bytes  # else open_object reads the setting, and names it
     limits = limits if limits is not None else StorageLimits.from_environment()
-    dest = Path(dest)
-    if dest.exists() or dest.is_symlink():
-        raise UserInputError(f"{dest} already exists; download into a new folder")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest = _new_folder(dest, "download")
+    label = f"{backend.storage_type} object {path}"
+    with backend.open_object(path, content_hash, progress, max_bytes=max_bytes,
+                             expected_size=expected_size) as stream:
+        must_be_sealed = expected_binding is not None or require_sealed
+        if must_be_sealed or stream.peek(len(SEALED_PREFIX)) == SEALED_PREFIX:
+            return _download_sealed(stream, dest, path, label, private_key, limits, expected_binding,
+                                    must_be_sealed)
+        try:
+            return _unpack(_TarSource(stream.read_chunk), dest, limits, label, stream.verify)
+        except UnreadableArchiveError:
+            stream.verify()  # not a tar: say first if it is not the recorded object at all
+            raise
+
+
+def _download_sealed(stream: ObjectStream, dest: Path, path: str, label: str, private_key: bytes | None,
+                     limits: StorageLimits, expected_binding: ResultBinding | None,
+                     must_be_sealed: bool) -> Path:
+    """Save the object (checked) beside ``dest``, open it if sealed, unpack the archive."""
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.download-") as work:
-        archive = backend.get_file(
-            path, Path(work) / "object", content_hash, progress,
-            max_bytes=max_bytes, expected_size=expected_size,
-        )
-        label = f"{backend.storage_type} object {path}"
-        if expected_binding is not None or require_sealed:
+        archive = stream.save(Path(work) / "object")
+        if must_be_sealed:
             require_sealed_file(archive, label=label)
         if is_sealed(archive):
             if private_key is None:

@@ -13,9 +13,10 @@ import logging
 import os
 import uuid
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import requests
+import urllib3
 
 from ..errors import StorageError, StorageUnavailableError, UserInputError
 from .base import (CHUNK_SIZE, Progress, SizeLimitReached, StorageBackend, StoredObject, check_hash,
@@ -62,7 +63,9 @@ class IpfsStorage(StorageBackend):
         digest = content_hash if content_hash is not None else body.digest.digest()
         return StoredObject(self.storage_type, cid, digest, body.file_size)
 
-    def put_stream(self, chunks: Iterable[bytes], progress: Progress | None = None) -> str:
+    def put_stream(self, chunks: Iterable[bytes], progress: Progress | None = None,
+                   content_hash: bytes | None = None, size: int | None = None) -> str:
+        # The CID comes back from the node: the content hash is the caller's to compute.
         boundary = uuid.uuid4().hex
         head, tail = _multipart_framing(boundary)
 
@@ -104,19 +107,18 @@ class IpfsStorage(StorageBackend):
             return False
         return True
 
-    def _download(self, path: str, out: BinaryIO, progress: Progress | None, max_bytes: int) -> None:
+    def _chunks(self, path: str, max_bytes: int) -> Iterator[bytes]:
         # The node sends at most one byte past the limit: enough to tell the object is larger.
         response = self._post("cat", params={"arg": _cid(path), "length": max_bytes + 1}, stream=True)
         with response:
             announced = response.headers.get("X-Content-Length", "")
             if announced.isascii() and announced.isdigit() and int(announced) > max_bytes:
-                raise SizeLimitReached()
+                raise SizeLimitReached(int(announced))
             try:
-                for chunk in response.iter_content(CHUNK_SIZE):
-                    out.write(chunk)
-                    if progress:
-                        progress(len(chunk))
-            except requests.RequestException as e:
+                # Whole chunks (the node's own are a few KiB): what the stream hands on is read in these.
+                while chunk := response.raw.read(CHUNK_SIZE, decode_content=True):
+                    yield chunk
+            except (requests.RequestException, urllib3.exceptions.HTTPError) as e:
                 raise StorageError(f"download of {path} from {self.api_url} broke off: {e}") from e
 
     def _post(self, command: str, **kwargs) -> requests.Response:

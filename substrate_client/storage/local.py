@@ -6,11 +6,11 @@ import hashlib
 import logging
 import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import Iterator
 
 from ..errors import StorageError, UserInputError
-from .base import (Progress, SizeLimitReached, StorageBackend, StoredObject, check_hash, copy_stream,
-                   temporary_file_beside)
+from .base import (CHUNK_SIZE, Progress, SizeLimitReached, StorageBackend, StoredObject, check_hash,
+                   copy_stream, temporary_file_beside)
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class LocalStorage(StorageBackend):
     def exists(self, path: str) -> bool:
         return self._resolve(path).is_file()
 
-    def _download(self, path: str, out: BinaryIO, progress: Progress | None, max_bytes: int) -> None:
+    def _chunks(self, path: str, max_bytes: int) -> Iterator[bytes]:
         source = self._resolve(path)
         try:
             src = open(source, "rb")
@@ -72,7 +72,8 @@ class LocalStorage(StorageBackend):
             size = os.fstat(src.fileno()).st_size
             if size > max_bytes:
                 raise SizeLimitReached(size)
-            copy_stream(src, out, progress)  # ``out`` stops it should the file grow meanwhile
+            while chunk := src.read(CHUNK_SIZE):  # the stream stops it should the file grow meanwhile
+                yield chunk
 
     def _resolve(self, path: str) -> Path:
         """The file for ``path``, which must lie inside the store root."""

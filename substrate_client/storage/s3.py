@@ -3,7 +3,8 @@
 Credentials come only from boto3's own chain (``AWS_ACCESS_KEY_ID`` /
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, instance roles), never from
 arguments. Keys are content-addressed: ``prefix + sha256 hex``, so storing the
-same bytes twice stores them once.
+same bytes twice stores them once. A streamed upload (a folder's tar, never on disk)
+is therefore hashed in a first pass and sent in a second, checked against the first.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import Iterable, Iterator
 
 import boto3
 import botocore.exceptions
@@ -20,16 +21,17 @@ from botocore.config import Config
 from s3transfer.exceptions import RetriesExceededError, S3UploadFailedError
 
 from ..errors import ConfigError, StorageError, StorageUnavailableError, UserInputError
-from .base import (Progress, SizeLimitReached, StorageBackend, StoredObject, check_hash, same_file_state,
-                   sha256_file)
+from .base import (CHUNK_SIZE, Progress, SizeLimitReached, StorageBackend, StoredObject, check_hash,
+                   same_file_state, sha256_file)
 
 log = logging.getLogger(__name__)
 
 _MiB = 1024 * 1024
 
-#: Multipart above 8 MiB, in 8 MiB parts, MAX_CONCURRENCY at a time. Uploads read each
-#: part from disk as it is sent and downloads write through a bounded queue, so memory
-#: stays a few parts (see bench/analysis/storage.md for the measured peak RSS).
+#: Multipart above 8 MiB, in 8 MiB parts, MAX_CONCURRENCY at a time. A file's parts are
+#: read from disk as they are sent; a stream's are read into memory, at most
+#: MAX_CONCURRENCY of them at once; downloads are one streamed GET. Memory stays a few
+#: parts (see bench/analysis/storage.md for the measured peak RSS).
 MAX_CONCURRENCY = 8
 TRANSFER_CONFIG = TransferConfig(
     multipart_threshold=8 * _MiB,
@@ -37,6 +39,7 @@ TRANSFER_CONFIG = TransferConfig(
     max_concurrency=MAX_CONCURRENCY,
     max_io_queue=8,
 )
+TRANSFER_CONFIG.max_in_memory_upload_chunks = MAX_CONCURRENCY  # parts of a stream read ahead (s3transfer's)
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
@@ -118,28 +121,61 @@ class S3Storage(StorageBackend):
                     raise StorageError(f"{local_path} changed while it was being uploaded to S3")
         return StoredObject(self.storage_type, f"{self.bucket}/{key}", content_hash, size)
 
+    streams_uploads = True
+    names_objects_by_hash = True
+
+    def put_stream(self, chunks: Iterable[bytes], progress: Progress | None = None,
+                   content_hash: bytes | None = None, size: int | None = None) -> str:
+        if content_hash is None or size is None:
+            raise UserInputError("S3 names an object by its sha256: give the stream's content_hash and size")
+        content_hash = check_hash(content_hash)
+        key = self.prefix + content_hash.hex()
+        with self._errors(f"upload to s3://{self.bucket}/{key}"):
+            self._ensure_bucket()
+            if self._head(self.bucket, key) == size:
+                log.debug("s3://%s/%s already holds these bytes", self.bucket, key)
+                if progress:
+                    progress(size)
+                return f"{self.bucket}/{key}"
+            # A failed multipart upload is aborted by s3transfer: nothing is left of it.
+            self._client.upload_fileobj(
+                _ChunkReader(chunks), self.bucket, key, Config=TRANSFER_CONFIG, Callback=progress
+            )
+            sent = (chunks.digest.digest(), chunks.size) if chunks.complete else None
+            if sent != (content_hash, size):
+                # The object is named by a hash its bytes do not have: take it back.
+                self._client.delete_object(Bucket=self.bucket, Key=key)
+                raise StorageError(
+                    f"the bytes sent to s3://{self.bucket}/{key} changed after they were hashed "
+                    f"(sha256 {content_hash.hex()}, {size} bytes, then "
+                    + (f"{sent[0].hex()}, {sent[1]} bytes" if sent else "not all of them read")
+                    + "); the object was deleted"
+                )
+        return f"{self.bucket}/{key}"
+
     def exists(self, path: str) -> bool:
         bucket, key = _split(path)
         with self._errors(f"look up s3://{path}"):
             return self._head(bucket, key) is not None
 
-    def _download(self, path: str, out: BinaryIO, progress: Progress | None, max_bytes: int) -> None:
+    def _chunks(self, path: str, max_bytes: int) -> Iterator[bytes]:
+        # One streamed GET: in order, so it can be unpacked as it arrives.
         bucket, key = _split(path)
         with self._errors(f"download s3://{path}"):
-            size = self._head(bucket, key)
-            if size is None:
-                raise StorageError(f"no object s3://{path} at {self._where}")
-            if size > max_bytes:
-                raise SizeLimitReached(size)
-            # Should the object be replaced by a larger one meanwhile, ``out`` stops the writes.
             try:
-                self._client.download_fileobj(
-                    bucket, key, out, Config=TRANSFER_CONFIG, Callback=progress
-                )
+                response = self._client.get_object(Bucket=bucket, Key=key)
             except botocore.exceptions.ClientError as e:
                 if _code(e) in _NOT_FOUND:
                     raise StorageError(f"no object s3://{path} at {self._where}") from e
                 raise
+            body = response["Body"]
+            try:
+                if response["ContentLength"] > max_bytes:
+                    raise SizeLimitReached(response["ContentLength"])
+                while chunk := body.read(CHUNK_SIZE):
+                    yield chunk
+            finally:
+                body.close()
 
     def _head(self, bucket: str, key: str) -> int | None:
         """The object's size, or None if there is none."""
@@ -171,6 +207,30 @@ class S3Storage(StorageBackend):
 
     def _errors(self, doing: str):
         return _translate_errors(doing, self._where)
+
+
+class _ChunkReader:
+    """A file-like ``read`` over an iterable of chunks, for ``upload_fileobj``: each read
+    returns exactly the bytes asked for (s3transfer makes its parts of them) until the end."""
+
+    def __init__(self, chunks: Iterable[bytes]):
+        self._chunks = iter(chunks)
+        self._rest = b""
+
+    def read(self, size: int = -1) -> bytes:
+        parts, have = [self._rest] if self._rest else [], len(self._rest)
+        while size < 0 or have < size:
+            chunk = next(self._chunks, b"")
+            if not chunk:
+                break
+            parts.append(chunk)
+            have += len(chunk)
+        data = b"".join(parts)
+        if size < 0 or len(data) <= size:
+            self._rest = b""
+            return data
+        self._rest = data[size:]
+        return data[:size]
 
 
 class _translate_errors:
