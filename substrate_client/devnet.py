@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import ChainConnectionError, ConfigError
+from .files import log_tail
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ def up(port: int = DEFAULT_PORT, timeout: float = 120.0) -> DevnetStatus:
             _pid_file(port).unlink(missing_ok=True)
             raise ChainConnectionError(
                 f"Chopsticks exited with code {process.returncode} while starting; "
-                f"last lines of {log_file}:\n{_tail(log_file)}"
+                f"last lines of {log_file}:\n{log_tail(log_file)}"
             )
         current = status(port)
         if current.running:
@@ -163,7 +164,7 @@ def up(port: int = DEFAULT_PORT, timeout: float = 120.0) -> DevnetStatus:
     down(port)
     raise ChainConnectionError(
         f"Chopsticks did not answer on port {port} within {timeout:.0f}s; "
-        f"last lines of {log_file}:\n{_tail(log_file)}"
+        f"last lines of {log_file}:\n{log_tail(log_file)}"
     )
 
 
@@ -184,13 +185,6 @@ def down(port: int = DEFAULT_PORT) -> bool:
     else:
         os.killpg(pid, signal.SIGKILL)
     return True
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 def main(argv: list[str] | None = None) -> int:

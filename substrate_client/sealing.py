@@ -42,16 +42,16 @@ import hashlib
 import logging
 import os
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
 import nacl.bindings as sodium
 import nacl.exceptions
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
 from .errors import IntegrityError, ReplayedResultError, UnsealedResultError, UserInputError
+from .files import temporary_file_beside
 
 if TYPE_CHECKING:
     from substrateinterface import Keypair
@@ -181,7 +181,7 @@ def seal_file(src: Path, dst: Path, public_key: bytes, *, binding: ResultBinding
     stream_key = sodium.crypto_secretstream_xchacha20poly1305_keygen()
     preamble = _PREAMBLE.pack(MAGIC, CHUNK_SIZE)
     digest = hashlib.sha256()
-    with open(src, "rb") as plain, _temporary_file_beside(dst) as tmp:
+    with open(src, "rb") as plain, temporary_file_beside(dst) as tmp:
         with open(tmp, "wb") as out:
             out.write(preamble)
             out.write(SealedBox(recipient).encrypt(stream_key))
@@ -218,7 +218,7 @@ def open_sealed_file(src: Path, dst: Path, private_key: bytes, *,
     if expected_binding is None:
         log.warning("opening %s without checking which submission it was sealed for; pass "
                     "expected_binding to refuse a result copied from another", label or src)
-    with open(src, "rb") as sealed, _temporary_file_beside(dst) as tmp:
+    with open(src, "rb") as sealed, temporary_file_beside(dst) as tmp:
         with open(tmp, "wb") as out:
             _open_stream(sealed, out, key, label or str(src), expected_binding)
         os.replace(tmp, dst)
@@ -374,18 +374,6 @@ def _account_id(contributor: bytes | str) -> bytes:
         except Exception:
             raise UserInputError(f"{contributor!r} is not an SS58 account address") from None
     return _hex_bytes(contributor, "contributor account id")
-
-
-@contextlib.contextmanager
-def _temporary_file_beside(path: Path) -> Iterator[Path]:
-    """A temporary file name in ``path``'s directory, deleted on exit unless renamed away."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    os.close(fd)
-    try:
-        yield Path(name)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name)
 
 
 def _public_key(public_key) -> PublicKey:

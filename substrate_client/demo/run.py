@@ -19,6 +19,8 @@ from .. import config, keys, sandbox, validation
 from .. import storage as storage_mod
 from ..chain import Chain, connect, load_keypair
 from ..errors import ConfigError, DecentralMLError, UserInputError
+from ..federation.metadata import read_result_metadata
+from ..files import log_tail
 from ..records import StorageType, SubmissionStatus, ValidationStrategy, parse_enum
 from ..tasks import Marketplace
 from . import example, report as report_mod, services
@@ -275,7 +277,7 @@ class _Round:
             c.train_seconds = round(time.perf_counter() - t0, 2)
         if not run.ok:
             raise RoundError(f"{c.name}'s {run.describe()}; last lines of {log_path}:\n"
-                             f"{_tail(log_path)}")
+                             f"{log_tail(log_path)}")
         try:
             result = sandbox.find_result(run.output_dir)
         except sandbox.BundleError as error:
@@ -391,7 +393,8 @@ class _Round:
                 reject[sid] = f"not validated: {d.reason}"
                 by_sid[sid].decision = "rejected"
                 by_sid[sid].reason = reject[sid]
-        reject = {sid: _clip(reason, alice.limit("MaxReasonLen")) for sid, reason in reject.items()}
+        limit = alice.limit("MaxReasonLen")
+        reject = {sid: validation.clean_reason(reason, limit) for sid, reason in reject.items()}
         with self.timer.phase("chain"):
             receipt = alice.decide_task_results(accept=accept, reject=reject)
             closed = alice.close_task(task_id)
@@ -420,7 +423,8 @@ class _Round:
         task, so the creator's escrow is not left held. Best effort."""
         try:
             pending = alice.list_task_results(task_id, SubmissionStatus.PENDING)
-            reason = _clip(f"round aborted: {type(error).__name__}", alice.limit("MaxReasonLen"))
+            reason = validation.clean_reason(f"round aborted: {type(error).__name__}",
+                                             alice.limit("MaxReasonLen"))
             alice.decide_task_results(reject={p.submission_id: reason for p in pending})
             if alice.get_task(task_id).status.value == "Open":
                 alice.close_task(task_id)
@@ -457,13 +461,6 @@ def _account(address: str) -> str:
     return ss58_decode(address)
 
 
-def read_result_metadata(result_dir: Path) -> dict[str, Any]:
-    # federation imports TensorFlow: only when a round runs, not when this module loads.
-    from ..federation import read_result_metadata as read
-
-    return read(result_dir)
-
-
 def _update_task_settings(bundle: Path, values: dict[str, Any]) -> None:
     path = Path(bundle) / "task_settings.json"
     data = json.loads(path.read_text()) if path.is_file() else {}
@@ -482,20 +479,6 @@ def _module_overrides(module, values: dict[str, Any]) -> Iterator[None]:
     finally:
         for name, value in before.items():
             setattr(module, name, value)
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def _clip(text: str, limit: int) -> str:
-    data = text.encode("utf-8")
-    if len(data) <= limit:
-        return text
-    return data[: limit - 3].decode("utf-8", errors="ignore") + "..."
 
 
 def _tokens(amount: int, token: dict[str, Any]) -> str:

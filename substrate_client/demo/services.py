@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .. import config, devnet
 from ..chain import chain_url
-from ..devnet import _tail
+from ..files import log_tail
 from ..errors import ConfigError, StorageUnavailableError
 
 log = logging.getLogger(__name__)
@@ -215,11 +215,11 @@ def _wait_ready(local: config.LocalSettings, name: str, process: subprocess.Pope
             (local.run_dir / f"{name}.pid").unlink(missing_ok=True)
             raise StorageUnavailableError(
                 f"{name} exited during start-up ({process.returncode}); last lines of {logs}:\n"
-                f"{_tail(logs)}")
+                f"{log_tail(logs)}")
         if time.monotonic() > deadline:
             raise StorageUnavailableError(
                 f"{name} did not answer at {url} within {local.storage_timeout:.0f}s "
-                f"(pid {process.pid} still running); last lines of {logs}:\n{_tail(logs)}")
+                f"(pid {process.pid} still running); last lines of {logs}:\n{log_tail(logs)}")
         time.sleep(0.3)
 
 
