@@ -42,13 +42,20 @@ def dev_keys() -> dict[str, Keypair]:
     return {n.lower(): Keypair.create_from_uri(f"//{n}", ss58_format=42) for n in names}
 
 
+def submit_raw(substrate: SubstrateInterface, signer: Keypair, module: str, function: str,
+               params: dict):
+    """Sign and submit one call with substrate-interface alone (no client code), waiting
+    for its block; the receipt (check ``is_success``)."""
+    call = substrate.compose_call(module, function, params)
+    extrinsic = substrate.create_signed_extrinsic(call=call, keypair=signer)
+    return substrate.submit_extrinsic(extrinsic, wait_for_inclusion=True)
+
+
 def fresh_account(substrate: SubstrateInterface, funder: Keypair, amount: int) -> Keypair:
     """A new random account funded by ``funder``, so tests do not share balances."""
     keypair = Keypair.create_from_mnemonic(Keypair.generate_mnemonic(), ss58_format=42)
-    call = substrate.compose_call("Balances", "transfer_keep_alive",
-                                  {"dest": keypair.ss58_address, "value": amount})
-    extrinsic = substrate.create_signed_extrinsic(call=call, keypair=funder)
-    receipt = substrate.submit_extrinsic(extrinsic, wait_for_inclusion=True)
+    receipt = submit_raw(substrate, funder, "Balances", "transfer_keep_alive",
+                         {"dest": keypair.ss58_address, "value": amount})
     assert receipt.is_success, receipt.error_message
     return keypair
 

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from substrateinterface import Keypair, SubstrateInterface
 
 from substrate_client.cli import cli
-from tests.chain_fixtures import UNIT, fresh_account
+from tests.chain_fixtures import UNIT, fresh_account, submit_raw  # noqa: F401 (shared here)
 
 #: Settings a developer's shell or config file could leak into a test.
 SETTINGS_ENV = ["DECENTRALML_SURI", "DECENTRALML_URL", "DECENTRALML_KEY_FILE",
@@ -190,13 +190,13 @@ def send_result(dml, contributor: Keypair, submission_id: int, folder: Path | No
 # --------------------------------------------------------------------------- the chain, directly
 
 
-def submit_raw(substrate: SubstrateInterface, signer: Keypair, module: str, function: str,
-               params: dict):
-    """Sign and submit one call with substrate-interface alone, waiting for its block;
-    the receipt (check ``is_success``)."""
-    call = substrate.compose_call(module, function, params)
-    extrinsic = substrate.create_signed_extrinsic(call=call, keypair=signer)
-    return substrate.submit_extrinsic(extrinsic, wait_for_inclusion=True)
+def balances(substrate: SubstrateInterface, *keypairs: Keypair) -> list[tuple[int, int]]:
+    """(free, reserved) of each account, read from the chain."""
+    out = []
+    for keypair in keypairs:
+        data = substrate.query("System", "Account", [keypair.ss58_address]).value["data"]
+        out.append((data["free"], data["reserved"]))
+    return out
 
 
 def block_number(substrate: SubstrateInterface) -> int:

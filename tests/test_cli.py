@@ -187,9 +187,9 @@ def test_keys_generate_writes_a_pair_and_show_prints_only_the_public_key(tmp_pat
 # --------------------------------------------------------------------------- on the dev chain
 
 
-def create(dml, creator, bundle, *extra, slots: int) -> dict:
-    """A task of these tests: 0.5 DML a result, on the local store."""
-    return create_task(dml, creator, bundle, storage="local", pays="0.5DML", slots=slots,
+def create(dml, creator, bundle, *extra, slots: int, pays: str = "0.5DML") -> dict:
+    """A task of these tests, on the local store."""
+    return create_task(dml, creator, bundle, storage="local", pays=pays, slots=slots,
                        extra=extra)
 
 

@@ -10,20 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.chain_fixtures import UNIT
-from tests.fixtures import (as_json, create_task, make_bundle, make_result, model_result, ok,
-                            one_error_line, send_result, take_slot)
+from tests.fixtures import (as_json, balances, create_task, make_bundle, make_result,
+                            model_result, ok, one_error_line, send_result, take_slot)
 
 REWARD = UNIT  # "1DML"
 CREATOR_DIR = Path(__file__).resolve().parent.parent / "assets" / "model_creator"
-
-
-def balances(substrate, *keypairs) -> list[tuple[int, int]]:
-    """(free, reserved) of each account."""
-    out = []
-    for keypair in keypairs:
-        data = substrate.query("System", "Account", [keypair.ss58_address]).value["data"]
-        out.append((data["free"], data["reserved"]))
-    return out
 
 
 def statuses(dml, task_id: int) -> dict[int, str]:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.chain_fixtures import UNIT, fresh_account
-from tests.fixtures import (create_task, invoke, make_bundle, make_result, pallet_constant,
-                            send_result, take_slot)
+from tests.fixtures import (balances, create_task, invoke, make_bundle, make_result,
+                            pallet_constant, send_result, take_slot)
 
 
 @dataclass
@@ -75,19 +75,11 @@ def world(devnet_url, substrate, dev_keys, tmp_path_factory) -> World:
 def snapshot(substrate, world: World) -> dict:
     """What a command could change: the chain's counters, the accounts' balances, the
     statuses of the tasks' results, the tasks, and every file in the store."""
-    def account(keypair):
-        data = substrate.query("System", "Account", [keypair.ss58_address]).value["data"]
-        return data["free"], data["reserved"]
-
-    def statuses(task_id):
-        return {int(k.value if hasattr(k, "value") else k): None for k, _ in
-                substrate.query_map("DecentralML", "TaskSubmissions", [task_id])}
-
     submissions = {}
     for task_id in (world.task, world.idle_task, world.network_task):
-        for sub_id in statuses(task_id):
-            value = substrate.query("DecentralML", "Submissions", [sub_id]).value
-            submissions[sub_id] = value["status"]
+        for key, _ in substrate.query_map("DecentralML", "TaskSubmissions", [task_id]):
+            sub_id = int(key.value if hasattr(key, "value") else key)
+            submissions[sub_id] = substrate.query("DecentralML", "Submissions", [sub_id]).value["status"]
     tasks = {t: substrate.query("DecentralML", "Tasks", [t]).value
              for t in (world.task, world.idle_task, world.network_task)}
     store = {str(p.relative_to(world.store)): p.stat().st_size
@@ -95,7 +87,7 @@ def snapshot(substrate, world: World) -> dict:
     return {
         "next_task_id": substrate.query("DecentralML", "NextTaskId").value,
         "next_submission_id": substrate.query("DecentralML", "NextSubmissionId").value,
-        "balances": {"creator": account(world.creator), "bob": account(world.bob)},
+        "balances": balances(substrate, world.creator, world.bob),
         "submissions": submissions,
         "tasks": tasks,
         "store": store,

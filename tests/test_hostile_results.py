@@ -30,9 +30,11 @@ from substrate_client import federation, sealing, storage, validation  # noqa: E
 from substrate_client.federation import checkpoint  # noqa: E402
 from substrate_client.errors import FederationError, ValidationError  # noqa: E402
 from substrate_client.storage.base import StoredObject  # noqa: E402
-from tests.test_cli import (  # noqa: E402,F401  (fixtures)
-    CREATOR_DIR, account, as_json, clean_settings, create, dml, ok, one_error_line, store,
-)
+from tests.fixtures import as_json, ok, one_error_line  # noqa: E402
+from tests.test_cli import CREATOR_DIR, create  # noqa: E402
+
+# No signer, chain or storage settings leak in from the developer's shell or config.
+pytestmark = pytest.mark.usefixtures("clean_settings")
 
 HIDDEN = 16
 KERNEL0 = "layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE"
@@ -465,7 +467,7 @@ def test_close_task_refuses_while_results_are_pending_unless_told_to_pay_them(dm
 
 
 def test_federating_result_folders_needs_the_creators_own_model_as_template(tmp_path):
-    from tests.test_cli import invoke
+    from tests.fixtures import invoke
 
     result = lambda_layer_result(tmp_path / "result", tmp_path / "marker")
     refused = invoke(["federate", result, "--out", tmp_path / "federated"])

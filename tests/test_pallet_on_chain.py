@@ -15,7 +15,9 @@ import os
 import pytest
 from substrateinterface import Keypair, SubstrateInterface
 
-from tests.chain_fixtures import UNIT, fresh_account
+from tests.chain_fixtures import UNIT, fresh_account, submit_raw
+from tests.fixtures import block_number, jump_to
+from tests.fixtures import pallet_constant as constant
 
 REWARD = 5 * UNIT
 
@@ -33,9 +35,7 @@ class Actor:
         return self.keypair.ss58_address
 
     def submit(self, function: str, params: dict, module: str = "DecentralML"):
-        call = self.substrate.compose_call(module, function, params)
-        extrinsic = self.substrate.create_signed_extrinsic(call=call, keypair=self.keypair)
-        receipt = self.substrate.submit_extrinsic(extrinsic, wait_for_inclusion=True)
+        receipt = submit_raw(self.substrate, self.keypair, module, function, params)
         self.fees += receipt.total_fee_amount or 0
         return receipt
 
@@ -60,20 +60,6 @@ def actors(substrate, dev_keys):
     """A creator and four contributors with fresh, separately funded accounts."""
     names = ["creator", "bob", "charlie", "dave", "eve"]
     return {n: Actor(substrate, fresh_account(substrate, dev_keys["alice"], 1000 * UNIT)) for n in names}
-
-
-def constant(substrate, name: str) -> int:
-    return int(substrate.get_constant("DecentralML", name).value)
-
-
-def block_number(substrate) -> int:
-    return substrate.query("System", "Number").value
-
-
-def jump_to(substrate, height: int) -> None:
-    """Build the next block at ``height`` (deadlines are block numbers)."""
-    substrate.rpc_request("dev_newBlock", [{"unsafeBlockHeight": height}])
-    assert block_number(substrate) == height
 
 
 def create_params(substrate, slots: int, strategy: str = "ManualAccept", reward: int = REWARD,

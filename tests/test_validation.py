@@ -16,9 +16,11 @@ from substrate_client import validation  # noqa: E402
 from substrate_client.errors import UserInputError, ValidationError  # noqa: E402
 from substrate_client.validation import Decision, ValidationStrategy, parse_strategy  # noqa: E402
 from tests import daemons  # noqa: E402
-from tests.test_cli import (  # noqa: E402,F401  (fixtures)
-    account, as_json, clean_settings, create, dml, ok, one_error_line, store,
-)
+from tests.fixtures import as_json, ok, one_error_line  # noqa: E402
+from tests.test_cli import create  # noqa: E402
+
+# No signer, chain or storage settings leak in from the developer's shell or config.
+pytestmark = pytest.mark.usefixtures("clean_settings")
 
 REPO = Path(__file__).resolve().parents[1]
 
