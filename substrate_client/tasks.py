@@ -184,58 +184,37 @@ class Marketplace:
         log.info("task %d created in block %d", task_id, receipt.block_number)
         return self.get_task(task_id)
 
+    # The seed's names, kept as thin aliases of :meth:`create_task` for one task type
+    # each: they take its keyword arguments, with the bundle folder under the seed's name.
+
     def create_task_model_contributor(
-        self, *, question: str, pays_amount: int, max_assignments: int,
-        model_contributor_script_path: str | Path,
-        model_contributor_script_storage_type: StorageType | str = StorageType.LOCAL,
-        expiration_block: int | None = None, expires_in_blocks: int | None = None,
-        validation_strategy: ValidationStrategy | str = ValidationStrategy.MANUAL_ACCEPT,
-        result_public_key: bytes | None = None, progress: Progress | None = None,
+        self, *, model_contributor_script_path: str | Path,
+        model_contributor_script_storage_type: StorageType | str = StorageType.LOCAL, **task,
     ) -> Task:
-        """A task that pays contributors to train the bundled model on their own data."""
-        return self.create_task(
-            task_type=TaskType.MODEL_CONTRIBUTOR, question=question, pays_amount=pays_amount,
-            max_assignments=max_assignments, expiration_block=expiration_block,
-            expires_in_blocks=expires_in_blocks, validation_strategy=validation_strategy,
-            bundle_path=model_contributor_script_path,
-            bundle_storage_type=model_contributor_script_storage_type,
-            result_public_key=result_public_key, progress=progress,
-        )
+        """:meth:`create_task` of a task that pays contributors to train the bundled model
+        on their own data (the bundle: ``model_contributor_script_path``)."""
+        return self.create_task(task_type=TaskType.MODEL_CONTRIBUTOR, bundle_path=model_contributor_script_path,
+                                bundle_storage_type=model_contributor_script_storage_type, **task)
 
     def create_task_data_annotator(
-        self, *, question: str, pays_amount: int, max_assignments: int,
-        annotation_files_path: str | Path, annotation_type: str, class_labels: str,
-        annotation_files_storage_type: StorageType | str = StorageType.LOCAL,
-        expiration_block: int | None = None, expires_in_blocks: int | None = None,
-        validation_strategy: ValidationStrategy | str = ValidationStrategy.MANUAL_ACCEPT,
-        result_public_key: bytes | None = None, progress: Progress | None = None,
+        self, *, annotation_files_path: str | Path, annotation_type: str, class_labels: str,
+        annotation_files_storage_type: StorageType | str = StorageType.LOCAL, **task,
     ) -> Task:
-        """A task that pays annotators to label the bundled samples."""
-        return self.create_task(
-            task_type=TaskType.DATA_ANNOTATOR, question=question, pays_amount=pays_amount,
-            max_assignments=max_assignments, expiration_block=expiration_block,
-            expires_in_blocks=expires_in_blocks, validation_strategy=validation_strategy,
-            bundle_path=annotation_files_path, bundle_storage_type=annotation_files_storage_type,
-            result_public_key=result_public_key, progress=progress,
-            annotation={"annotation_type": annotation_type, "class_labels": class_labels},
-        )
+        """:meth:`create_task` of a task that pays annotators to label the bundled samples
+        (the bundle: ``annotation_files_path``)."""
+        return self.create_task(task_type=TaskType.DATA_ANNOTATOR, bundle_path=annotation_files_path,
+                                bundle_storage_type=annotation_files_storage_type,
+                                annotation={"annotation_type": annotation_type, "class_labels": class_labels},
+                                **task)
 
     def create_task_model_engineer(
-        self, *, question: str, pays_amount: int, max_assignments: int,
-        model_engineer_path: str | Path,
-        model_engineer_storage_type: StorageType | str = StorageType.LOCAL,
-        expiration_block: int | None = None, expires_in_blocks: int | None = None,
-        validation_strategy: ValidationStrategy | str = ValidationStrategy.MANUAL_ACCEPT,
-        result_public_key: bytes | None = None, progress: Progress | None = None,
+        self, *, model_engineer_path: str | Path,
+        model_engineer_storage_type: StorageType | str = StorageType.LOCAL, **task,
     ) -> Task:
-        """A task that pays engineers to improve the bundled model."""
-        return self.create_task(
-            task_type=TaskType.MODEL_ENGINEER, question=question, pays_amount=pays_amount,
-            max_assignments=max_assignments, expiration_block=expiration_block,
-            expires_in_blocks=expires_in_blocks, validation_strategy=validation_strategy,
-            bundle_path=model_engineer_path, bundle_storage_type=model_engineer_storage_type,
-            result_public_key=result_public_key, progress=progress,
-        )
+        """:meth:`create_task` of a task that pays engineers to improve the bundled model
+        (the bundle: ``model_engineer_path``)."""
+        return self.create_task(task_type=TaskType.MODEL_ENGINEER, bundle_path=model_engineer_path,
+                                bundle_storage_type=model_engineer_storage_type, **task)
 
     def _expiration(self, expiration_block: int | None, expires_in_blocks: int | None) -> int:
         now = self.chain.block_number()
