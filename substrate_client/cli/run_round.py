@@ -13,7 +13,7 @@ from .. import demo
 from .command import command
 from .options import settings
 from .output import emit_json, note
-from .quiet import load_tensorflow_quietly
+from .quiet import native_output_to
 
 
 def _round_options(f: Callable) -> Callable:
@@ -53,8 +53,9 @@ def run_round(**options: Any) -> None:
     round_settings = demo.settings_from_options({
         **options, "url": s.url, "ipfs_api": s.ipfs_api, "s3_endpoint": s.s3_endpoint,
         "s3_bucket": s.s3_bucket})
-    load_tensorflow_quietly(s.verbose)
-    summary = demo.run_round(round_settings, report=note).to_dict()
+    # TensorFlow's, absl's and CUDA's chatter goes to the run's round.log (-v: shown).
+    summary = demo.run_round(round_settings, report=note,
+                             native_output=None if s.verbose else native_output_to).to_dict()
     if s.json:
         emit_json(summary)
     else:

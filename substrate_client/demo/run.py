@@ -11,7 +11,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 
 from substrateinterface.utils.ss58 import ss58_decode
 
@@ -51,18 +51,23 @@ class _RoundMarketplace(Marketplace):
             raise ConfigError(f"this round has no {kind} storage configured") from None
 
 
-def run_round(settings: RoundSettings, report: Callable[[str], None] = log.info) -> RoundSummary:
+def run_round(settings: RoundSettings, report: Callable[[str], None] = log.info, *,
+              native_output: Callable[[Path], ContextManager[Any]] | None = None) -> RoundSummary:
     """Run one federated round as :mod:`substrate_client.demo` describes; return its summary.
 
     ``report`` receives one line per step and a few detail lines (``[3/9] Bob training
     on shard 1/4 (fashion_mnist)...``). The summary is also written to
-    ``<run_dir>/summary.json`` with a chart ``<run_dir>/round.png``.
+    ``<run_dir>/summary.json`` with a chart ``<run_dir>/round.png``. The run's log
+    ``<run_dir>/round.log`` holds the same lines; ``native_output``, if given, is entered
+    with its path for the length of the round (the command line routes the output of
+    native libraries there).
     """
-    return _Round(settings, report).run()
+    return _Round(settings, report, native_output).run()
 
 
 class _Round:
-    def __init__(self, settings: RoundSettings, report: Callable[[str], None]):
+    def __init__(self, settings: RoundSettings, report: Callable[[str], None],
+                 native_output: Callable[[Path], ContextManager[Any]] | None = None):
         self.s = settings
         self.timer = PhaseTimer()
         self.started = time.perf_counter()
@@ -85,8 +90,10 @@ class _Round:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.total_steps = 5 + len(names)
         self.step_no = 0
-        self._log_file = open(self.run_dir / "round.log", "a", encoding="utf-8")
+        self.log_path = self.run_dir / "round.log"
+        self._log_file = open(self.log_path, "a", encoding="utf-8")
         self._report = report
+        self._native_output = native_output
         self.fees: dict[str, int] = {}
 
     # -- reporting ---------------------------------------------------------------
@@ -107,7 +114,9 @@ class _Round:
 
     def run(self) -> RoundSummary:
         try:
-            return self._run()
+            with (self._native_output(self.log_path) if self._native_output
+                  else contextlib.nullcontext()):
+                return self._run()
         finally:
             self._log_file.close()
 
