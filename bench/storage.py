@@ -13,10 +13,15 @@ Variants, each in its own process (time and kernel-measured peak RSS):
 * S3, ours: the same with ``S3Storage``; plain: boto3 ``upload_file`` / ``download_file``
   (default transfer settings) of the same tar archive, made beforehand and not timed.
 
+* Before (with ``--before REV``): ours as it was at the git revision REV (its
+  ``substrate_client`` exported with ``git archive`` and put first on the workers' path),
+  timed in the same run, so a change is measured against what it replaces on the same
+  machine under the same load.
+
 Between repetitions the stored copies are deleted (unpin + ``repo gc``; delete object),
 so every upload stores the bytes anew.
 
-    python -m bench.storage [--smoke] [--repeats R] [--sizes 5m,1g]
+    python -m bench.storage [--smoke] [--repeats R] [--sizes 5m,1g] [--before REV]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import argparse
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -114,7 +120,8 @@ def worker_upload(args) -> dict[str, Any]:
     backend = _backend(args)
     with common.Meter() as meter:
         stored = upload_folder(backend, Path(args.folder))
-    return {"op": meter.result(), "path": stored.path, "hash": stored.content_hash.hex(), "size": stored.size}
+    return {"op": meter.result(), "path": stored.path, "hash": stored.content_hash.hex(), "size": stored.size,
+            "code": upload_folder.__code__.co_filename}
 
 
 def worker_download(args) -> dict[str, Any]:
@@ -123,7 +130,7 @@ def worker_download(args) -> dict[str, Any]:
     backend = _backend(args)
     with common.Meter() as meter:
         download_folder(backend, args.path, bytes.fromhex(args.hash), Path(args.dest))
-    return {"op": meter.result()}
+    return {"op": meter.result(), "code": download_folder.__code__.co_filename}
 
 
 def worker_boto_upload(args) -> dict[str, Any]:
@@ -235,7 +242,8 @@ def _op(result: dict[str, Any], nbytes: int) -> dict[str, Any]:
     return {"seconds": op["seconds"], "mb_per_s": round(nbytes / MiB / op["seconds"], 1),
             "peak_rss_mb": max(op["peak_rss_mb"], op["startup_peak_rss_mb"]),
             "work_peak_rss_mb": op["peak_rss_mb"], "rss_before_mb": op["rss_before_mb"],
-            "process_maxrss_mb": result.get("process_maxrss_mb"), "load": result.get("load_before")}
+            "process_maxrss_mb": result.get("process_maxrss_mb"), "load": result.get("load_before"),
+            "code": result.get("code")}
 
 
 def _cmd(result: dict[str, Any], nbytes: int) -> dict[str, Any]:
@@ -254,7 +262,18 @@ def _worker(task: str, d: Daemons, *argv: str) -> dict[str, Any]:
     return common.run_worker("storage", ["--task", task, *argv], env=d.env, label=f"storage {task}")
 
 
-def bench_size(size: str, d: Daemons, repeats: int, work: Path) -> dict[str, Any]:
+def export_revision(rev: str, into: Path) -> str:
+    """Put ``substrate_client`` as it was at ``rev`` under ``into``; return the full commit."""
+    commit = subprocess.run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], cwd=common.ROOT,
+                            check=True, capture_output=True, text=True).stdout.strip()
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "archive", "--format=tar", commit, "substrate_client"], cwd=common.ROOT,
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return commit
+
+
+def bench_size(size: str, d: Daemons, repeats: int, work: Path, before: Path | None = None) -> dict[str, Any]:
     folder = make_folder(size)
     nbytes, nfiles = folder_bytes(folder)
     archive = work / "plain-bundle.tar"
@@ -262,19 +281,25 @@ def bench_size(size: str, d: Daemons, repeats: int, work: Path) -> dict[str, Any
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in (
         "ipfs_ours_up", "ipfs_ours_down", "ipfs_plain_up", "ipfs_plain_down",
         "s3_ours_up", "s3_ours_down", "s3_plain_up", "s3_plain_down")}
+    kinds = ["ours"]
+    if before is not None:
+        kinds.append("before")
+        runs.update({f"{store}_before_{op}": [] for store in ("ipfs", "s3") for op in ("up", "down")})
     common.run_command(["cat", *map(str, (p for p in folder.rglob("*") if p.is_file()))], capture=False)
     api = ["--backend", "ipfs", "--api", d.kubo.api_url]
     s3 = ["--backend", "s3", "--endpoint", d.minio.endpoint_url]
     dest = work / "download"
     for rep in range(repeats):
         log(f"{size}: repetition {rep + 1}/{repeats} (load {common.load()})")
-        # IPFS, ours
-        up = _worker("upload", d, *api, "--folder", str(folder))
-        runs["ipfs_ours_up"].append(_op(up, nbytes))
-        down = _worker("download", d, *api, "--path", up["path"], "--hash", up["hash"], "--dest", str(_fresh(dest)))
-        runs["ipfs_ours_down"].append(_op(down, nbytes))
-        shutil.rmtree(dest, ignore_errors=True)
-        d.ipfs_forget(up["path"])
+        for kind in kinds:  # IPFS, ours (and ours before)
+            code = ["--code", str(before)] if kind == "before" else []
+            up = _worker("upload", d, *api, *code, "--folder", str(folder))
+            runs[f"ipfs_{kind}_up"].append(_op(up, nbytes))
+            down = _worker("download", d, *api, *code, "--path", up["path"], "--hash", up["hash"],
+                           "--dest", str(_fresh(dest)))
+            runs[f"ipfs_{kind}_down"].append(_op(down, nbytes))
+            shutil.rmtree(dest, ignore_errors=True)
+            d.ipfs_forget(up["path"])
         # IPFS, plain CLI
         add = d.ipfs_cmd("add", "-r", "-Q", "--pin=true", "--cid-version=1", "--raw-leaves", "--progress=false",
                          str(folder))
@@ -284,13 +309,15 @@ def bench_size(size: str, d: Daemons, repeats: int, work: Path) -> dict[str, Any
         runs["ipfs_plain_down"].append(_cmd(get, nbytes))
         shutil.rmtree(dest, ignore_errors=True)
         d.ipfs_forget(cid)
-        # S3, ours
-        up = _worker("upload", d, *s3, "--folder", str(folder))
-        runs["s3_ours_up"].append(_op(up, nbytes))
-        down = _worker("download", d, *s3, "--path", up["path"], "--hash", up["hash"], "--dest", str(_fresh(dest)))
-        runs["s3_ours_down"].append(_op(down, nbytes))
-        shutil.rmtree(dest, ignore_errors=True)
-        _worker("s3_delete", d, *s3)
+        for kind in kinds:  # S3, ours (and ours before)
+            code = ["--code", str(before)] if kind == "before" else []
+            up = _worker("upload", d, *s3, *code, "--folder", str(folder))
+            runs[f"s3_{kind}_up"].append(_op(up, nbytes))
+            down = _worker("download", d, *s3, *code, "--path", up["path"], "--hash", up["hash"],
+                           "--dest", str(_fresh(dest)))
+            runs[f"s3_{kind}_down"].append(_op(down, nbytes))
+            shutil.rmtree(dest, ignore_errors=True)
+            _worker("s3_delete", d, *s3)
         # S3, plain boto3 of the same archive
         runs["s3_plain_up"].append(_op(_worker("boto_upload", d, *s3, "--archive", str(archive)), nbytes))
         _fresh(dest).mkdir()
@@ -309,6 +336,7 @@ def bench_size(size: str, d: Daemons, repeats: int, work: Path) -> dict[str, Any
             "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
             "process_maxrss_mb": max(r["process_maxrss_mb"] or 0 for r in rs),
             "load": [r["load"] for r in rs],
+            "code": rs[0].get("code"),
         }
         if "work_peak_rss_mb" in rs[0]:
             variants[name]["rss_before_mb"] = round(common.median(r["rss_before_mb"] for r in rs), 1)
@@ -316,8 +344,9 @@ def bench_size(size: str, d: Daemons, repeats: int, work: Path) -> dict[str, Any
     for store in ("ipfs", "s3"):
         for op in ("up", "down"):
             # ours' throughput as a share of the plain tool's = plain time / ours time
-            ratios[f"{store}_{op}_ours_throughput_share"] = common.ratio(
-                variants[f"{store}_plain_{op}"]["seconds"], variants[f"{store}_ours_{op}"]["seconds"], 3)
+            for kind in kinds:
+                ratios[f"{store}_{op}_{kind}_throughput_share"] = common.ratio(
+                    variants[f"{store}_plain_{op}"]["seconds"], variants[f"{store}_{kind}_{op}"]["seconds"], 3)
     return {"size": size, "bytes": nbytes, "files": nfiles, "variants": variants, "ratios": ratios}
 
 
@@ -346,11 +375,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.storage", description=__doc__.split("\n")[0])
     common.common_args(parser)
     parser.add_argument("--sizes", help="comma-separated from " + ", ".join(SIZES) + " (default 5m,1g; smoke 5m)")
+    parser.add_argument("--before", metavar="REV",
+                        help="also time ours as it was at this git revision, in the same run")
     for name in ("task", "backend", "api", "endpoint", "folder", "path", "hash", "dest", "archive", "op",
-                 "profile-out"):
+                 "profile-out", "code"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
+        if args.code:  # ours as it was at an earlier revision (see --before)
+            sys.path.insert(0, args.code)
         common.write_worker_result(args.result, WORKERS[args.task](args))
         return 0
 
@@ -363,6 +396,13 @@ def main(argv: list[str] | None = None) -> int:
                             "boto3": "client.upload_file / download_file, default TransferConfig"}
     workdir = Path(tempfile.mkdtemp(prefix="storage-run-", dir=common.cache_dir()))
     rows = []
+    before = None
+    if args.before:
+        before = workdir / "before"
+        commit = export_revision(args.before, before)
+        result["parameters"]["before"] = {"revision": args.before, "commit": commit}
+        result["command"] = (f"python -m bench.storage --before {args.before}"
+                             + (" --smoke" if args.smoke else "") + " (then python -m bench --report-only)")
     try:
         d = Daemons(workdir)
         try:
@@ -370,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
                                  "minio": common.run_command([str(Path(d.ipfs).with_name("minio")), "--version"])
                                  ["stdout"].strip().splitlines()[0]}
             for size in sizes:
-                rows.append(bench_size(size, d, repeats, workdir / "work"))
+                rows.append(bench_size(size, d, repeats, workdir / "work", before))
                 result["rows"] = rows
                 common.finish_result(result, out_dir)
             for r in rows:

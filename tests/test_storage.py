@@ -519,3 +519,78 @@ def test_a_sealed_50_mb_folder_packs_and_unpacks_without_the_process_growing_30_
 
     assert report["grew_kib"] < 30 * 1024, f"peak RSS grew by {report['grew_kib']} KiB"
     assert (tmp_path / "back" / "weights.bin").stat().st_size == big_file.stat().st_size
+
+
+# --- streamed S3 uploads ------------------------------------------------------
+
+MiB = 1024 * 1024
+
+
+def test_a_streamed_s3_upload_is_keyed_by_the_sha256_of_what_pack_folder_writes(minio, tmp_path):
+    folder = make_folder(tmp_path / "task")
+    (folder / "big.bin").write_bytes(os.urandom(20 * MiB + 7))  # a multipart upload
+    packed_hash = pack_folder(folder, tmp_path / "bundle.tar")
+    backend = S3Storage("streamed", endpoint_url=minio.endpoint_url)
+    moved = []
+
+    stored = upload_folder(backend, folder, progress=moved.append)
+
+    assert stored.path == "streamed/decentralml/" + packed_hash.hex()
+    assert stored.content_hash == packed_hash and stored.size == (tmp_path / "bundle.tar").stat().st_size
+    assert sum(moved) == stored.size
+    assert backend.get_file(stored.path, tmp_path / "back.tar", packed_hash).read_bytes() == \
+        (tmp_path / "bundle.tar").read_bytes()
+    assert upload_folder(backend, folder) == stored  # stored once
+
+
+def _change_during_the_upload(monkeypatch, change):
+    """Make ``change()`` happen once the upload pass (the second read of the folder) has sent
+    its first chunk: the hash pass saw the folder as it was."""
+    import substrate_client.storage.bundle as bundle
+
+    made = []
+
+    class ChangingTar(FolderTar):
+        def _chunks(self):
+            made.append(self)
+            for i, chunk in enumerate(super()._chunks()):
+                yield chunk
+                if i == 0 and len(made) == 2:
+                    change()
+
+    monkeypatch.setattr(bundle, "FolderTar", ChangingTar)
+
+
+def _nothing_left(client, bucket: str) -> None:
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert keys == []
+    assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_a_file_shrinking_mid_upload_leaves_no_object_and_no_unfinished_upload(minio, tmp_path, monkeypatch):
+    bucket = "shrinks"
+    folder = tmp_path / "task"
+    folder.mkdir()
+    (folder / "a.bin").write_bytes(os.urandom(12 * MiB))
+    (folder / "b.bin").write_bytes(os.urandom(12 * MiB))
+    _change_during_the_upload(monkeypatch, lambda: os.truncate(folder / "b.bin", MiB))
+    backend = S3Storage(bucket, endpoint_url=minio.endpoint_url)
+
+    with pytest.raises(StorageError, match="b.bin shrank"):
+        upload_folder(backend, folder)
+
+    _nothing_left(backend._client, bucket)
+
+
+def test_a_file_changing_mid_upload_is_deleted_from_its_wrong_key(minio, tmp_path, monkeypatch):
+    folder = tmp_path / "task"
+    folder.mkdir()
+    (folder / "a.bin").write_bytes(os.urandom(12 * MiB))
+    (folder / "b.bin").write_bytes(os.urandom(12 * MiB))
+    _change_during_the_upload(monkeypatch, lambda: (folder / "b.bin").write_bytes(os.urandom(12 * MiB)))
+    backend = S3Storage("changes", endpoint_url=minio.endpoint_url)
+
+    with pytest.raises(StorageError, match="changed after they were hashed.*deleted"):
+        upload_folder(backend, folder)
+
+    _nothing_left(backend._client, "changes")

@@ -8,6 +8,7 @@ Each is refused with an error naming the limit, and nothing is left behind.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -306,3 +307,172 @@ def test_a_download_that_grows_past_its_limit_after_the_size_check_is_cut_off(bi
     finally:
         stream.close()
     assert sum(moved) <= 3 * MiB
+
+
+# --- refused mid-stream -------------------------------------------------------
+#
+# download_folder unpacks as the object arrives. Each archive below starts with a
+# harmless 3 MiB file, so the rule fires while unpacking is under way: the staging
+# folder already holds that file (seen by the progress callback), and afterwards
+# neither it nor the destination exists, and nothing else beside them changed.
+
+FIRST = 3 * MiB
+
+
+def _file(tar: tarfile.TarFile, name: str, data: bytes, **pax) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.pax_headers = pax
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _special(name: str, kind: bytes, linkname: str = ""):
+    def add(tar: tarfile.TarFile) -> None:
+        info = tarfile.TarInfo(name)
+        info.type = kind
+        info.linkname = linkname
+        tar.addfile(info)
+    return add
+
+
+def _sparse(tar: tarfile.TarFile) -> None:
+    _file(tar, "weights.bin", b"evil", **{
+        "GNU.sparse.size": str(256 * MiB), "GNU.sparse.numblocks": "1",
+        "GNU.sparse.offset": str(256 * MiB - 4), "GNU.sparse.numbytes": "4"})
+
+
+MID_STREAM = {
+    "dotdot": (lambda tar: _file(tar, "../escaped.txt", b"x"), "'..'"),
+    "nested-dotdot": (lambda tar: _file(tar, "sub/../../escaped.txt", b"x"), "'..'"),
+    "absolute": (lambda tar: _file(tar, "/tmp/decentralml-absolute.txt", b"x"), "absolute"),
+    "symlink": (_special("link", tarfile.SYMTYPE, "/etc/passwd"), "link"),
+    "hardlink": (_special("hard", tarfile.LNKTYPE, "first.bin"), "link"),
+    "char-device": (_special("tty", tarfile.CHRTYPE), "device"),
+    "fifo": (_special("pipe", tarfile.FIFOTYPE), "FIFO"),
+    "sparse": (_sparse, "weights.bin.*sparse"),
+    "huge-extended-header": (lambda tar: _file(tar, "model.bin", b"", comment="x" * (2 * MiB)), "extended header"),
+    "long-name": (lambda tar: _file(tar, "n" * 256, b"x"), "name longer"),
+    "twice": (lambda tar: _file(tar, "first.bin", b"again"), "appears twice"),
+}
+
+
+def first_then(path: Path, add=None, first: int = FIRST) -> Path:
+    """A tar of a harmless ``first.bin`` of ``first`` random bytes, then what ``add`` adds."""
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        _file(tar, "first.bin", os.urandom(first))
+        if add is not None:
+            add(tar)
+    return path
+
+
+class StagingWatch:
+    """A progress callback noting the files it sees in staging folders beside ``dest``."""
+
+    def __init__(self, dest: Path):
+        self.dest = dest
+        self.seen: set[str] = set()
+
+    def __call__(self, _moved: int) -> None:
+        for staging in self.dest.parent.glob(f".{self.dest.name}.*.partial"):
+            self.seen.update(p.name for p in staging.iterdir())
+
+
+def refused_mid_stream(backend, stored, tmp_path, error=IntegrityError, match=None, **kwargs):
+    """Download ``stored``; it must raise ``error`` after unpacking began, leaving nothing."""
+    parent = tmp_path / "downloads"
+    parent.mkdir(exist_ok=True)
+    (parent / "earlier-download").mkdir(exist_ok=True)
+    before = sorted(os.listdir(parent))
+    dest = parent / "bundle"
+    watch = StagingWatch(dest)
+
+    with pytest.raises(error, match=match) as raised:
+        download_folder(backend, stored.path, stored.content_hash, dest, progress=watch, **kwargs)
+
+    assert "first.bin" in watch.seen, "the rule fired before unpacking began"
+    assert sorted(os.listdir(parent)) == before  # no staging folder, no destination
+    return raised.value
+
+
+@pytest.mark.parametrize("case", sorted(MID_STREAM))
+def test_an_unsafe_member_arriving_mid_stream_leaves_no_staging_folder(backend, tmp_path, case):
+    add, why = MID_STREAM[case]
+    stored = backend.put_file(first_then(tmp_path / "evil.tar", add))
+
+    refused_mid_stream(backend, stored, tmp_path, match=why)
+
+    assert not (tmp_path / "escaped.txt").exists()
+    assert not Path("/tmp/decentralml-absolute.txt").exists()
+
+
+def test_too_many_members_mid_stream_leaves_no_staging_folder(backend, tmp_path, monkeypatch):
+    monkeypatch.setenv("DECENTRALML_MAX_ARCHIVE_MEMBERS", "3")
+    stored = backend.put_file(first_then(tmp_path / "many.tar", lambda tar: [
+        _file(tar, f"f{i}", b"") for i in range(5)]))
+
+    error = refused_mid_stream(backend, stored, tmp_path, match="max_archive_members = 3")
+
+    assert "DECENTRALML_MAX_ARCHIVE_MEMBERS" in str(error)
+
+
+def test_too_many_unpacked_bytes_mid_stream_leaves_no_staging_folder(backend, tmp_path, monkeypatch):
+    monkeypatch.setenv("DECENTRALML_MAX_UNPACKED_BYTES", str(4 * MiB))
+    stored = backend.put_file(first_then(tmp_path / "big.tar", lambda tar: _file(tar, "second.bin", bytes(2 * MiB))))
+
+    error = refused_mid_stream(backend, stored, tmp_path, match=f"max_unpacked_bytes = {4 * MiB}")
+
+    assert "DECENTRALML_MAX_UNPACKED_BYTES" in str(error)
+
+
+def test_a_wrong_hash_found_after_unpacking_everything_leaves_no_staging_folder(backend, tmp_path):
+    archive = first_then(tmp_path / "ok.tar", lambda tar: _file(tar, "second.bin", os.urandom(MiB)))
+    stored = backend.put_file(archive)
+    wrong = hashlib.sha256(b"what the chain says").digest()
+
+    error = refused_mid_stream(backend, dataclasses.replace(stored, content_hash=wrong), tmp_path,
+                               match=wrong.hex())
+
+    assert stored.content_hash.hex() in str(error)
+
+
+def test_an_object_shorter_than_its_recorded_size_leaves_no_staging_folder(backend, tmp_path):
+    stored = backend.put_file(first_then(tmp_path / "ok.tar"))
+
+    refused_mid_stream(backend, stored, tmp_path, match=f"not the {stored.size + 1} bytes recorded",
+                       expected_size=stored.size + 1)
+
+
+def test_an_archive_ending_inside_a_member_leaves_no_staging_folder(backend, tmp_path):
+    archive = first_then(tmp_path / "cut.tar", lambda tar: _file(tar, "second.bin", os.urandom(2 * MiB)))
+    archive.write_bytes(archive.read_bytes()[:FIRST + 5 * 512 + MiB])  # into second.bin's bytes
+    stored = backend.put_file(archive)  # its hash is that of the cut bytes: only the archive is wrong
+
+    refused_mid_stream(backend, stored, tmp_path, match="ends inside member 'second.bin'")
+
+
+def test_a_local_object_growing_past_the_limit_mid_stream_is_cut_off(tmp_path):
+    # The size is checked before fetching; should the file grow meanwhile, the stream
+    # stops at the limit and what was unpacked so far is deleted.
+    from substrate_client.errors import LimitExceededError
+    from substrate_client.storage import LocalStorage
+
+    store = LocalStorage(tmp_path / "store")
+    stored = store.put_file(first_then(tmp_path / "ok.tar", first=20 * MiB))
+    grown = []
+
+    def grow(_moved: int) -> None:
+        watch(_moved)
+        if not grown:  # the fetching thread is at most a few MiB ahead of the reader
+            with open(store.root / stored.path, "ab") as f:
+                f.write(bytes(10 * MiB))
+            grown.append(True)
+
+    parent = tmp_path / "downloads"
+    parent.mkdir()
+    dest = parent / "bundle"
+    watch = StagingWatch(dest)
+    with pytest.raises(LimitExceededError, match=f"max_bytes = {stored.size + MiB}"):
+        download_folder(store, stored.path, stored.content_hash, dest, progress=grow,
+                        max_bytes=stored.size + MiB)
+    assert "first.bin" in watch.seen
+    assert os.listdir(parent) == []
