@@ -37,7 +37,7 @@ if [ "$install" = 1 ]; then
   bash "$DML_ROOT/scripts/install.sh"
 fi
 ready=$(date +%s)
-dml_log "installed in $((ready - started))s; running the round"
+dml_log "ready in $((ready - started))s; running the round"
 
 # The main job is the `decentralml run_round` command; it starts the dev chain and the
 # storage daemons unless they run. This checkout's package, whatever the folder it runs from.
