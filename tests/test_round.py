@@ -167,3 +167,20 @@ def test_progress_is_reported_step_by_step_without_tensorflow_chatter(round_run)
     # TensorFlow's start-up chatter went to the run's log, beside the same steps.
     log = (Path(summary["run_dir"]) / "round.log").read_text()
     assert all(step in log for step in steps)
+
+
+def test_show_round_prints_a_finished_round_again(round_run, tmp_path):
+    from click.testing import CliRunner
+
+    from substrate_client.cli import cli
+
+    summary = round_run[0]
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["show_round", summary["run_dir"], "--chart", str(tmp_path / "again.png")])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.strip() == render_text(summary).strip()
+    assert (tmp_path / "again.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "not-a-summary.json").write_text("[1, 2]")
+    refused = runner.invoke(cli, ["show_round", str(tmp_path / "not-a-summary.json")])
+    assert refused.exit_code == 2
+    assert refused.stderr.strip() == f"error: {tmp_path / 'not-a-summary.json'} is not a round's summary"
