@@ -253,7 +253,7 @@ def run(count: int, repeats: int, profile_dir: Path) -> dict[str, Any]:
 
     from substrate_client import devnet
     from substrate_client.chain import Chain, connect, load_keypair
-    from substrate_client.tasks import Marketplace
+    from substrate_client.marketplace import Marketplace
 
     out: dict[str, Any] = {"count": count}
     run_dir = Path(tempfile.mkdtemp(prefix="dml-bench-chain-"))

@@ -5,7 +5,7 @@ environment, then the config file: ``DECENTRALML_CONFIG``, else
 ``$XDG_CONFIG_HOME/decentralml/config.toml`` (``~/.config`` by default)::
 
     from substrate_client import config
-    from substrate_client.tasks import Marketplace
+    from substrate_client.marketplace import Marketplace
 
     s = config.resolve({"url": "ws://127.0.0.1:9944"})   # given values win
     market = Marketplace.connect(s.url, key_file=s.key_file, **s.storage_settings())

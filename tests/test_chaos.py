@@ -12,8 +12,8 @@ import pytest
 
 from substrate_client.chain import Chain, connect
 from substrate_client.errors import StorageUnavailableError
+from substrate_client.marketplace import Marketplace
 from substrate_client.records import SubmissionStatus
-from substrate_client.tasks import Marketplace
 from tests import daemons
 from tests.chain_fixtures import UNIT, fresh_account
 from tests.faults import FaultyProxy

@@ -10,7 +10,7 @@ from substrateinterface import Keypair
 
 from substrate_client.chain import Chain, connect
 from substrate_client.errors import PalletError
-from substrate_client.tasks import Marketplace
+from substrate_client.marketplace import Marketplace
 from tests.chain_fixtures import UNIT
 
 CONTRIBUTORS = 100

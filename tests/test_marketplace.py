@@ -1,4 +1,4 @@
-"""The library API (substrate_client.tasks) against the real dev chain, Kubo and
+"""The library API (substrate_client.marketplace) against the real dev chain, Kubo and
 MinIO: bundles and results really stored, verified and sealed; bad input named,
 with no on-chain change and no partial files left behind."""
 
@@ -22,8 +22,8 @@ from substrate_client.errors import (
     StorageUnavailableError,
     UserInputError,
 )
+from substrate_client.marketplace import Marketplace
 from substrate_client.records import StorageType, SubmissionStatus, TaskStatus
-from substrate_client.tasks import Marketplace
 from tests.chain_fixtures import UNIT, fresh_account
 
 REWARD = 2 * UNIT

@@ -22,8 +22,8 @@ from substrateinterface.utils.ss58 import ss58_decode
 
 from substrate_client.chain import dev_address
 from substrate_client.demo.report import render_text
+from substrate_client.marketplace import Marketplace
 from substrate_client.records import StorageType, SubmissionStatus, TaskStatus
-from substrate_client.tasks import Marketplace
 
 REPO = Path(__file__).resolve().parent.parent
 ACCOUNTS = ("Alice", "Bob", "Charlie", "Eve")

@@ -1,6 +1,6 @@
 """The ``decentralml`` command line: parse, call the library, print.
 
-Every command is a thin layer over :class:`substrate_client.tasks.Marketplace` (and
+Every command is a thin layer over :class:`substrate_client.marketplace.Marketplace` (and
 ``review``, ``federation``, ``keys``, ``devnet``, and the main job ``demo``): it resolves
 settings, calls one library function and prints a table (or JSON with ``--json``).
 Errors become one ``error: ...`` line on stderr and an exit code: 2 for a user error

@@ -89,7 +89,7 @@ def settings(ctx: click.Context | None = None) -> CliSettings:
 
 def market(need_signer: bool = True):
     """A connected Marketplace for this invocation, closed when the command ends."""
-    from ..tasks import Marketplace
+    from ..marketplace import Marketplace
 
     ctx = click.get_current_context()
     s = settings(ctx)

@@ -21,8 +21,8 @@ from ..chain import Chain, connect, load_keypair
 from ..errors import ConfigError, DecentralMLError, UserInputError
 from ..federation.metadata import read_result_metadata
 from ..files import log_tail
+from ..marketplace import Marketplace
 from ..records import StorageType, SubmissionStatus, ValidationStrategy, parse_enum
-from ..tasks import Marketplace
 from . import example, report as report_mod, services
 from .metering import LedgerChain, PhaseTimer, TimedBackend
 from .settings import RoundSettings, default_run_dir

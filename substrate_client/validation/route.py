@@ -8,7 +8,7 @@ For each pending result the strategy selects::
 and then :func:`submit_decisions` puts every decision on-chain in one atomic batch::
 
     from substrate_client import validation
-    from substrate_client.tasks import Marketplace
+    from substrate_client.marketplace import Marketplace
 
     market = Marketplace.connect(suri="//Alice", root="/tmp/store")
     reviews = validation.validate_task_results(
