@@ -8,7 +8,6 @@ carrying the pallet's own error name and documentation.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from substrateinterface.utils.ss58 import ss58_decode
 from substrateinterface.exceptions import SubstrateRequestException
 from websocket import WebSocketException
 
+from .config import DEFAULT_URL, from_environment, signer_secret
 from .errors import (
     ChainConnectionError,
     ChainError,
@@ -33,7 +33,6 @@ from .errors import (
 log = logging.getLogger(__name__)
 
 PALLET = "DecentralML"
-DEFAULT_URL = "ws://127.0.0.1:9944"
 SS58_FORMAT = 42
 #: Seconds without a word from the node before a request counts as lost.
 RPC_TIMEOUT = 60.0
@@ -58,7 +57,7 @@ _NO_FUNDS = {"InsufficientFunds", "InsufficientFundsForDeposit", "InsufficientBa
 
 def chain_url(url: str | None = None) -> str:
     """The node to talk to: the argument, else ``DECENTRALML_URL``, else the dev chain."""
-    return url or os.environ.get("DECENTRALML_URL") or DEFAULT_URL
+    return url or from_environment().url or DEFAULT_URL
 
 
 def connect(url: str | None = None, timeout: float = RPC_TIMEOUT) -> SubstrateInterface:
@@ -100,7 +99,7 @@ def load_keypair(suri: str | None = None, key_file: str | Path | None = None) ->
             raise ConfigError(f"the signer key file {path} is empty")
         suri = lines[0].strip()
     if suri is None:
-        suri = os.environ.get("DECENTRALML_SURI")
+        suri = signer_secret()
     if not suri:
         raise ConfigError(
             "no signer: set DECENTRALML_SURI (e.g. //Alice on the dev chain, or your mnemonic) "

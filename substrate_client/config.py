@@ -12,6 +12,13 @@ environment, then the config file: ``DECENTRALML_CONFIG``, else
 
 The signer's secret is never a setting: it comes from ``DECENTRALML_SURI`` or the
 key file only (see :func:`substrate_client.chain.load_keypair`).
+
+This module is the one reader of the ``DECENTRALML_*`` variables; each table below
+names the variables of one part (the client's settings, the signer, storage limits,
+the sandbox's limits, the local services). The command line reads the sandbox's
+through click options (``envvar=``), named from :data:`SANDBOX_ENVIRONMENT`. The
+variables a bundle is given (``DECENTRALML_TASK_ID``...) are the bundle's, listed in
+:data:`substrate_client.sandbox.BUNDLE_ENVIRONMENT`.
 """
 
 from __future__ import annotations
@@ -22,10 +29,12 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from .chain import DEFAULT_URL
 from .errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+#: The node the client talks to when none is named: the local dev chain.
+DEFAULT_URL = "ws://127.0.0.1:9944"
 
 #: Each setting and the environment variable it is read from.
 ENVIRONMENT = {
@@ -40,6 +49,22 @@ ENVIRONMENT = {
 CONFIG_KEYS = ("url", "ipfs_api", "s3_endpoint", "s3_bucket", "local_store")
 #: Settings that are paths: a child process is given them absolute.
 _PATHS = ("key_file", "local_store")
+#: The signer's secret URI or mnemonic: never a setting, never in a file.
+SIGNER_VARIABLE = "DECENTRALML_SURI"
+#: Storage's limits on what comes from the other side
+#: (:class:`substrate_client.storage.StorageLimits`) and the variable each is read from.
+LIMITS_ENVIRONMENT = {
+    "max_download_bytes": "DECENTRALML_MAX_DOWNLOAD_BYTES",
+    "max_archive_members": "DECENTRALML_MAX_ARCHIVE_MEMBERS",
+    "max_unpacked_bytes": "DECENTRALML_MAX_UNPACKED_BYTES",
+}
+#: The options of running a bundle that the command line also takes from the environment.
+SANDBOX_ENVIRONMENT = {
+    "python": "DECENTRALML_BUNDLE_PYTHON",
+    "cpu_seconds": "DECENTRALML_SANDBOX_CPU_SECONDS",
+    "memory": "DECENTRALML_SANDBOX_MEMORY",
+    "timeout": "DECENTRALML_SANDBOX_TIMEOUT",
+}
 
 
 @dataclasses.dataclass
@@ -72,6 +97,25 @@ class Settings:
             if name != "url" and value:
                 env[variable] = str(Path(value).expanduser().resolve()) if name in _PATHS else value
         return env
+
+
+def read_environment(variables: Mapping[str, str], environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The values ``environ`` (default ``os.environ``) gives the ``variables`` (setting ->
+    variable name), by setting; variables unset or empty are left out."""
+    environ = os.environ if environ is None else environ
+    return {name: environ[variable] for name, variable in variables.items() if environ.get(variable)}
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings the environment gives, without the config file: what the library uses
+    for a setting it is not given (a storage backend, ``Marketplace.connect()``)."""
+    return Settings(**read_environment(ENVIRONMENT, environ))
+
+
+def signer_secret(environ: Mapping[str, str] | None = None) -> str | None:
+    """The signer's secret from :data:`SIGNER_VARIABLE`, if set (see
+    :func:`substrate_client.chain.load_keypair`; never logged)."""
+    return read_environment({"suri": SIGNER_VARIABLE}, environ).get("suri")
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -128,10 +172,10 @@ def resolve(given: Mapping[str, str | None] | None = None, *,
     unknown = sorted(set(given) - set(ENVIRONMENT))
     if unknown:
         raise TypeError(f"unknown settings {', '.join(unknown)}; known: {', '.join(ENVIRONMENT)}")
-    environ = os.environ if environ is None else environ
+    in_environment = read_environment(ENVIRONMENT, environ)
     in_file = read_config_file(path if path is not None else config_path(environ))
-    return Settings(**{name: given.get(name) or environ.get(variable) or in_file.get(name) or None
-                       for name, variable in ENVIRONMENT.items()})
+    return Settings(**{name: given.get(name) or in_environment.get(name) or in_file.get(name) or None
+                       for name in ENVIRONMENT})
 
 
 # --------------------------------------------------------------------------- local services

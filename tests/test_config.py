@@ -4,6 +4,7 @@ environment, then the config file, the same for library users as for the CLI."""
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,32 @@ def test_a_malformed_storage_limit_is_a_config_error_naming_its_variable(value):
         StorageLimits.from_environment({"DECENTRALML_MAX_ARCHIVE_MEMBERS": value})
     with pytest.raises(TypeError, match="max_files"):
         StorageLimits.from_environment({}, max_files=3)
+
+
+def test_the_library_reads_the_environment_through_config_without_the_file(tmp_path, monkeypatch):
+    from substrate_client import chain, storage
+
+    monkeypatch.setenv("DECENTRALML_CONFIG", str(write(tmp_path / "config.toml", 'url = "ws://file:1"\n')))
+    monkeypatch.setenv("DECENTRALML_LOCAL_STORE", str(tmp_path / "store"))
+    monkeypatch.delenv("DECENTRALML_URL", raising=False)
+    assert config.from_environment().url is None  # the file is the command line's, not the library's
+    assert chain.chain_url() == DEFAULT_URL
+    monkeypatch.setenv("DECENTRALML_URL", "ws://env:1")
+    assert chain.chain_url() == "ws://env:1" and chain.chain_url("ws://given:1") == "ws://given:1"
+    assert storage.backend_from_settings("local").root == tmp_path / "store"
+    monkeypatch.setenv("DECENTRALML_SURI", "//Alice")
+    assert config.signer_secret() == "//Alice"
+    assert chain.load_keypair().ss58_address == chain.dev_address("alice")
+
+
+def test_config_is_the_only_module_that_reads_decentralml_variables():
+    package = Path(config.__file__).parent
+    reads = re.compile(r"""(environ(\.get)?[(\[]|getenv\(|envvar=|setdefault\()\s*["']DECENTRALML_""")
+    found = [f"{path.relative_to(package)}:{number}"
+             for path in sorted(package.rglob("*.py")) if path.name != "config.py"
+             for number, line in enumerate(path.read_text().splitlines(), 1) if reads.search(line)]
+    assert found == []
+    tables = [config.ENVIRONMENT, config.LIMITS_ENVIRONMENT, config.SANDBOX_ENVIRONMENT,
+              config.LOCAL_ENVIRONMENT, {"suri": config.SIGNER_VARIABLE}]
+    named = [variable for table in tables for variable in table.values()]
+    assert len(named) == len(set(named))  # each variable has one meaning

@@ -12,9 +12,10 @@ from typing import Callable
 import click
 
 from .. import sandbox
+from ..chain import same_account
+from ..config import SANDBOX_ENVIRONMENT
 from ..errors import DecentralMLError, UserInputError
 from ..progress import byte_progress, folder_size
-from ..chain import same_account
 from ..records import StorageType, SubmissionStatus, Task
 from .command import command
 from .options import market, settings
@@ -59,26 +60,26 @@ def _run_options(f: Callable) -> Callable:
                      help="Names your result (default: the start of your address)."),
         click.option("--storage", type=STORAGE,
                      help="Where the result is stored (default: where the task's bundle is)."),
-        click.option("--python", "python", metavar="PATH", envvar="DECENTRALML_BUNDLE_PYTHON",
+        click.option("--python", "python", metavar="PATH", envvar=SANDBOX_ENVIRONMENT["python"],
                      help="A Python with TensorFlow and tf-keras, given to the bundle read-only "
-                          "[env DECENTRALML_BUNDLE_PYTHON; default: this client's own]."),
+                          f"[env {SANDBOX_ENVIRONMENT['python']}; default: this client's own]."),
         click.option("--allow-network", is_flag=True,
                      help="Let the bundle use the network, if its task_settings.json says it "
                           "needs it (\"NETWORK\": true). Without this flag such a task is refused "
                           "before a slot is taken; a task that does not ask gets no network."),
         click.option("--cpu-seconds", type=click.IntRange(min=1), metavar="N",
-                     envvar="DECENTRALML_SANDBOX_CPU_SECONDS", default=defaults.cpu_seconds,
+                     envvar=SANDBOX_ENVIRONMENT["cpu_seconds"], default=defaults.cpu_seconds,
                      show_default=True,
                      help="CPU time each process of the bundle may use "
-                          "[env DECENTRALML_SANDBOX_CPU_SECONDS]."),
-        click.option("--memory", type=SizeType(), metavar="SIZE", envvar="DECENTRALML_SANDBOX_MEMORY",
+                          f"[env {SANDBOX_ENVIRONMENT['cpu_seconds']}]."),
+        click.option("--memory", type=SizeType(), metavar="SIZE", envvar=SANDBOX_ENVIRONMENT["memory"],
                      default=f"{defaults.memory_bytes >> 30}G", show_default=True,
                      help="Address space each process of the bundle may use "
-                          "[env DECENTRALML_SANDBOX_MEMORY]."),
+                          f"[env {SANDBOX_ENVIRONMENT['memory']}]."),
         click.option("--timeout", type=click.IntRange(min=1), metavar="SECONDS",
-                     envvar="DECENTRALML_SANDBOX_TIMEOUT", default=int(defaults.wall_seconds),
+                     envvar=SANDBOX_ENVIRONMENT["timeout"], default=int(defaults.wall_seconds),
                      show_default=True,
-                     help="Wall-clock time the whole run may take [env DECENTRALML_SANDBOX_TIMEOUT]."),
+                     help=f"Wall-clock time the whole run may take [env {SANDBOX_ENVIRONMENT['timeout']}]."),
         click.option("--no-sandbox", is_flag=True,
                      help="Run start_task.sh WITHOUT the sandbox. It can then read every file you "
                           "can (your key file, ~/.config/decentralml, ~/.aws, ~/.ssh), write "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import devnet as devnet_mod
+from ..config import LOCAL_ENVIRONMENT
 from .command import command, group
 from .options import settings
 from .output import emit_json, note
@@ -22,8 +23,9 @@ def devnet_group() -> None:
 
 
 PORT_OPTION = click.option(
-    "--port", type=click.IntRange(1, 65535), envvar="DECENTRALML_PORT",
-    default=devnet_mod.DEFAULT_PORT, show_default=True, help="Port on 127.0.0.1 [env DECENTRALML_PORT].")
+    "--port", type=click.IntRange(1, 65535), envvar=LOCAL_ENVIRONMENT["devnet_port"],
+    default=devnet_mod.DEFAULT_PORT, show_default=True,
+    help=f"Port on 127.0.0.1 [env {LOCAL_ENVIRONMENT['devnet_port']}].")
 
 
 def _devnet_json(state: devnet_mod.DevnetStatus) -> dict:

@@ -8,9 +8,9 @@ defaults below. Every backend and the archive reader check against them.
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import ClassVar, Mapping
 
+from .. import config
 from ..errors import ConfigError, UserInputError
 
 GiB = 1024**3
@@ -35,12 +35,9 @@ class StorageLimits:
     max_archive_members: int = DEFAULT_MAX_ARCHIVE_MEMBERS
     max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES
 
-    #: Each limit and the environment variable it is read from.
-    ENVIRONMENT: ClassVar[dict[str, str]] = {
-        "max_download_bytes": "DECENTRALML_MAX_DOWNLOAD_BYTES",
-        "max_archive_members": "DECENTRALML_MAX_ARCHIVE_MEMBERS",
-        "max_unpacked_bytes": "DECENTRALML_MAX_UNPACKED_BYTES",
-    }
+    #: Each limit and the environment variable it is read from
+    #: (:data:`substrate_client.config.LIMITS_ENVIRONMENT`).
+    ENVIRONMENT: ClassVar[Mapping[str, str]] = config.LIMITS_ENVIRONMENT
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -51,20 +48,20 @@ class StorageLimits:
                          ) -> "StorageLimits":
         """The limits: each from ``given`` (if not None), then ``environ`` (default
         ``os.environ``), then the defaults. A malformed variable is a ConfigError naming it."""
-        environ = os.environ if environ is None else environ
         unknown = set(given) - set(cls.ENVIRONMENT)
         if unknown:
             raise TypeError(f"unknown limits {', '.join(sorted(unknown))}")
+        texts = config.read_environment(cls.ENVIRONMENT, environ)
         values = {}
         for name, variable in cls.ENVIRONMENT.items():
             if given.get(name) is not None:
                 values[name] = given[name]
-            elif environ.get(variable, "").strip():
-                text = environ[variable].strip().replace("_", "")
+            elif texts.get(name, "").strip():
+                text = texts[name].strip().replace("_", "")
                 if not (text.isascii() and text.isdigit()) or int(text) <= 0:
                     raise ConfigError(f"{variable} must be a whole number of "
                                       f"{'members' if 'members' in name else 'bytes'} above zero, "
-                                      f"not {environ[variable]!r}")
+                                      f"not {texts[name]!r}")
                 values[name] = int(text)
         return cls(**values)
 

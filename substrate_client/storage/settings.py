@@ -1,7 +1,8 @@
 """Building a backend from a storage type name, flags and the environment.
 
 Explicit settings win; then ``DECENTRALML_IPFS_API``, ``DECENTRALML_S3_ENDPOINT``,
-``DECENTRALML_S3_BUCKET`` and ``DECENTRALML_LOCAL_STORE``; then the defaults, which
+``DECENTRALML_S3_BUCKET`` and ``DECENTRALML_LOCAL_STORE`` (read by
+:func:`substrate_client.config.from_environment`); then the defaults, which
 match what ``scripts/storage.sh up`` starts. S3 credentials are boto3's business
 (``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` / ``AWS_PROFILE``) and never a setting.
 
@@ -10,9 +11,9 @@ The size limits on what comes from the other side live in :mod:`.limits`.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from .. import config
 from ..errors import UserInputError
 from .base import StorageBackend
 
@@ -42,21 +43,21 @@ def backend_from_settings(storage_type: str, **settings) -> StorageBackend:
             f"{kind} storage does not take {', '.join(sorted(unknown))}; "
             f"it takes {', '.join(sorted(_SETTINGS[kind]))}"
         )
-    env = os.environ
+    env = config.from_environment()
     if kind == "IPFS":
         from .ipfs import DEFAULT_API_URL, IpfsStorage
 
-        given.setdefault("api_url", env.get("DECENTRALML_IPFS_API") or DEFAULT_API_URL)
+        given.setdefault("api_url", env.ipfs_api or DEFAULT_API_URL)
         return IpfsStorage(**given)
     if kind == "S3":
         from .s3 import S3Storage
 
-        given.setdefault("bucket", env.get("DECENTRALML_S3_BUCKET") or DEFAULT_S3_BUCKET)
-        given.setdefault("endpoint_url", env.get("DECENTRALML_S3_ENDPOINT") or None)
+        given.setdefault("bucket", env.s3_bucket or DEFAULT_S3_BUCKET)
+        given.setdefault("endpoint_url", env.s3_endpoint or None)
         return S3Storage(**given)
     from .local import LocalStorage
 
-    root = given.get("root") or env.get("DECENTRALML_LOCAL_STORE") or DEFAULT_LOCAL_STORE
+    root = given.get("root") or env.local_store or DEFAULT_LOCAL_STORE
     return LocalStorage(Path(root).expanduser())
 
 
