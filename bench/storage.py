@@ -11,7 +11,8 @@ Variants, each in its own process (time and kernel-measured peak RSS):
   ``IpfsStorage`` (pack to a tar, add it over the RPC API; cat, check sha256, unpack);
   plain: ``ipfs add -r`` / ``ipfs get`` with the CLI against the same daemon.
 * S3, ours: the same with ``S3Storage``; plain: boto3 ``upload_file`` / ``download_file``
-  (default transfer settings) of the same tar archive, made beforehand and not timed.
+  (default transfer settings) of the same tar archive, made beforehand and not timed; and,
+  for context, a server-side ``copy_object`` of that archive.
 
 * Before (with ``--before REV``): ours as it was at the git revision REV (its
   ``substrate_client`` exported with ``git archive`` and put first on the workers' path),
@@ -140,6 +141,15 @@ def worker_boto_upload(args) -> dict[str, Any]:
     return {"op": meter.result()}
 
 
+def worker_boto_copy(args) -> dict[str, Any]:
+    """A server-side copy of the plain archive: what storing under a temporary key and then
+    copying to the content key would add to an upload."""
+    client = _boto_client(args)
+    with common.Meter() as meter:
+        client.copy_object(CopySource={"Bucket": BUCKET, "Key": PLAIN_KEY}, Bucket=BUCKET, Key=PLAIN_KEY + ".copy")
+    return {"op": meter.result()}
+
+
 def worker_boto_download(args) -> dict[str, Any]:
     client = _boto_client(args)
     with common.Meter() as meter:
@@ -192,8 +202,8 @@ def worker_profile(args) -> dict[str, Any]:
 
 WORKERS = {
     "upload": worker_upload, "download": worker_download, "boto_upload": worker_boto_upload,
-    "boto_download": worker_boto_download, "s3_delete": worker_s3_delete, "pack": worker_pack,
-    "profile": worker_profile,
+    "boto_download": worker_boto_download, "boto_copy": worker_boto_copy, "s3_delete": worker_s3_delete,
+    "pack": worker_pack, "profile": worker_profile,
 }
 
 
@@ -273,6 +283,19 @@ def export_revision(rev: str, into: Path) -> str:
     return commit
 
 
+def _round_trip(runs: dict[str, list], store: str, kind: str, argv_store: list[str], d: Daemons, folder: Path,
+                dest: Path, nbytes: int, before: Path | None, forget) -> None:
+    """Upload ``folder`` and download it with ours (``kind`` "before": as at --before), then forget it."""
+    code = ["--code", str(before)] if kind == "before" else []
+    up = _worker("upload", d, *argv_store, *code, "--folder", str(folder))
+    runs[f"{store}_{kind}_up"].append(_op(up, nbytes))
+    down = _worker("download", d, *argv_store, *code, "--path", up["path"], "--hash", up["hash"],
+                   "--dest", str(_fresh(dest)))
+    runs[f"{store}_{kind}_down"].append(_op(down, nbytes))
+    shutil.rmtree(dest, ignore_errors=True)
+    forget(up)
+
+
 def bench_size(size: str, d: Daemons, repeats: int, work: Path, before: Path | None = None) -> dict[str, Any]:
     folder = make_folder(size)
     nbytes, nfiles = folder_bytes(folder)
@@ -280,7 +303,7 @@ def bench_size(size: str, d: Daemons, repeats: int, work: Path, before: Path | N
     _worker("pack", d, "--folder", str(folder), "--archive", str(archive))
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in (
         "ipfs_ours_up", "ipfs_ours_down", "ipfs_plain_up", "ipfs_plain_down",
-        "s3_ours_up", "s3_ours_down", "s3_plain_up", "s3_plain_down")}
+        "s3_ours_up", "s3_ours_down", "s3_plain_up", "s3_plain_down", "s3_plain_copy")}
     kinds = ["ours"]
     if before is not None:
         kinds.append("before")
@@ -292,14 +315,8 @@ def bench_size(size: str, d: Daemons, repeats: int, work: Path, before: Path | N
     for rep in range(repeats):
         log(f"{size}: repetition {rep + 1}/{repeats} (load {common.load()})")
         for kind in kinds:  # IPFS, ours (and ours before)
-            code = ["--code", str(before)] if kind == "before" else []
-            up = _worker("upload", d, *api, *code, "--folder", str(folder))
-            runs[f"ipfs_{kind}_up"].append(_op(up, nbytes))
-            down = _worker("download", d, *api, *code, "--path", up["path"], "--hash", up["hash"],
-                           "--dest", str(_fresh(dest)))
-            runs[f"ipfs_{kind}_down"].append(_op(down, nbytes))
-            shutil.rmtree(dest, ignore_errors=True)
-            d.ipfs_forget(up["path"])
+            _round_trip(runs, "ipfs", kind, api, d, folder, dest, nbytes, before,
+                        lambda up: d.ipfs_forget(up["path"]))
         # IPFS, plain CLI
         add = d.ipfs_cmd("add", "-r", "-Q", "--pin=true", "--cid-version=1", "--raw-leaves", "--progress=false",
                          str(folder))
@@ -310,16 +327,10 @@ def bench_size(size: str, d: Daemons, repeats: int, work: Path, before: Path | N
         shutil.rmtree(dest, ignore_errors=True)
         d.ipfs_forget(cid)
         for kind in kinds:  # S3, ours (and ours before)
-            code = ["--code", str(before)] if kind == "before" else []
-            up = _worker("upload", d, *s3, *code, "--folder", str(folder))
-            runs[f"s3_{kind}_up"].append(_op(up, nbytes))
-            down = _worker("download", d, *s3, *code, "--path", up["path"], "--hash", up["hash"],
-                           "--dest", str(_fresh(dest)))
-            runs[f"s3_{kind}_down"].append(_op(down, nbytes))
-            shutil.rmtree(dest, ignore_errors=True)
-            _worker("s3_delete", d, *s3)
+            _round_trip(runs, "s3", kind, s3, d, folder, dest, nbytes, before, lambda up: _worker("s3_delete", d, *s3))
         # S3, plain boto3 of the same archive
         runs["s3_plain_up"].append(_op(_worker("boto_upload", d, *s3, "--archive", str(archive)), nbytes))
+        runs["s3_plain_copy"].append(_op(_worker("boto_copy", d, *s3), nbytes))
         _fresh(dest).mkdir()
         target = dest / "bundle.tar"
         runs["s3_plain_down"].append(_op(_worker("boto_download", d, *s3, "--dest", str(target)), nbytes))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import boto3
 import botocore.exceptions
@@ -30,16 +30,17 @@ _MiB = 1024 * 1024
 
 #: Multipart above 8 MiB, in 8 MiB parts, MAX_CONCURRENCY at a time. A file's parts are
 #: read from disk as they are sent; a stream's are read into memory, at most
-#: MAX_CONCURRENCY of them at once; downloads are one streamed GET. Memory stays a few
-#: parts (see bench/analysis/storage.md for the measured peak RSS).
+#: STREAM_PARTS_IN_MEMORY of them at once; downloads are one streamed GET. Memory stays a
+#: few parts (see bench/analysis/storage.md for the measured peak RSS).
 MAX_CONCURRENCY = 8
+STREAM_PARTS_IN_MEMORY = 4
 TRANSFER_CONFIG = TransferConfig(
     multipart_threshold=8 * _MiB,
     multipart_chunksize=8 * _MiB,
     max_concurrency=MAX_CONCURRENCY,
     max_io_queue=8,
 )
-TRANSFER_CONFIG.max_in_memory_upload_chunks = MAX_CONCURRENCY  # parts of a stream read ahead (s3transfer's)
+TRANSFER_CONFIG.max_in_memory_upload_chunks = STREAM_PARTS_IN_MEMORY  # s3transfer's own setting
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
@@ -48,6 +49,8 @@ class S3Storage(StorageBackend):
     """Objects live in ``bucket`` under ``prefix``; ``path`` is ``bucket/key``."""
 
     storage_type = "S3"
+    streams_uploads = True
+    names_objects_by_hash = True
 
     def __init__(
         self,
@@ -99,30 +102,20 @@ class S3Storage(StorageBackend):
             raise UserInputError(f"cannot read {local_path}: {e}") from e
         size = before.st_size
         key = self.prefix + content_hash.hex()
-        with self._errors(f"upload to s3://{self.bucket}/{key}"):
-            self._ensure_bucket()
-            if self._head(self.bucket, key) == size:
-                log.debug("s3://%s/%s already holds these bytes", self.bucket, key)
-                if progress:
-                    progress(size)
-            else:
-                # upload_file reads the parts from disk as they are sent (upload_fileobj
-                # would read each part into memory first).
-                self._client.upload_file(
-                    str(local_path), self.bucket, key, Config=TRANSFER_CONFIG, Callback=progress
-                )
-                try:
-                    unchanged = same_file_state(before, os.stat(local_path))
-                except OSError:
-                    unchanged = False
-                if not unchanged:
-                    # The object is named by a hash its bytes may not have: take it back.
-                    self._client.delete_object(Bucket=self.bucket, Key=key)
-                    raise StorageError(f"{local_path} changed while it was being uploaded to S3")
-        return StoredObject(self.storage_type, f"{self.bucket}/{key}", content_hash, size)
 
-    streams_uploads = True
-    names_objects_by_hash = True
+        def changed() -> str | None:
+            try:
+                if same_file_state(before, os.stat(local_path)):
+                    return None
+            except OSError:
+                pass
+            return f"{local_path} changed while it was being uploaded to S3"
+
+        # upload_file reads the parts from disk as they are sent (upload_fileobj would
+        # read each part into memory first).
+        self._store(key, size, progress, lambda: self._client.upload_file(
+            str(local_path), self.bucket, key, Config=TRANSFER_CONFIG, Callback=progress), changed)
+        return StoredObject(self.storage_type, f"{self.bucket}/{key}", content_hash, size)
 
     def put_stream(self, chunks: Iterable[bytes], progress: Progress | None = None,
                    content_hash: bytes | None = None, size: int | None = None) -> str:
@@ -130,28 +123,38 @@ class S3Storage(StorageBackend):
             raise UserInputError("S3 names an object by its sha256: give the stream's content_hash and size")
         content_hash = check_hash(content_hash)
         key = self.prefix + content_hash.hex()
+
+        def changed() -> str | None:
+            sent = (chunks.digest.digest(), chunks.size) if chunks.complete else None
+            if sent == (content_hash, size):
+                return None
+            return (f"the bytes sent to s3://{self.bucket}/{key} changed after they were hashed "
+                    f"(sha256 {content_hash.hex()}, {size} bytes, then "
+                    + (f"{sent[0].hex()}, {sent[1]} bytes" if sent else "not all of them read")
+                    + "); the object was deleted")
+
+        # A failed multipart upload is aborted by s3transfer: nothing is left of it.
+        self._store(key, size, progress, lambda: self._client.upload_fileobj(
+            _ChunkReader(chunks), self.bucket, key, Config=TRANSFER_CONFIG, Callback=progress), changed)
+        return f"{self.bucket}/{key}"
+
+    def _store(self, key: str, size: int, progress: Progress | None, send: Callable[[], None],
+               changed: Callable[[], str | None]) -> None:
+        """``send()`` the bytes to ``key`` unless it already holds ``size`` bytes; should
+        ``changed()`` then say (in words) that they changed while sent, delete them again."""
         with self._errors(f"upload to s3://{self.bucket}/{key}"):
             self._ensure_bucket()
             if self._head(self.bucket, key) == size:
                 log.debug("s3://%s/%s already holds these bytes", self.bucket, key)
                 if progress:
                     progress(size)
-                return f"{self.bucket}/{key}"
-            # A failed multipart upload is aborted by s3transfer: nothing is left of it.
-            self._client.upload_fileobj(
-                _ChunkReader(chunks), self.bucket, key, Config=TRANSFER_CONFIG, Callback=progress
-            )
-            sent = (chunks.digest.digest(), chunks.size) if chunks.complete else None
-            if sent != (content_hash, size):
-                # The object is named by a hash its bytes do not have: take it back.
+                return
+            send()
+            why = changed()
+            if why:
+                # The object is named by a hash its bytes may not have: take it back.
                 self._client.delete_object(Bucket=self.bucket, Key=key)
-                raise StorageError(
-                    f"the bytes sent to s3://{self.bucket}/{key} changed after they were hashed "
-                    f"(sha256 {content_hash.hex()}, {size} bytes, then "
-                    + (f"{sent[0].hex()}, {sent[1]} bytes" if sent else "not all of them read")
-                    + "); the object was deleted"
-                )
-        return f"{self.bucket}/{key}"
+                raise StorageError(why)
 
     def exists(self, path: str) -> bool:
         bucket, key = _split(path)
