@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 from substrateinterface import Keypair, SubstrateInterface
 
+from substrate_client import tensorflow_setup
 from substrate_client.cli import cli
 from tests.chain_fixtures import UNIT, fresh_account, submit_raw  # noqa: F401 (shared here)
 
@@ -132,8 +133,8 @@ def saved_model(tmp_path_factory) -> Path:
     """The example task's model (untrained), saved once as a SavedModel folder: the
     creator's own model (``--template``), and what a result holds."""
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("TF_USE_LEGACY_KERAS", "1")
-        env.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+        for name, value in tensorflow_setup.ENVIRONMENT.items():  # for this import only
+            env.setenv(name, value)
         from assets.model_creator import model_creator
 
         path = tmp_path_factory.mktemp("model") / "model"
