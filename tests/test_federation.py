@@ -255,6 +255,34 @@ def test_a_custom_policy_class_is_used(three_constant_models):
     np.testing.assert_array_equal(weights[BIAS0], [100.0, 100.0])
 
 
+def test_a_server_optimizer_sees_each_variable_by_key_in_model_order_and_keeps_state(three_constant_models):
+    class ServerMomentum(federation.Policy):
+        """Averages, then moves from the current global weights with momentum."""
+
+        name = "server_momentum"
+
+        def __init__(self, current):
+            self.current, self.velocity, self.keys = current, {}, []
+
+        def aggregate(self, values, sample_counts):
+            return federation.Average().aggregate(values, sample_counts)
+
+        def combine(self, key, values, sample_counts):
+            self.keys.append(key)
+            step = self.aggregate(values, sample_counts) - self.current[key]
+            self.velocity[key] = 0.5 * self.velocity.get(key, 0) + step
+            return self.current[key] + self.velocity[key]
+
+    current = {key: np.zeros(shape, dtype) for key, (shape, dtype)
+               in federation.weight_specs(three_constant_models[0]).items()}
+    policy = ServerMomentum(current)
+    first = federation.federate(three_constant_models, policy)
+    assert policy.keys == [KERNEL0, BIAS0, KERNEL1, BIAS1] == list(first)
+    np.testing.assert_allclose(first[BIAS0], [103 / 3] * 2, rtol=1e-6)  # the average, from zero
+    second = federation.federate(three_constant_models, policy)  # the same step again, with momentum
+    np.testing.assert_allclose(second[BIAS0], [1.5 * 103 / 3] * 2, rtol=1e-6)
+
+
 def test_federated_model_loads_evaluates_trains_and_saves_again(tmp_path):
     from assets.model_creator import model_creator
 

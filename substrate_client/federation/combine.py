@@ -84,7 +84,7 @@ def _combine(policy: Policy, read: Callable[[int], np.ndarray], n: int, counts: 
     work = _work_dtype(dtype)
     values = (np.asarray(read(i)).astype(work, copy=False) for i in range(n))
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught just below
-        result = np.asarray(policy.aggregate(values, counts))
+        result = np.asarray(policy.combine(key, values, counts))
     if not all_finite(result):
         raise _NotFinite(f"the federated value of {short_keys([key])} is not finite (NaN or infinity); "
                          "nothing was saved")

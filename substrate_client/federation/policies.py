@@ -8,8 +8,9 @@ this module (or :mod:`substrate_client.federation`) does not import TensorFlow.
   they hold one copy of one variable whatever the number of models;
 * :class:`Median` and :class:`TrimmedMean` need the N copies of one variable at a time.
 
-A new policy (a server optimizer, say) subclasses :class:`Policy`; pass an instance
-wherever a policy name is accepted.
+A new policy subclasses :class:`Policy`; pass an instance wherever a policy name is
+accepted. A server optimizer overrides :meth:`Policy.combine`, which also names the
+variable.
 
 Weighted federation trusts the sample counts contributors report: each is capped at
 ``max_sample_count`` (the creator's setting, default :data:`DEFAULT_MAX_SAMPLE_COUNT`,
@@ -70,6 +71,17 @@ class Policy(ABC):
     @abstractmethod
     def aggregate(self, values: Iterator[np.ndarray], sample_counts: Sequence[float]) -> np.ndarray:
         """Combine the N values of one variable into one."""
+
+    def combine(self, key: str, values: Iterator[np.ndarray], sample_counts: Sequence[float]) -> np.ndarray:
+        """Combine the N values of the variable ``key`` (its checkpoint key; for models in
+        memory, its name): what federation calls, once per variable, in model order.
+
+        By default :meth:`aggregate`. A policy that needs to know which variable it
+        combines, or keeps state per variable from round to round (a server optimizer:
+        momentum or adaptive steps applied to ``aggregate(...) - current``, with the
+        current global weights given to it when it is made), overrides this.
+        """
+        return self.aggregate(values, sample_counts)
 
     def check(self, num_models: int) -> None:
         """Raise FederationError if the policy cannot combine ``num_models`` models."""
