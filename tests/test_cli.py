@@ -294,10 +294,13 @@ def test_assign_task_run_sends_the_result_the_bundle_leaves_with_the_settings_it
         echo graph > output/result/saved_model.pb
         """)
     task_id = create(dml, creator, make_bundle(tmp_path, script), slots=1)["task_id"]
-    result = dml("--key-file", key_file, "assign_task", task_id, "--dest", tmp_path / "task", "--run")
-    ok(result)
+    sent = as_json(dml("--key-file", key_file, "--json", "assign_task", task_id, "--dest",
+                       tmp_path / "task", "--run"))
     [sub] = as_json(dml("list_task_results", task_id, "--json"))
     assert same_account(sub["contributor"], bob.ss58_address) and sub["status"] == "Pending"
+    assert (sent["submission_id"], sent["task_id"]) == (sub["submission_id"], task_id)
+    assert Path(sent["result_dir"]).resolve() == (tmp_path / "task" / "output" / "result").resolve()
+    assert sent["status"] == "Pending" and sent["result_location"] == sub["result_location"]
     assert files(Path(as_json(dml("download_task_result", sub["submission_id"], "--dest",
                                   tmp_path / "got", "--json"))["dest"])) == {
         "model.txt": b"weights\n", "saved_model.pb": b"graph\n"}
@@ -311,15 +314,17 @@ def test_an_unknown_task_exits_1_naming_task_not_found(dml, account):
     assert result.exit_code == 1 and "TaskNotFound" in one_error_line(result)
 
 
-def test_a_pallet_error_prints_its_name_and_documentation(dml, account, tmp_path):
+def test_a_pallet_error_prints_its_name_and_documentation(dml, account, substrate, tmp_path):
     creator, bob, carol = account(), account(), account()
     task_id = create(dml, creator, make_bundle(tmp_path), slots=1)["task_id"]
     ok(dml("assign_task", task_id, "--dest", tmp_path / "bob", signer=bob))
     result = dml("assign_task", task_id, "--dest", tmp_path / "carol", signer=carol)
     assert result.exit_code == 1
     line = one_error_line(result)
-    # The pallet's own explanation, as the README shows it.
-    assert line == "error: NoSlotsLeft: The task has reached its maximum number of assignments."
+    # The pallet's own explanation, as the chain's metadata carries it.
+    [docs] = [" ".join(d.strip() for d in e.docs) for e in
+              substrate.metadata.get_metadata_pallet("DecentralML").errors if e.name == "NoSlotsLeft"]
+    assert len(docs.split()) > 3 and line == f"error: NoSlotsLeft: {docs}"
     assert not (tmp_path / "carol").exists()
 
 

@@ -98,7 +98,7 @@ def test_uploads_and_downloads_draw_a_progress_bar_on_a_terminal(terminal, dml, 
 
 
 def test_every_command_of_a_task_s_life_and_its_disputes_prints_json(
-        dml, account, substrate, dev_keys, tmp_path):
+        dml, account, substrate, tmp_path):
     creator, bob, carol, dave, erin = (account() for _ in range(5))
     bundle = make_bundle(tmp_path, model_bytes=1000)
     task = create_task(dml, creator, bundle, storage="local", pays="1DML", slots=4,
@@ -118,7 +118,7 @@ def test_every_command_of_a_task_s_life_and_its_disputes_prints_json(
     appealed = as_json(dml("--json", "appeal_rejection", subs["dave"], signer=dave))
     assert appealed["submission_id"] == subs["dave"] and appealed["status"] == "Appealed"
     overturned = as_json(dml("--json", "arbitrate", subs["dave"], "--overturn",
-                             signer=dev_keys["alice"]))
+                             env={"DECENTRALML_SURI": "//Alice"}))  # the dev chain's sudo key
     assert overturned["submission_id"] == subs["dave"] and overturned["overturned"] is True
 
     shown = as_json(dml("--json", "show_task", task_id))

@@ -443,10 +443,13 @@ def test_run_task_runs_a_fetched_bundle_for_a_slot_you_hold_and_sends_its_result
     assigned = ok(chain.run("assign_task", task_id, "--dest", tmp_path / "task", signer=bob))
     submission_id = int(assigned.stdout.split()[1].rstrip(":"))
     assert f"decentralml run_task {submission_id} --bundle" in assigned.stdout
-    sent = ok(chain.run("run_task", submission_id, "--bundle", tmp_path / "task", "--shard-index", 2,
-                        "--num-shards", 3, signer=bob))
-    assert f"sent the result of submission {submission_id}" in sent.stdout
+    sent = json.loads(ok(chain.run("--json", "run_task", submission_id, "--bundle", tmp_path / "task",
+                                    "--shard-index", 2, "--num-shards", 3, signer=bob)).stdout)
+    assert (sent["submission_id"], sent["task_id"], sent["status"]) == (submission_id, task_id, "Pending")
+    assert Path(sent["result_dir"]).parent.resolve() == (tmp_path / "task" / "output").resolve()
+    assert sent["seconds"] >= 0
     [sub] = chain.submissions(task_id)
+    assert sent["result_location"] == sub["result_location"]
     assert sub["result_location"]["storage_type"] == "Local"
     got = json.loads(ok(chain.run("download_task_result", submission_id, "--dest", tmp_path / "got",
                                   "--json")).stdout)["dest"]
