@@ -36,6 +36,9 @@ class IpfsStorage(StorageBackend):
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
         self._session = requests.Session()
+        self._downloads = requests.Session()  # in HTTP/1.0, see _Http10Adapter
+        self._downloads.mount("http://", _Http10Adapter())
+        self._downloads.mount("https://", _Http10Adapter())
 
     def __repr__(self) -> str:
         return f"IpfsStorage({self.api_url!r})"
@@ -109,22 +112,22 @@ class IpfsStorage(StorageBackend):
 
     def _chunks(self, path: str, max_bytes: int) -> Iterator[bytes]:
         # The node sends at most one byte past the limit: enough to tell the object is larger.
-        response = self._post("cat", params={"arg": _cid(path), "length": max_bytes + 1}, stream=True)
+        response = self._post("cat", params={"arg": _cid(path), "length": max_bytes + 1}, stream=True,
+                              session=self._downloads)
         with response:
             announced = response.headers.get("X-Content-Length", "")
             if announced.isascii() and announced.isdigit() and int(announced) > max_bytes:
                 raise SizeLimitReached(int(announced))
             try:
-                # Whole chunks (the node's own are a few KiB): what the stream hands on is read in these.
                 while chunk := response.raw.read(CHUNK_SIZE, decode_content=True):
                     yield chunk
             except (requests.RequestException, urllib3.exceptions.HTTPError) as e:
                 raise StorageError(f"download of {path} from {self.api_url} broke off: {e}") from e
 
-    def _post(self, command: str, **kwargs) -> requests.Response:
+    def _post(self, command: str, session: requests.Session | None = None, **kwargs) -> requests.Response:
         url = f"{self.api_url}/api/v0/{command}"
         try:
-            response = self._session.post(url, timeout=(5, self.timeout), **kwargs)
+            response = (session or self._session).post(url, timeout=(5, self.timeout), **kwargs)
         except (requests.ConnectionError, requests.Timeout) as e:
             raise StorageUnavailableError(
                 f"cannot reach the IPFS (Kubo) API at {self.api_url} ({type(e).__name__}). "
@@ -144,6 +147,32 @@ class IpfsStorage(StorageBackend):
 
 class _KuboError(StorageError):
     """The node answered a command with an error."""
+
+
+class _Http10Connection(urllib3.connection.HTTPConnection):
+    _http_vsn, _http_vsn_str = 10, "HTTP/1.0"
+
+
+class _Https10Connection(urllib3.connection.HTTPSConnection):
+    _http_vsn, _http_vsn_str = 10, "HTTP/1.0"
+
+
+class _Http10Pool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _Http10Connection
+
+
+class _Https10Pool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _Https10Connection
+
+
+class _Http10Adapter(requests.adapters.HTTPAdapter):
+    """Requests in HTTP/1.0. Kubo answers ``cat`` in HTTP/1.1 chunks of a few KiB, which
+    Python's HTTP client decodes one by one (1 GiB: ~260,000 chunks, about twice the time
+    of the transfer itself); to HTTP/1.0 it sends the body as it is and then closes."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _Http10Pool, "https": _Https10Pool}
 
 
 def _cid(path: str) -> str:
