@@ -348,6 +348,7 @@ MID_STREAM = {
     "symlink": (_special("link", tarfile.SYMTYPE, "/etc/passwd"), "link"),
     "hardlink": (_special("hard", tarfile.LNKTYPE, "first.bin"), "link"),
     "char-device": (_special("tty", tarfile.CHRTYPE), "device"),
+    "block-device": (_special("disk", tarfile.BLKTYPE), "device"),
     "fifo": (_special("pipe", tarfile.FIFOTYPE), "FIFO"),
     "sparse": (_sparse, "weights.bin.*sparse"),
     "huge-extended-header": (lambda tar: _file(tar, "model.bin", b"", comment="x" * (2 * MiB)), "extended header"),
