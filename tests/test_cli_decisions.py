@@ -209,3 +209,20 @@ def test_closing_with_results_pending_is_refused_unless_the_creator_pays_them(
     # Both rewards left the creator's hold: one paid to Bob, one back to her (less the fee).
     assert creator_reserved == before[0][1] - 2 * REWARD
     assert before[0][0] + REWARD - UNIT // 10 < creator_free < before[0][0] + REWARD
+
+
+def test_the_walk_through_s_hook_rejects_an_untrained_model_saying_its_accuracy(
+        dml, account, tmp_path, saved_model):
+    creator = account()
+    task_id, [sub], _ = models_sent(dml, account, creator, tmp_path, saved_model, 1,
+                                    strategy="CustomAccept")
+
+    report = as_json(dml("--json", "validate_task_results", task_id, "--hook",
+                         CREATOR_DIR / "hooks.py:accuracy_threshold", "--template", saved_model,
+                         "--creator-dir", CREATOR_DIR, signer=creator))
+
+    [row] = report["results"]
+    assert report["submitted"] is True and row["verdict"] == "reject"
+    assert row["reason"].startswith(f"held-out accuracy {row['metrics']['accuracy']:.4f} < threshold")
+    [state] = as_json(dml("list_task_results", task_id, "--json"))
+    assert state["status"] == "Rejected" and state["rejection_reason"] == row["reason"]
