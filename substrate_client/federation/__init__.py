@@ -16,9 +16,19 @@ Four parts, each in its module:
 :mod:`.metadata` reads what a contributor writes beside its model
 (:func:`read_result_metadata`).
 
-Importing this package does not import TensorFlow: the policies and the metadata are
-here at once, and the names that need TensorFlow (:func:`federate`, ...) load their
-module on first use.
+For campaigns of several rounds:
+
+* :mod:`.optimizers`: server optimizers (:class:`FedAvg`, :class:`FedAvgM`,
+  :class:`FedAdam`) step from the previous global model towards a policy's aggregate;
+  :class:`ServerOptimized` composes one with any policy for a round, and their state
+  is saved to a file (no pickle) and loaded to resume a campaign. Pure numpy.
+* :mod:`.privacy`: differential privacy: a contributor clips and noises its update
+  (:func:`privatize_weights`), and :func:`privacy_spent` says what (epsilon, delta) R
+  rounds spend, computed by the ``dp-accounting`` library.
+
+Importing this package does not import TensorFlow: the policies, the optimizers, the
+privacy tools and the metadata are here at once, and the names that need TensorFlow
+(:func:`federate`, ...) load their module on first use.
 
 Typical use::
 
@@ -52,6 +62,16 @@ from .policies import (
     Weighted,
     make_policy,
 )
+from .optimizers import (
+    SERVER_OPTIMIZERS,
+    FedAdam,
+    FedAvg,
+    FedAvgM,
+    ServerOptimized,
+    ServerOptimizer,
+    make_server_optimizer,
+)
+from .privacy import PrivacySpent, clip_update, privacy_spent, privatize_update, privatize_weights, update_norm
 
 #: Names that need TensorFlow, and the module of this package each lives in: loaded
 #: when first used, so that importing the package does not import TensorFlow.
@@ -82,6 +102,19 @@ __all__ = [
     "POLICIES",
     "make_policy",
     "DEFAULT_MAX_SAMPLE_COUNT",
+    "ServerOptimizer",
+    "FedAvg",
+    "FedAvgM",
+    "FedAdam",
+    "SERVER_OPTIMIZERS",
+    "make_server_optimizer",
+    "ServerOptimized",
+    "update_norm",
+    "clip_update",
+    "privatize_update",
+    "privatize_weights",
+    "PrivacySpent",
+    "privacy_spent",
     *_NEEDS_TENSORFLOW,
 ]
 
