@@ -1124,8 +1124,8 @@ pub mod pallet {
 		/// - [`Error::DeadlineNotReached`] if the result is `Pending` and within its review period
 		///   (the creator may still decide).
 		/// - [`Error::NothingToClaim`] if the submission is neither `Pending` nor `PayoutOwed`.
-		/// - The currency's error (e.g. an arithmetic or token error) if an owed payment still
-		///   cannot be made; nothing changes and it can be retried later.
+		/// - The currency's error if an owed payment still cannot be made (with
+		///   pallet-balances, `Token(CannotCreate)`): nothing changes; retry later.
 		/// - [`Error::TaskNotFound`], [`Error::Overflow`]: not reachable while the submission is
 		///   stored; checked for safety.
 		#[pallet::call_index(8)]
@@ -1591,8 +1591,10 @@ pub mod pallet {
 	#[cfg(any(feature = "try-runtime", test))]
 	impl<T: Config> Pallet<T> {
 		/// The invariants of the pallet's records and of the money it holds: every
-		/// task's counters match its submissions, its escrow matches its state, and the
-		/// holds of each account under each reason equal what the records say.
+		/// task's counters match its submissions, its escrow matches its state, every
+		/// record is in its indexes and every index entry points at a record that says
+		/// the same, and the holds of each account under each reason equal what the
+		/// records say.
 		pub fn do_try_state() -> Result<(), DispatchError> {
 			use alloc::collections::btree_map::BTreeMap;
 			type Sums<T> = BTreeMap<<T as frame_system::Config>::AccountId, BalanceOf<T>>;
@@ -1695,11 +1697,65 @@ pub mod pallet {
 				Submissions::<T>::iter_keys().count() as u64 == indexed,
 				err("a submission is not indexed under its task")
 			);
-			for (task_id, _hash, submission_id) in ResultHashes::<T>::iter() {
+			for (task_id, hash, submission_id) in ResultHashes::<T>::iter() {
 				let s = Submissions::<T>::get(submission_id)
 					.ok_or(err("ResultHashes points to no submission"))?;
 				ensure!(s.task_id == task_id, err("ResultHashes under another task"));
+				ensure!(
+					s.result_location.as_ref().map(|l| l.content_hash) == Some(hash),
+					err("ResultHashes under a hash its submission did not reveal")
+				);
 			}
+			// The indexes point only at records that say the same.
+			let submission_is = |id: SubmissionId, f: &dyn Fn(&SubmissionOf<T>) -> bool| {
+				Submissions::<T>::get(id).is_some_and(|s| f(&s))
+			};
+			for task_id in OpenTasks::<T>::iter_keys() {
+				ensure!(
+					Tasks::<T>::get(task_id).is_some_and(|t| t.status == TaskStatus::Open),
+					err("OpenTasks lists a task that is not open")
+				);
+			}
+			for (creator, task_id, ()) in TasksByCreator::<T>::iter() {
+				ensure!(
+					Tasks::<T>::get(task_id).is_some_and(|t| t.creator == creator),
+					err("TasksByCreator lists a task of another creator")
+				);
+			}
+			for (task_id, submission_id, ()) in TaskSubmissions::<T>::iter() {
+				ensure!(
+					submission_is(submission_id, &|s| s.task_id == task_id),
+					err("TaskSubmissions lists a submission of another task")
+				);
+			}
+			for (who, submission_id, ()) in ContributorSubmissions::<T>::iter() {
+				ensure!(
+					submission_is(submission_id, &|s| s.contributor == who),
+					err("ContributorSubmissions lists a submission of another account")
+				);
+			}
+			for (task_id, who, submission_id) in Assignments::<T>::iter() {
+				ensure!(
+					submission_is(submission_id, &|s| s.task_id == task_id && s.contributor == who),
+					err("Assignments points to a submission of another task or account")
+				);
+			}
+			for submission_id in OwedPayouts::<T>::iter_keys() {
+				ensure!(
+					submission_is(submission_id, &|s| s.status == SubmissionStatus::PayoutOwed),
+					err("OwedPayouts lists a submission that is not owed")
+				);
+			}
+			let (next_task, next_submission) =
+				(NextTaskId::<T>::get(), NextSubmissionId::<T>::get());
+			ensure!(
+				Tasks::<T>::iter_keys().all(|id| id < next_task),
+				err("a task id at or above NextTaskId")
+			);
+			ensure!(
+				Submissions::<T>::iter_keys().all(|id| id < next_submission),
+				err("a submission id at or above NextSubmissionId")
+			);
 			let checks = [
 				(HoldReason::TaskEscrow, escrow),
 				(HoldReason::AssignmentDeposit, assignment),
