@@ -201,6 +201,7 @@ def test_a_tampered_bundle_is_never_unpacked(people, bundle, tmp_path, store_set
     with pytest.raises(IntegrityError):
         bob.assign_task(task.task_id, tmp_path / "work")
     assert not (tmp_path / "work").exists()
+    assert creator.list_task_results(task.task_id) == []  # and no slot was taken
 
 
 def test_a_bundle_escaping_its_folder_is_refused(people, tmp_path, store_settings):
