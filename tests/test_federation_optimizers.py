@@ -232,8 +232,11 @@ def test_a_state_file_with_values_that_are_not_finite_or_not_an_npz_is_refused(t
     with pytest.raises(FederationError, match="not finite"):
         federation.ServerOptimizer.load(optimizer.save(tmp_path / "nan.npz"))
     (tmp_path / "text.npz").write_text("not a zip")
-    with pytest.raises(FederationError, match="cannot read the server optimizer state"):
-        federation.ServerOptimizer.load(tmp_path / "text.npz")
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "nan.npz").read_bytes()[:200])
+    for name in ("text.npz", "array.npy", "cut.npz", "missing.npz"):
+        with pytest.raises(FederationError, match="cannot read the server optimizer state"):
+            federation.ServerOptimizer.load(tmp_path / name)
 
 
 @pytest.mark.parametrize("make, message", [

@@ -42,6 +42,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Dict, Mapping, Optional, Set, Tuple, Type, Union
@@ -221,9 +222,12 @@ class ServerOptimizer(ABC):
         """
         path = Path(path)
         try:
-            with np.load(path, allow_pickle=False) as npz:
+            loaded = np.load(path, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive")
+            with loaded as npz:
                 entries = {name: npz[name] for name in npz.files}
-        except (OSError, ValueError, EOFError) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise FederationError(f"cannot read the server optimizer state {path}: {exc}") from exc
         optimizer = _from_entries(entries, path)
         if cls is not ServerOptimizer and not isinstance(optimizer, cls):
