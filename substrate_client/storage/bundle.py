@@ -11,6 +11,7 @@ into a staging folder that becomes the destination only once the hash matched.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -211,12 +212,8 @@ def _unpack(source: "_TarSource", dest: Path, limits: StorageLimits, what: str,
     error the staging folder is deleted: ``dest`` appears complete or not at all."""
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial"))
     try:
-        try:
+        with _archive_errors(what):  # tarfile reads the first header here
             tar = tarfile.open(fileobj=source, mode="r:", tarinfo=_BoundedTarInfo)
-        except (tarfile.TarError, ValueError) as e:
-            raise UnreadableArchiveError(f"{what} is not a readable tar archive: {e}") from e
-        except _RefusedHeader as e:
-            raise IntegrityError(f"{what}: {e}") from None
         with tar:
             _extract_all(tar, source, staging, limits, what)
         if before_rename is not None:
@@ -296,8 +293,15 @@ def _extract_all(tar: tarfile.TarFile, source: _TarSource, staging: Path, limits
 
 
 def _next_member(tar: tarfile.TarFile, what: str) -> tarfile.TarInfo | None:
-    try:
+    with _archive_errors(what):
         return tar.next()
+
+
+@contextlib.contextmanager
+def _archive_errors(what: str) -> Iterator[None]:
+    """Turn what tarfile raises on a header into IntegrityError naming ``what``."""
+    try:
+        yield
     except (tarfile.TarError, ValueError) as e:
         raise UnreadableArchiveError(f"{what} is not a readable tar archive: {e}") from e
     except _RefusedHeader as e:
