@@ -211,6 +211,7 @@ def test_a_pickled_object_in_a_state_file_is_never_run(tmp_path):
     ({"format": "other"}, "does not name the format"),
     ({"version": 2}, "version 2"),
     ({"optimizer": "fedyogi"}, "unknown optimizer 'fedyogi'"),
+    ({"optimizer": ["fedavgm"]}, "unknown optimizer"),
     ({"params": {"lr": 1.0}}, "parameters"),
     ({"params": {"lr": -1.0, "momentum": 0.9}}, "lr must be greater than 0"),
     ({"rounds": -1}, "round count"),
@@ -222,7 +223,7 @@ def test_a_malformed_state_file_is_refused_with_its_problem(tmp_path, meta_chang
     state = tmp_path / "state.npz"
     np.savez(state, **{"state.json": np.frombuffer(json.dumps(meta).encode(), np.uint8),
                        "0.momentum": np.zeros(3, np.float32)})
-    with pytest.raises((FederationError, UserInputError), match=message):
+    with pytest.raises(FederationError, match=f"is not a server optimizer state: .*{message}"):
         federation.ServerOptimizer.load(state)
 
 

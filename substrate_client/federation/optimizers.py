@@ -263,7 +263,8 @@ def _from_entries(entries: Dict[str, np.ndarray], path: Path) -> ServerOptimizer
         raise bad(f"its {_META_ENTRY} does not name the format {STATE_FORMAT!r}")
     if meta.get("version") != STATE_VERSION:
         raise bad(f"version {meta.get('version')!r}, this client reads version {STATE_VERSION}")
-    kind = SERVER_OPTIMIZERS.get(meta.get("optimizer"))  # type: ignore[arg-type]
+    name = meta.get("optimizer")
+    kind = SERVER_OPTIMIZERS.get(name) if isinstance(name, str) else None
     params, rounds, keys = meta.get("params"), meta.get("rounds"), meta.get("variables")
     if kind is None:
         raise bad(f"unknown optimizer {meta.get('optimizer')!r}")
@@ -273,7 +274,10 @@ def _from_entries(entries: Dict[str, np.ndarray], path: Path) -> ServerOptimizer
         raise bad(f"the round count {rounds!r} is not a whole number")
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys) or len(set(keys)) != len(keys):
         raise bad("its variables are not a list of distinct names")
-    optimizer = kind(**params)  # checks the parameters' values
+    try:
+        optimizer = kind(**params)  # checks the parameters' values
+    except UserInputError as exc:
+        raise bad(str(exc)) from exc
     optimizer.rounds = rounds
     expected = {_META_ENTRY} | {f"{i}.{slot}" for i in range(len(keys)) for slot in kind.slots}
     if set(entries) != expected:

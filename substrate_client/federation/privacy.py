@@ -196,7 +196,7 @@ def privacy_spent(rounds: int, noise_multiplier: float, delta: float, accountant
     if name == "pld" and sigma / math.sqrt(rounds) < MIN_PLD_CAMPAIGN_NOISE:
         raise UserInputError(
             f"noise_multiplier {sigma} over {rounds} rounds is too little noise for the PLD accountant "
-            f"(noise_multiplier / sqrt(rounds) < {MIN_PLD_CAMPAIGN_NOISE}, where epsilon exceeds 24 "
+            f"(noise_multiplier / sqrt(rounds) < {MIN_PLD_CAMPAIGN_NOISE}: epsilon exceeds 24 at delta 1e-5, "
             "and the computation grows without bound): use the 'rdp' accountant")
 
     import dp_accounting  # lazy: it imports SciPy
