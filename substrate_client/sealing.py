@@ -141,6 +141,17 @@ class ResultBinding:
                 if getattr(self, name) != getattr(other, name)]
 
 
+#: How many of an object's first bytes :func:`looks_sealed` needs.
+SEALED_PREFIX_BYTES = len(_SEALED_PREFIX)
+
+
+def looks_sealed(first_bytes: bytes) -> bool:
+    """Whether an object starting with ``first_bytes`` (at least ``SEALED_PREFIX_BYTES``
+    of them) is in the sealed format: it says which way to open it, nothing about
+    whether it opens (:func:`open_sealed_file` checks that)."""
+    return bytes(first_bytes[:SEALED_PREFIX_BYTES]) == _SEALED_PREFIX
+
+
 def is_sealed(path: Path) -> bool:
     """Whether the file at ``path`` (a downloaded object, before unpacking) is sealed.
 
@@ -148,7 +159,7 @@ def is_sealed(path: Path) -> bool:
     this is False (see :func:`require_sealed`).
     """
     with open(path, "rb") as f:
-        return f.read(len(_SEALED_PREFIX)) == _SEALED_PREFIX
+        return looks_sealed(f.read(SEALED_PREFIX_BYTES))
 
 
 def require_sealed(path: Path, *, label: str | None = None) -> None:

@@ -73,6 +73,16 @@ def test_an_ordinary_file_is_not_sealed(tmp_path):
     assert not is_sealed(tmp_path / "plain")
 
 
+def test_looks_sealed_tells_a_sealed_object_from_a_tar_by_its_first_bytes(tmp_path, keypair):
+    public, _ = keypair
+    sealed = sealed_copy(tmp_path, b"payload", public)
+    first = sealed.read_bytes()[:sealing.SEALED_PREFIX_BYTES]
+    assert sealing.looks_sealed(first) and sealing.looks_sealed(memoryview(sealed.read_bytes()))
+    assert not sealing.looks_sealed(first[:-1])  # too few bytes to tell
+    assert not sealing.looks_sealed(b"")
+    assert not sealing.looks_sealed(b"model/saved_model.pb\0")  # how a tar starts
+
+
 def test_the_wrong_private_key_cannot_open_a_sealed_file(tmp_path, keypair):
     public, _ = keypair
     other = generate_keypair(tmp_path / "other_key")

@@ -7,6 +7,7 @@ import io
 import json
 import base64
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -119,14 +120,22 @@ def test_put_file_given_the_writers_hash_stores_the_same_object_without_rehashin
 
     stored = backend.put_file(src, content_hash=content_hash)
 
-    assert stored == backend.put_file(src)
+    assert same_object(stored, backend.put_file(src), backend)
     assert backend.get_file(stored.path, tmp_path / "back", content_hash).read_bytes() == src.read_bytes()
 
 
-def test_storing_the_same_bytes_twice_gives_the_same_object(backend, tmp_path):
+def same_object(a: StoredObject, b: StoredObject, backend) -> bool:
+    """The same bytes stored twice: one object on content-addressed backends (IPFS, Local);
+    on S3, which names every upload afresh, two objects with the same hash and size."""
+    if isinstance(backend, S3Storage):
+        return a.path != b.path and (a.storage_type, a.content_hash, a.size) == (b.storage_type, b.content_hash, b.size)
+    return a == b
+
+
+def test_storing_the_same_bytes_twice_gives_the_same_object_or_on_s3_two_alike(backend, tmp_path):
     src = tmp_path / "blob"
     src.write_bytes(b"same bytes")
-    assert backend.put_file(src) == backend.put_file(src)
+    assert same_object(backend.put_file(src), backend.put_file(src), backend)
 
 
 def raw_cid(data: bytes) -> str:
@@ -251,11 +260,39 @@ def test_a_tampered_s3_object_is_refused_and_never_unpacked(minio, tmp_path):
     assert leftovers(tmp_path) == []
 
 
-def test_s3_objects_are_keyed_by_prefix_and_sha256(minio, tmp_path):
+def test_s3_objects_get_a_fresh_random_key_under_the_prefix_never_their_hash(minio, tmp_path):
     src = tmp_path / "blob"
-    src.write_bytes(b"content addressed")
-    stored = S3Storage("new-bucket-made-on-demand", endpoint_url=minio.endpoint_url, prefix="p/").put_file(src)
-    assert stored.path == "new-bucket-made-on-demand/p/" + hashlib.sha256(b"content addressed").hexdigest()
+    src.write_bytes(b"named by an upload id")
+    backend = S3Storage("new-bucket-made-on-demand", endpoint_url=minio.endpoint_url, prefix="p/")
+
+    stored = [backend.put_file(src), backend.put_file(src)]
+
+    for one in stored:
+        assert re.fullmatch(r"new-bucket-made-on-demand/p/[0-9a-f]{32}\.dml", one.path), one.path
+        assert one.content_hash == hashlib.sha256(b"named by an upload id").digest()
+        assert one.content_hash.hex() not in one.path
+        assert backend.get_file(one.path, tmp_path / "back", one.content_hash).read_bytes() == src.read_bytes()
+    assert stored[0].path != stored[1].path  # no deduplication
+
+
+def test_an_object_stored_under_its_old_content_hash_key_still_downloads(minio, tmp_path):
+    """Objects stored before keys were random (``prefix + sha256 hex``) are found by the
+    path their Location records, and checked like any other."""
+    folder = make_folder(tmp_path / "task")
+    packed_hash = pack_folder(folder, tmp_path / "bundle.tar")
+    client = boto3.client("s3", endpoint_url=minio.endpoint_url)
+    client.create_bucket(Bucket="old-keys")
+    client.upload_file(str(tmp_path / "bundle.tar"), "old-keys", "decentralml/" + packed_hash.hex())
+    backend = S3Storage("old-keys", endpoint_url=minio.endpoint_url)
+    path = "old-keys/decentralml/" + packed_hash.hex()
+
+    fetched = download_folder(backend, path, packed_hash, tmp_path / "fetched",
+                              expected_size=(tmp_path / "bundle.tar").stat().st_size)
+
+    assert tree(fetched) == tree(folder)
+    with pytest.raises(IntegrityError, match=packed_hash.hex()):  # the key vouches for nothing
+        download_folder(backend, path, hashlib.sha256(b"another").digest(), tmp_path / "other")
+    assert not (tmp_path / "other").exists()
 
 
 def test_ipfs_objects_are_pinned_cidv1(kubo, tmp_path):
@@ -526,36 +563,51 @@ def test_a_sealed_50_mb_folder_packs_and_unpacks_without_the_process_growing_30_
 MiB = 1024 * 1024
 
 
-def test_a_streamed_s3_upload_is_keyed_by_the_sha256_of_what_pack_folder_writes(minio, tmp_path):
+def test_a_streamed_s3_upload_reads_the_folder_once_and_records_what_pack_folder_writes(
+        minio, tmp_path, monkeypatch):
     folder = make_folder(tmp_path / "task")
     (folder / "big.bin").write_bytes(os.urandom(20 * MiB + 7))  # a multipart upload
     packed_hash = pack_folder(folder, tmp_path / "bundle.tar")
     backend = S3Storage("streamed", endpoint_url=minio.endpoint_url)
     moved = []
+    passes = _count_passes(monkeypatch)
 
     stored = upload_folder(backend, folder, progress=moved.append)
 
-    assert stored.path == "streamed/decentralml/" + packed_hash.hex()
+    assert passes == [1]  # the tar is made once: hashed while it is sent
+    assert re.fullmatch(r"streamed/decentralml/[0-9a-f]{32}\.dml", stored.path)
     assert stored.content_hash == packed_hash and stored.size == (tmp_path / "bundle.tar").stat().st_size
     assert sum(moved) == stored.size
     assert backend.get_file(stored.path, tmp_path / "back.tar", packed_hash).read_bytes() == \
         (tmp_path / "bundle.tar").read_bytes()
-    assert upload_folder(backend, folder) == stored  # stored once
+    again = upload_folder(backend, folder)
+    assert again.path != stored.path and (again.content_hash, again.size) == (stored.content_hash, stored.size)
 
 
-def _change_during_the_upload(monkeypatch, change):
-    """Make ``change()`` happen once the upload pass (the second read of the folder) has sent
-    its first chunk: the hash pass saw the folder as it was."""
+def _count_passes(monkeypatch) -> list[int]:
+    """How many times a FolderTar is read to its end, as a one-item list."""
     import substrate_client.storage.bundle as bundle
 
-    made = []
+    passes = [0]
+
+    class CountingTar(FolderTar):
+        def _chunks(self):
+            yield from super()._chunks()
+            passes[0] += 1
+
+    monkeypatch.setattr(bundle, "FolderTar", CountingTar)
+    return passes
+
+
+def _change_during_the_upload(monkeypatch, change, after_chunk: int = 0):
+    """Make ``change()`` happen once the upload has sent chunk ``after_chunk`` (of 1 MiB)."""
+    import substrate_client.storage.bundle as bundle
 
     class ChangingTar(FolderTar):
         def _chunks(self):
-            made.append(self)
             for i, chunk in enumerate(super()._chunks()):
                 yield chunk
-                if i == 0 and len(made) == 2:
+                if i == after_chunk:
                     change()
 
     monkeypatch.setattr(bundle, "FolderTar", ChangingTar)
@@ -567,13 +619,18 @@ def _nothing_left(client, bucket: str) -> None:
     assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
-def test_a_file_shrinking_mid_upload_leaves_no_object_and_no_unfinished_upload(minio, tmp_path, monkeypatch):
-    bucket = "shrinks"
-    folder = tmp_path / "task"
+def _two_files(folder: Path) -> Path:
+    """a.bin fills the first 12 chunks of the tar; b.bin starts in chunk 12."""
     folder.mkdir()
     (folder / "a.bin").write_bytes(os.urandom(12 * MiB))
     (folder / "b.bin").write_bytes(os.urandom(12 * MiB))
-    _change_during_the_upload(monkeypatch, lambda: os.truncate(folder / "b.bin", MiB))
+    return folder
+
+
+def test_a_file_shrinking_mid_upload_leaves_no_object_and_no_unfinished_upload(minio, tmp_path, monkeypatch):
+    bucket = "shrinks"
+    folder = _two_files(tmp_path / "task")
+    _change_during_the_upload(monkeypatch, lambda: os.truncate(folder / "b.bin", MiB), after_chunk=13)
     backend = S3Storage(bucket, endpoint_url=minio.endpoint_url)
 
     with pytest.raises(StorageError, match="b.bin shrank"):
@@ -582,15 +639,81 @@ def test_a_file_shrinking_mid_upload_leaves_no_object_and_no_unfinished_upload(m
     _nothing_left(backend._client, bucket)
 
 
-def test_a_file_changing_mid_upload_is_deleted_from_its_wrong_key(minio, tmp_path, monkeypatch):
-    folder = tmp_path / "task"
-    folder.mkdir()
-    (folder / "a.bin").write_bytes(os.urandom(12 * MiB))
-    (folder / "b.bin").write_bytes(os.urandom(12 * MiB))
-    _change_during_the_upload(monkeypatch, lambda: (folder / "b.bin").write_bytes(os.urandom(12 * MiB)))
-    backend = S3Storage("changes", endpoint_url=minio.endpoint_url)
+@pytest.mark.parametrize("after_chunk", [0, 13], ids=["before-it-is-read", "while-it-is-read"])
+def test_a_file_rewritten_mid_upload_fails_it_and_leaves_no_object_and_no_unfinished_upload(
+        minio, tmp_path, monkeypatch, after_chunk):
+    bucket = f"rewritten-{after_chunk}"
+    folder = _two_files(tmp_path / "task")
+    _change_during_the_upload(monkeypatch, lambda: (folder / "b.bin").write_bytes(os.urandom(12 * MiB)),
+                              after_chunk)
+    backend = S3Storage(bucket, endpoint_url=minio.endpoint_url)
 
-    with pytest.raises(StorageError, match="changed after they were hashed.*deleted"):
+    with pytest.raises(StorageError, match="b.bin changed while it was being packed"):
         upload_folder(backend, folder)
 
-    _nothing_left(backend._client, "changes")
+    _nothing_left(backend._client, bucket)
+
+
+def test_a_rewrite_the_file_times_cannot_show_still_gives_a_location_matching_the_stored_bytes(
+        minio, tmp_path, monkeypatch):
+    """On a file system whose times are too coarse to show a rewrite, the upload cannot
+    tell: the archive may then mix old and new bytes, but the Location's sha256 and size
+    are those of exactly the bytes stored, so its download checks out."""
+    import substrate_client.storage.bundle as bundle
+
+    folder = _two_files(tmp_path / "task")
+    monkeypatch.setattr(bundle, "same_file_state", lambda before, after: True)
+    _change_during_the_upload(monkeypatch, lambda: (folder / "b.bin").write_bytes(os.urandom(12 * MiB)),
+                              after_chunk=13)
+    backend = S3Storage("coarse-times", endpoint_url=minio.endpoint_url)
+
+    stored = upload_folder(backend, folder)
+
+    bucket, key = stored.path.split("/", 1)
+    body = backend._client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert (hashlib.sha256(body).digest(), len(body)) == (stored.content_hash, stored.size)
+    fetched = download_folder(backend, stored.path, stored.content_hash, tmp_path / "fetched",
+                              expected_size=stored.size)
+    assert (fetched / "a.bin").read_bytes() == (folder / "a.bin").read_bytes()
+
+
+def test_an_object_planted_under_a_content_key_does_not_stand_in_for_an_upload(minio, tmp_path):
+    """Someone who can write to the bucket stores junk of the right size under the key a
+    content-addressed scheme would give a known folder: the upload must still store the
+    folder's bytes, so that what its Location names downloads."""
+    folder = make_folder(tmp_path / "task")
+    packed_hash = pack_folder(folder, tmp_path / "bundle.tar")
+    size = (tmp_path / "bundle.tar").stat().st_size
+    backend = S3Storage("planted", endpoint_url=minio.endpoint_url)
+    client = boto3.client("s3", endpoint_url=minio.endpoint_url)
+    client.create_bucket(Bucket="planted")
+    client.put_object(Bucket="planted", Key="decentralml/" + packed_hash.hex(), Body=b"\0" * size)
+
+    stored = upload_folder(backend, folder)
+
+    assert stored.content_hash == packed_hash and stored.size == size
+    fetched = download_folder(backend, stored.path, stored.content_hash, tmp_path / "fetched",
+                              expected_size=stored.size)
+    assert tree(fetched) == tree(folder)
+
+
+def test_the_demo_meter_counts_a_folder_download_in_the_storage_phase(tmp_path):
+    """download_folder reads through ``open_object``: the meter times that stream's reads."""
+    from substrate_client.demo.metering import PhaseTimer, TimedBackend
+
+    folder = make_folder(tmp_path / "task")
+    (folder / "big.bin").write_bytes(os.urandom(8 * MiB))
+    timer = PhaseTimer()
+    backend = TimedBackend(LocalStorage(tmp_path / "store"), timer)
+    stored = upload_folder(backend, folder)
+    uploaded = timer.totals["storage"]
+
+    with timer.phase("validation"):
+        fetched = download_folder(backend, stored.path, stored.content_hash, tmp_path / "fetched")
+
+    assert tree(fetched) == tree(folder)
+    assert uploaded > 0 and timer.totals["storage"] > uploaded  # the download was counted
+    assert timer.totals["validation"] > 0  # and unpacking between reads was not
+    with pytest.raises(IntegrityError):  # a failed download still closes its stream
+        download_folder(backend, stored.path, hashlib.sha256(b"x").digest(), tmp_path / "refused")
+    assert not (tmp_path / "refused").exists() and timer._stack == []

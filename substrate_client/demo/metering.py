@@ -8,6 +8,7 @@ inner phase only.
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from typing import Any, Iterator
 
@@ -66,11 +67,48 @@ class TimedBackend:
         with self._timer.phase("storage"):
             return self._inner.exists(*args, **kwargs)
 
+    @contextlib.contextmanager
+    def open_object(self, *args, **kwargs) -> Iterator["_TimedStream"]:
+        """The inner backend's stream, whose reads (waiting for the bytes, checking them)
+        count as storage; what the reader does with them between reads (unpacking) does not."""
+        opened = self._inner.open_object(*args, **kwargs)
+        with self._timer.phase("storage"):
+            stream = opened.__enter__()
+        try:
+            yield _TimedStream(stream, self._timer)
+        finally:
+            with self._timer.phase("storage"):  # closing stops the fetching thread
+                opened.__exit__(*sys.exc_info())
+
     def __getattr__(self, name: str):
         return getattr(self._inner, name)
 
     def __repr__(self) -> str:
         return repr(self._inner)
+
+
+class _TimedStream:
+    """An :class:`~substrate_client.storage.base.ObjectStream` whose reading is timed as storage."""
+
+    def __init__(self, inner, timer: PhaseTimer):
+        self._inner = inner
+        self._timer = timer
+
+    def _timed(name: str):
+        def call(self, *args, **kwargs):
+            with self._timer.phase("storage"):
+                return getattr(self._inner, name)(*args, **kwargs)
+        call.__name__ = name
+        return call
+
+    read_chunk = _timed("read_chunk")
+    peek = _timed("peek")
+    verify = _timed("verify")
+    save = _timed("save")
+    del _timed
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
 
 
 class LedgerChain(Chain):

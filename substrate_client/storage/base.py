@@ -62,10 +62,6 @@ class StorageBackend(abc.ABC):
     #: Whether :meth:`put_stream` can store bytes that never touch the disk.
     streams_uploads: ClassVar[bool] = False
 
-    #: Whether :meth:`put_stream` must be given the stream's sha256 before it starts
-    #: (the backend names the object by it).
-    names_objects_by_hash: ClassVar[bool] = False
-
     @abc.abstractmethod
     def put_file(
         self,
@@ -81,15 +77,15 @@ class StorageBackend(abc.ABC):
         the file did not change while it was being sent (StorageError).
         """
 
-    def put_stream(self, chunks: Iterable[bytes], progress: Progress | None = None,
-                   content_hash: bytes | None = None) -> str:
+    def put_stream(self, chunks: Iterable[bytes], progress: Progress | None = None) -> str:
         """Store the bytes ``chunks`` yields, in order, without a file; return the object's path.
 
         Only for backends with ``streams_uploads``. ``chunks`` hashes what it yields
         (like :class:`~substrate_client.storage.bundle.FolderTar`: ``digest``,
-        ``size`` and ``complete`` once read); the caller checks it was all consumed.
-        A backend that ``names_objects_by_hash`` is given ``content_hash`` (what the
-        stream will hash to) and refuses, leaving nothing stored, a stream that does not.
+        ``size`` and ``complete`` once read), so the object's sha256 is known only once
+        it is stored: no backend may name the object by it. Should the stream raise, or
+        the store fail, before the end, nothing is left stored. The caller checks the
+        stream was all consumed.
         """
         raise NotImplementedError(f"{self.storage_type} storage cannot store a stream")
 
@@ -329,8 +325,13 @@ class ObjectStream:
 
 
 def same_file_state(before: os.stat_result, after: os.stat_result) -> bool:
-    """Whether two stats of one path show the same unchanged file (inode, size, mtime)."""
-    return (before.st_ino, before.st_size, before.st_mtime_ns) == (after.st_ino, after.st_size, after.st_mtime_ns)
+    """Whether two stats of one path show the same unchanged file (inode, size, mtime, and
+    ctime, which no one can set back)."""
+    return _state(before) == _state(after)
+
+
+def _state(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def check_hash(content_hash: bytes) -> bytes:

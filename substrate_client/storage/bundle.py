@@ -23,11 +23,10 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..errors import IntegrityError, LimitExceededError, StorageError, UserInputError
-from ..sealing import _SEALED_PREFIX as SEALED_PREFIX
-from ..sealing import ResultBinding, is_sealed, open_sealed_file, seal_file
+from ..sealing import SEALED_PREFIX_BYTES, ResultBinding, is_sealed, looks_sealed, open_sealed_file, seal_file
 from ..sealing import require_sealed as require_sealed_file
 from .base import (CHUNK_SIZE, ObjectStream, Progress, StorageBackend, StoredObject, check_hash,
-                   temporary_file_beside)
+                   same_file_state, temporary_file_beside)
 from .limits import StorageLimits
 
 if TYPE_CHECKING:
@@ -118,6 +117,7 @@ class FolderTar:
             info.size = st.st_size
             pending += info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
             with open(path, "rb") as f:
+                self._check_unchanged(f, st, relative)
                 left = st.st_size
                 while left:
                     room = max(CHUNK_SIZE - len(pending), 0)
@@ -131,6 +131,7 @@ class FolderTar:
                         raise StorageError(f"{relative} shrank while it was being packed")
                     pending += data
                     left -= len(data)
+                self._check_unchanged(f, st, relative)
             remainder = st.st_size % tarfile.BLOCKSIZE
             if remainder:
                 pending += tarfile.NUL * (tarfile.BLOCKSIZE - remainder)
@@ -144,6 +145,15 @@ class FolderTar:
         if remainder:
             pending += tarfile.NUL * (tarfile.RECORDSIZE - remainder)
         yield bytes(pending)
+
+    @staticmethod
+    def _check_unchanged(f, walked: os.stat_result, relative: str) -> None:
+        """StorageError unless the open file is the one walked, as it was then (same inode,
+        size, modification and change times): its tar header, written from the walk, must
+        fit it, and the archive should be a snapshot of the folder, not a mix of versions."""
+        if not same_file_state(walked, os.fstat(f.fileno())):
+            raise StorageError(f"{relative} changed while it was being packed; pack the folder "
+                               "once nothing writes to it")
 
 
 def _walk(root: Path) -> list[tuple[str, Path, os.stat_result]]:
@@ -411,20 +421,13 @@ def upload_folder(
     if seal_to is None and (binding is not None or signer is not None):
         raise UserInputError("only a sealed result carries a binding: give seal_to as well")
     if seal_to is None and backend.streams_uploads:
-        # No temporary tar: the archive is generated into the upload and hashed on the way.
-        content_hash = size = None
-        if backend.names_objects_by_hash:
-            first = FolderTar(folder)  # a first pass for the hash that names the object
-            for _ in first:
-                pass
-            content_hash, size = first.digest.digest(), first.size
+        # No temporary tar: the archive is generated into the upload and hashed on the way,
+        # in one pass; the hash recorded is that of exactly the bytes sent.
         tar = FolderTar(folder)
-        path = backend.put_stream(tar, progress, content_hash=content_hash, size=size)
-        if content_hash is None:
-            if not tar.complete:
-                raise StorageError(f"{backend.storage_type} returned before it had read all of {folder}")
-            content_hash, size = tar.digest.digest(), tar.size
-        stored = StoredObject(backend.storage_type, path, content_hash, size)
+        path = backend.put_stream(tar, progress)
+        if not tar.complete:
+            raise StorageError(f"{backend.storage_type} returned before it had read all of {folder}")
+        stored = StoredObject(backend.storage_type, path, tar.digest.digest(), tar.size)
     else:
         with tempfile.TemporaryDirectory(prefix="decentralml-upload-") as work:
             archive = Path(work) / "bundle.tar"
@@ -487,7 +490,7 @@ def download_folder(
     with backend.open_object(path, content_hash, progress, max_bytes=max_bytes,
                              expected_size=expected_size) as stream:
         must_be_sealed = expected_binding is not None or require_sealed
-        if must_be_sealed or stream.peek(len(SEALED_PREFIX)) == SEALED_PREFIX:
+        if must_be_sealed or looks_sealed(stream.peek(SEALED_PREFIX_BYTES)):
             return _download_sealed(stream, dest, path, label, private_key, limits, expected_binding,
                                     must_be_sealed)
         try:

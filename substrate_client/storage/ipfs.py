@@ -66,8 +66,7 @@ class IpfsStorage(StorageBackend):
         digest = content_hash if content_hash is not None else body.digest.digest()
         return StoredObject(self.storage_type, cid, digest, body.file_size)
 
-    def put_stream(self, chunks: Iterable[bytes], progress: Progress | None = None,
-                   content_hash: bytes | None = None, size: int | None = None) -> str:
+    def put_stream(self, chunks: Iterable[bytes], progress: Progress | None = None) -> str:
         # The CID comes back from the node: the content hash is the caller's to compute.
         boundary = uuid.uuid4().hex
         head, tail = _multipart_framing(boundary)

@@ -2,15 +2,25 @@
 
 Credentials come only from boto3's own chain (``AWS_ACCESS_KEY_ID`` /
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, instance roles), never from
-arguments. Keys are content-addressed: ``prefix + sha256 hex``, so storing the
-same bytes twice stores them once. A streamed upload (a folder's tar, never on disk)
-is therefore hashed in a first pass and sent in a second, checked against the first.
+arguments.
+
+Every upload gets a fresh key, ``prefix + <32 random hex digits> + ".dml"``; the
+object's sha256 and size go into the :class:`StoredObject` it returns (what the
+chain records, and what every download checks). Nothing trusts a key: an object
+whose bytes were replaced fails its download's hash check whatever it is called.
+So a folder's tar is sent as it is made, hashed on the way, in one pass (the hash
+is known only at the end, and S3 cannot rename an object). What this gives up is
+deduplication: storing the same bytes twice stores two objects. It also means a
+key someone else filled beforehand is never taken for the upload. Objects stored
+under the earlier content-hash keys (``prefix + sha256 hex``) download as before:
+a download uses the recorded path, whatever its form.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -44,13 +54,15 @@ TRANSFER_CONFIG.max_in_memory_upload_chunks = STREAM_PARTS_IN_MEMORY  # s3transf
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
+#: What ends every key this client makes (after the prefix and 32 random hex digits).
+KEY_SUFFIX = ".dml"
+
 
 class S3Storage(StorageBackend):
     """Objects live in ``bucket`` under ``prefix``; ``path`` is ``bucket/key``."""
 
     storage_type = "S3"
     streams_uploads = True
-    names_objects_by_hash = True
 
     def __init__(
         self,
@@ -101,7 +113,7 @@ class S3Storage(StorageBackend):
         except OSError as e:
             raise UserInputError(f"cannot read {local_path}: {e}") from e
         size = before.st_size
-        key = self.prefix + content_hash.hex()
+        key = self._new_key()
 
         def changed() -> str | None:
             try:
@@ -109,50 +121,47 @@ class S3Storage(StorageBackend):
                     return None
             except OSError:
                 pass
-            return f"{local_path} changed while it was being uploaded to S3"
+            return f"{local_path} changed while it was being uploaded to S3; the object was deleted"
 
         # upload_file reads the parts from disk as they are sent (upload_fileobj would
         # read each part into memory first).
-        self._store(key, size, progress, lambda: self._client.upload_file(
+        self._store(key, lambda: size, lambda: self._client.upload_file(
             str(local_path), self.bucket, key, Config=TRANSFER_CONFIG, Callback=progress), changed)
         return StoredObject(self.storage_type, f"{self.bucket}/{key}", content_hash, size)
 
-    def put_stream(self, chunks: Iterable[bytes], progress: Progress | None = None,
-                   content_hash: bytes | None = None, size: int | None = None) -> str:
-        if content_hash is None or size is None:
-            raise UserInputError("S3 names an object by its sha256: give the stream's content_hash and size")
-        content_hash = check_hash(content_hash)
-        key = self.prefix + content_hash.hex()
+    def put_stream(self, chunks: Iterable[bytes], progress: Progress | None = None) -> str:
+        # One pass: the bytes are hashed (by ``chunks``) as they are sent, under a fresh key.
+        key = self._new_key()
 
         def changed() -> str | None:
-            sent = (chunks.digest.digest(), chunks.size) if chunks.complete else None
-            if sent == (content_hash, size):
+            if chunks.complete:
                 return None
-            return (f"the bytes sent to s3://{self.bucket}/{key} changed after they were hashed "
-                    f"(sha256 {content_hash.hex()}, {size} bytes, then "
-                    + (f"{sent[0].hex()}, {sent[1]} bytes" if sent else "not all of them read")
-                    + "); the object was deleted")
+            return f"the upload to s3://{self.bucket}/{key} ended before the whole stream was read"
 
-        # A failed multipart upload is aborted by s3transfer: nothing is left of it.
-        self._store(key, size, progress, lambda: self._client.upload_fileobj(
+        self._store(key, lambda: chunks.size, lambda: self._client.upload_fileobj(
             _ChunkReader(chunks), self.bucket, key, Config=TRANSFER_CONFIG, Callback=progress), changed)
         return f"{self.bucket}/{key}"
 
-    def _store(self, key: str, size: int, progress: Progress | None, send: Callable[[], None],
+    def _new_key(self) -> str:
+        """A key no one can guess or has used: 128 random bits under the prefix."""
+        return f"{self.prefix}{secrets.token_hex(16)}{KEY_SUFFIX}"
+
+    def _store(self, key: str, size: Callable[[], int], send: Callable[[], None],
                changed: Callable[[], str | None]) -> None:
-        """``send()`` the bytes to ``key`` unless it already holds ``size`` bytes; should
-        ``changed()`` then say (in words) that they changed while sent, delete them again."""
+        """``send()`` the bytes to the new ``key``; unless the store then holds ``size()``
+        bytes there and ``changed()`` says nothing (it names what changed while they were
+        sent), delete the object again and raise StorageError. A multipart upload that
+        fails is aborted by s3transfer: nothing is left of it."""
         with self._errors(f"upload to s3://{self.bucket}/{key}"):
             self._ensure_bucket()
-            if self._head(self.bucket, key) == size:
-                log.debug("s3://%s/%s already holds these bytes", self.bucket, key)
-                if progress:
-                    progress(size)
-                return
             send()
             why = changed()
+            if why is None:
+                stored = self._head(self.bucket, key)
+                if stored != size():
+                    why = (f"s3://{self.bucket}/{key} holds {stored} bytes after the upload, "
+                           f"not the {size()} sent")
             if why:
-                # The object is named by a hash its bytes may not have: take it back.
                 self._client.delete_object(Bucket=self.bucket, Key=key)
                 raise StorageError(why)
 
