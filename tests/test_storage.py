@@ -654,6 +654,30 @@ def test_a_file_rewritten_mid_upload_fails_it_and_leaves_no_object_and_no_unfini
     _nothing_left(backend._client, bucket)
 
 
+def test_an_upload_interrupted_with_ctrl_c_leaves_no_object_and_no_unfinished_upload(minio, tmp_path,
+                                                                                    monkeypatch):
+    """Ctrl-C reaches the main thread while s3transfer's threads read and send the parts."""
+    import signal
+    import threading
+
+    main = threading.main_thread().ident
+    folder = _two_files(tmp_path / "task")
+    backend = S3Storage("interrupted", endpoint_url=minio.endpoint_url)
+    under_way = []
+
+    def interrupt():
+        under_way.extend(backend._client.list_multipart_uploads(Bucket="interrupted").get("Uploads", []))
+        signal.pthread_kill(main, signal.SIGINT)
+
+    _change_during_the_upload(monkeypatch, interrupt, after_chunk=13)
+
+    with pytest.raises(KeyboardInterrupt):
+        upload_folder(backend, folder)
+
+    assert len(under_way) == 1  # interrupted mid-way through a multipart upload
+    _nothing_left(backend._client, "interrupted")
+
+
 def test_a_rewrite_the_file_times_cannot_show_still_gives_a_location_matching_the_stored_bytes(
         minio, tmp_path, monkeypatch):
     """On a file system whose times are too coarse to show a rewrite, the upload cannot
