@@ -1713,37 +1713,37 @@ pub mod pallet {
 			for task_id in OpenTasks::<T>::iter_keys() {
 				ensure!(
 					Tasks::<T>::get(task_id).is_some_and(|t| t.status == TaskStatus::Open),
-					err("OpenTasks lists a task that is not open")
+					err("an OpenTasks entry without an open task")
 				);
 			}
 			for (creator, task_id, ()) in TasksByCreator::<T>::iter() {
 				ensure!(
 					Tasks::<T>::get(task_id).is_some_and(|t| t.creator == creator),
-					err("TasksByCreator lists a task of another creator")
+					err("a TasksByCreator entry without a task of that creator")
 				);
 			}
 			for (task_id, submission_id, ()) in TaskSubmissions::<T>::iter() {
 				ensure!(
 					submission_is(submission_id, &|s| s.task_id == task_id),
-					err("TaskSubmissions lists a submission of another task")
+					err("a TaskSubmissions entry without a submission of that task")
 				);
 			}
 			for (who, submission_id, ()) in ContributorSubmissions::<T>::iter() {
 				ensure!(
 					submission_is(submission_id, &|s| s.contributor == who),
-					err("ContributorSubmissions lists a submission of another account")
+					err("a ContributorSubmissions entry without a submission of that account")
 				);
 			}
 			for (task_id, who, submission_id) in Assignments::<T>::iter() {
 				ensure!(
 					submission_is(submission_id, &|s| s.task_id == task_id && s.contributor == who),
-					err("Assignments points to a submission of another task or account")
+					err("an Assignments entry without a submission of that task and account")
 				);
 			}
 			for submission_id in OwedPayouts::<T>::iter_keys() {
 				ensure!(
 					submission_is(submission_id, &|s| s.status == SubmissionStatus::PayoutOwed),
-					err("OwedPayouts lists a submission that is not owed")
+					err("an OwedPayouts entry without an owed submission")
 				);
 			}
 			let (next_task, next_submission) =
