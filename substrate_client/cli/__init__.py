@@ -17,8 +17,8 @@ commands live beside it, one module per kind of user:
 
 - ``creator``, ``validate``: a task's creator; ``contributor``: the one who trains;
 - ``disputes``: deadlines anyone may enforce, appeals and arbitration;
-- ``reading``: anyone reading the chain; ``keys``, ``devnet``, ``bundle``, ``run_round``: set-up
-  and demo;
+- ``reading``: anyone reading the chain; ``keys``, ``devnet``, ``storage``, ``bundle``,
+  ``run_round``: set-up and demo;
 - ``command``, ``options``, ``params``, ``output``, ``amounts``, ``quiet``: what they share.
 """
 
@@ -36,6 +36,7 @@ from .keys import keys_group
 from .options import global_options
 from .reading import balance, list_task_results, list_tasks, show_task
 from .run_round import run_round, show_round
+from .storage import storage_group
 from .validate import federate, validate_task_results
 
 __all__ = ["cli", "main", "create_task_command", "assign_task_command", "send_task_result_command",
@@ -77,7 +78,7 @@ for _command in (
     # reading
     list_tasks, show_task, list_task_results, balance, show_account,
     # set-up and demo
-    keys_group, devnet_group, bundle_group, run_round, show_round,
+    keys_group, devnet_group, storage_group, bundle_group, run_round, show_round,
 ):
     cli.add_command(_command)
 del _command
