@@ -339,7 +339,7 @@ def answers(url: str, method: str = "GET") -> bool:
 
 
 def wait_ready(name: str, process: subprocess.Popen, ready: Callable[[], bool], timeout: float,
-               log_file: Path, what: str = "ready") -> None:
+               log_file: Path, what: str = "ready check") -> None:
     """Wait until ``ready()`` (an ``OSError`` counts as not yet); raises
     :class:`StorageUnavailableError` with the log's last lines if the process exits first
     or ``timeout`` seconds pass (the process is left running)."""
@@ -356,7 +356,7 @@ def wait_ready(name: str, process: subprocess.Popen, ready: Callable[[], bool], 
                 f"{log_tail(log_file)}")
         if time.monotonic() > deadline:
             raise StorageUnavailableError(
-                f"{name} did not answer at {what} within {timeout:.0f}s "
+                f"{name} did not answer ({what}) within {timeout:.0f}s "
                 f"(pid {process.pid} still running); last lines of {log_file}:\n{log_tail(log_file)}")
         time.sleep(0.3)
 

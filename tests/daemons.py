@@ -1,29 +1,28 @@
 """Start and stop real storage daemons for tests: Kubo (IPFS) and MinIO (S3).
 
-Each daemon gets a fresh directory and binds port 0 on 127.0.0.1 (the port it got is read
-back, so no other process can take it between picking and binding), and is stopped
-(and waited for) on teardown. Anything missing or failing raises DaemonError
-with a message saying what and how to fix it; the fixtures turn that into a
-test failure, never a skip.
+The pieces are :mod:`substrate_client.devstorage`'s (the binaries, a bare environment,
+Kubo's local-only configuration, waiting until ready); what is the tests' own is kept
+here: each daemon gets a fresh directory and binds port 0 on 127.0.0.1 (the port it got
+is read back, so no other process can take it between picking and binding), can be
+started again on the same port (chaos tests), and is stopped (and waited for) on
+teardown. Anything missing or failing raises DaemonError with a message saying what and
+how to fix it; the fixtures turn that into a test failure, never a skip.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
-REPO = Path(__file__).resolve().parent.parent
-INSTALL_SCRIPT = "scripts/install_storage_daemons.sh"
-GOBIN = Path(os.environ.get("DECENTRALML_CACHE", "~/.cache/decentralml")).expanduser() / "go" / "bin"
+from substrate_client import devstorage
+from substrate_client.errors import DecentralMLError
+from substrate_client.files import log_tail
 
 MINIO_USER = "decentralml-test"
 MINIO_PASSWORD = "decentralml-test-secret"
@@ -33,18 +32,18 @@ class DaemonError(RuntimeError):
     """A daemon's binary is missing, or it did not start."""
 
 
+@contextlib.contextmanager
+def _as_daemon_error():
+    try:
+        yield
+    except DecentralMLError as error:
+        raise DaemonError(str(error)) from None
+
+
 def find_binary(name: str) -> Path:
     """The daemon binary built by the install script, else one on PATH."""
-    built = GOBIN / name
-    if built.is_file() and os.access(built, os.X_OK):
-        return built
-    on_path = shutil.which(name)
-    if on_path:
-        return Path(on_path)
-    raise DaemonError(
-        f"the `{name}` binary is missing: not in {GOBIN} nor on PATH. "
-        f"Build it with `{INSTALL_SCRIPT}` (from {REPO})."
-    )
+    with _as_daemon_error():
+        return devstorage.find_binary(name)
 
 
 def free_port() -> int:
@@ -85,9 +84,7 @@ class Daemon:
     ready: object = None
 
     def log_tail(self, lines: int = 20) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return "(no log)"
+        return log_tail(self.log_path, lines)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -105,22 +102,11 @@ class Daemon:
         self.wait_until(self.ready, timeout, "ready again")
 
     def wait_until(self, ready, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise DaemonError(
-                    f"{self.name} exited with code {self.process.returncode} before {what}; "
-                    f"its log ({self.log_path}) ends:\n{self.log_tail()}"
-                )
-            with contextlib.suppress(requests.RequestException):
-                if ready():
-                    return
-            time.sleep(0.2)
-        self.stop()
-        raise DaemonError(
-            f"{self.name} did not get {what} within {timeout:.0f}s; its log ({self.log_path}) ends:\n"
-            f"{self.log_tail()}"
-        )
+        try:
+            devstorage.wait_ready(self.name, self.process, ready, timeout, self.log_path, what)
+        except DecentralMLError as error:
+            self.stop()
+            raise DaemonError(str(error)) from None
 
 
 @dataclass
@@ -134,35 +120,20 @@ class Minio(Daemon):
 
 
 def _spawn(argv: list, env: dict, log_path: Path) -> subprocess.Popen:
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            [str(a) for a in argv],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _run(argv: list, env: dict, what: str) -> None:
-    result = subprocess.run(
-        [str(a) for a in argv], env=env, capture_output=True, text=True, timeout=60
-    )
-    if result.returncode != 0:
-        raise DaemonError(f"{what} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}")
+    # In the test's own session: a Ctrl-C stops it with the tests.
+    return devstorage.spawn(argv, env, log_path, detach=False)
 
 
 def start_kubo(workdir: Path, timeout: float = 60) -> Kubo:
-    """A Kubo node in ``workdir`` (``--profile test``, offline), its API on a free local port."""
+    """A Kubo node in ``workdir`` (offline, local only), its API on a free local port."""
     ipfs = find_binary("ipfs")
     workdir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, IPFS_PATH=str(workdir / "ipfs"), IPFS_TELEMETRY="off")
-    _run([ipfs, "init", "--profile", "test"], env, "ipfs init")
-    # Kubo binds the ports it is given as 0 and writes the API's address to $IPFS_PATH/api.
-    _run([ipfs, "config", "Addresses.API", "/ip4/127.0.0.1/tcp/0"], env, "ipfs config")
-    _run([ipfs, "config", "Addresses.Gateway", "/ip4/127.0.0.1/tcp/0"], env, "ipfs config")
-    api_file = workdir / "ipfs" / "api"
+    env = devstorage.kubo_env(workdir / "ipfs")
     log_path = workdir / "kubo.log"
+    # Kubo binds the ports it is given as 0 and writes the API's address to $IPFS_PATH/api.
+    with _as_daemon_error():
+        devstorage.prepare_kubo(ipfs, env, log_path, api_port=0, gateway_port=0)
+    api_file = workdir / "ipfs" / "api"
     argv = [ipfs, "daemon", "--offline"]
     kubo = Kubo("Kubo", _spawn(argv, env, log_path), log_path, env, argv)
 
@@ -177,22 +148,16 @@ def start_kubo(workdir: Path, timeout: float = 60) -> Kubo:
     kubo.ready = ready
     kubo.wait_until(ready, timeout, "its API answering")
     # Started again (chaos tests), it must come back on the same port.
-    _run([ipfs, "config", "Addresses.API", f"/ip4/127.0.0.1/tcp/{kubo.api_url.rsplit(':', 1)[1]}"],
-         env, "ipfs config")
+    with _as_daemon_error():
+        devstorage.set_kubo_ports(ipfs, env, log_path, int(kubo.api_url.rsplit(":", 1)[1]))
     return kubo
 
 
 def start_minio(workdir: Path, timeout: float = 60) -> Minio:
     """A MinIO server on a free local port, with data in ``workdir`` and test credentials."""
     minio = find_binary("minio")
-    env = dict(
-        os.environ,
-        MINIO_ROOT_USER=MINIO_USER,
-        MINIO_ROOT_PASSWORD=MINIO_PASSWORD,
-        MINIO_BROWSER="off",
-        MINIO_UPDATE="off",
-        HOME=str(workdir),  # MinIO keeps its own config under ~/.minio
-    )
+    # MinIO keeps its own config under ~/.minio.
+    env = devstorage.minio_env(MINIO_USER, MINIO_PASSWORD, HOME=str(workdir))
     data = workdir / "data"
     data.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "minio.log"
