@@ -619,6 +619,11 @@ def _nothing_left(client, bucket: str) -> None:
     assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
+#: A chunk of the tar in the middle of b.bin (see _two_files), read once the first two
+#: 8 MiB parts have been read and the multipart upload has started.
+MID_B = 17
+
+
 def _two_files(folder: Path) -> Path:
     """a.bin fills the first 12 chunks of the tar; b.bin starts in chunk 12."""
     folder.mkdir()
@@ -630,16 +635,23 @@ def _two_files(folder: Path) -> Path:
 def test_a_file_shrinking_mid_upload_leaves_no_object_and_no_unfinished_upload(minio, tmp_path, monkeypatch):
     bucket = "shrinks"
     folder = _two_files(tmp_path / "task")
-    _change_during_the_upload(monkeypatch, lambda: os.truncate(folder / "b.bin", MiB), after_chunk=13)
     backend = S3Storage(bucket, endpoint_url=minio.endpoint_url)
+    under_way = []
+
+    def shrink():
+        under_way.extend(backend._client.list_multipart_uploads(Bucket=bucket).get("Uploads", []))
+        os.truncate(folder / "b.bin", MiB)
+
+    _change_during_the_upload(monkeypatch, shrink, after_chunk=MID_B)
 
     with pytest.raises(StorageError, match="b.bin shrank"):
         upload_folder(backend, folder)
 
+    assert len(under_way) == 1  # it failed mid-way through a multipart upload
     _nothing_left(backend._client, bucket)
 
 
-@pytest.mark.parametrize("after_chunk", [0, 13], ids=["before-it-is-read", "while-it-is-read"])
+@pytest.mark.parametrize("after_chunk", [0, MID_B], ids=["before-it-is-read", "while-it-is-read"])
 def test_a_file_rewritten_mid_upload_fails_it_and_leaves_no_object_and_no_unfinished_upload(
         minio, tmp_path, monkeypatch, after_chunk):
     bucket = f"rewritten-{after_chunk}"
@@ -656,7 +668,7 @@ def test_a_file_rewritten_mid_upload_fails_it_and_leaves_no_object_and_no_unfini
 
 def test_an_upload_interrupted_with_ctrl_c_leaves_no_object_and_no_unfinished_upload(minio, tmp_path,
                                                                                     monkeypatch):
-    """Ctrl-C reaches the main thread while s3transfer's threads read and send the parts."""
+    """Ctrl-C reaches the main thread while parts are being sent."""
     import signal
     import threading
 
@@ -669,7 +681,7 @@ def test_an_upload_interrupted_with_ctrl_c_leaves_no_object_and_no_unfinished_up
         under_way.extend(backend._client.list_multipart_uploads(Bucket="interrupted").get("Uploads", []))
         signal.pthread_kill(main, signal.SIGINT)
 
-    _change_during_the_upload(monkeypatch, interrupt, after_chunk=13)
+    _change_during_the_upload(monkeypatch, interrupt, after_chunk=MID_B)
 
     with pytest.raises(KeyboardInterrupt):
         upload_folder(backend, folder)
@@ -688,7 +700,7 @@ def test_a_rewrite_the_file_times_cannot_show_still_gives_a_location_matching_th
     folder = _two_files(tmp_path / "task")
     monkeypatch.setattr(bundle, "same_file_state", lambda before, after: True)
     _change_during_the_upload(monkeypatch, lambda: (folder / "b.bin").write_bytes(os.urandom(12 * MiB)),
-                              after_chunk=13)
+                              after_chunk=MID_B)
     backend = S3Storage("coarse-times", endpoint_url=minio.endpoint_url)
 
     stored = upload_folder(backend, folder)

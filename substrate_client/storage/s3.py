@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -38,19 +39,20 @@ log = logging.getLogger(__name__)
 
 _MiB = 1024 * 1024
 
-#: Multipart above 8 MiB, in 8 MiB parts, MAX_CONCURRENCY at a time. A file's parts are
-#: read from disk as they are sent; a stream's are read into memory, at most
-#: STREAM_PARTS_IN_MEMORY of them at once; downloads are one streamed GET. Memory stays a
-#: few parts (see bench/analysis/storage.md for the measured peak RSS).
+#: Multipart above 8 MiB, in 8 MiB parts. A file's parts are read from disk as they are
+#: sent, MAX_CONCURRENCY at a time (s3transfer); a stream's are read into memory and sent
+#: as they are made, at most STREAM_PARTS_IN_MEMORY of them at once; downloads are one
+#: streamed GET. Memory stays a few parts (see bench/analysis/storage.md for the measured
+#: peak RSS).
+PART_SIZE = 8 * _MiB
 MAX_CONCURRENCY = 8
 STREAM_PARTS_IN_MEMORY = 4
 TRANSFER_CONFIG = TransferConfig(
-    multipart_threshold=8 * _MiB,
-    multipart_chunksize=8 * _MiB,
+    multipart_threshold=PART_SIZE,
+    multipart_chunksize=PART_SIZE,
     max_concurrency=MAX_CONCURRENCY,
     max_io_queue=8,
 )
-TRANSFER_CONFIG.max_in_memory_upload_chunks = STREAM_PARTS_IN_MEMORY  # s3transfer's own setting
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
@@ -138,9 +140,55 @@ class S3Storage(StorageBackend):
                 return None
             return f"the upload to s3://{self.bucket}/{key} ended before the whole stream was read"
 
-        self._store(key, lambda: chunks.size, lambda: self._client.upload_fileobj(
-            _ChunkReader(chunks), self.bucket, key, Config=TRANSFER_CONFIG, Callback=progress), changed)
+        self._store(key, lambda: chunks.size, lambda: self._send_stream(key, chunks, progress), changed)
         return f"{self.bucket}/{key}"
+
+    def _send_stream(self, key: str, chunks: Iterable[bytes], progress: Progress | None) -> None:
+        """Send the stream in parts of ``PART_SIZE`` as it is read, up to
+        ``STREAM_PARTS_IN_MEMORY`` of them at once, each part's bytes in one request (no
+        file-like wrapper read 8 KiB at a time). Whatever stops it (the stream, the store,
+        Ctrl-C) aborts the multipart upload once no part is in flight: nothing is left."""
+        reader = _ChunkReader(chunks)
+        first = reader.read(PART_SIZE)
+        second = reader.read(PART_SIZE)
+        if not second:  # one part: a plain PUT
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=first)
+            if progress:
+                progress(len(first))
+            return
+        upload_id = self._client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+
+        def send(number: int, body: bytes) -> dict:
+            etag = self._client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id,
+                                            PartNumber=number, Body=body)["ETag"]
+            if progress:
+                progress(len(body))
+            return {"PartNumber": number, "ETag": etag}
+
+        pool = ThreadPoolExecutor(STREAM_PARTS_IN_MEMORY, thread_name_prefix="decentralml-upload")
+        try:
+            sent: list[dict] = []
+            in_flight: set = set()
+            number, body = 1, first
+            while body:
+                if len(in_flight) >= STREAM_PARTS_IN_MEMORY:
+                    finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    sent.extend(f.result() for f in finished)
+                in_flight.add(pool.submit(send, number, body))
+                number, body = number + 1, (second if number == 1 else reader.read(PART_SIZE))
+            sent.extend(f.result() for f in wait(in_flight)[0])
+            pool.shutdown()
+            self._client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id,
+                MultipartUpload={"Parts": sorted(sent, key=lambda part: part["PartNumber"])})
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # no part may land after the abort
+            try:
+                self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            except Exception as e:  # noqa: BLE001 - the first error is the one to report
+                log.warning("could not abort the multipart upload of s3://%s/%s (id %s): %s",
+                            self.bucket, key, upload_id, e)
+            raise
 
     def _new_key(self) -> str:
         """A key no one can guess or has used: 128 random bits under the prefix."""
@@ -222,8 +270,8 @@ class S3Storage(StorageBackend):
 
 
 class _ChunkReader:
-    """A file-like ``read`` over an iterable of chunks, for ``upload_fileobj``: each read
-    returns exactly the bytes asked for (s3transfer makes its parts of them) until the end."""
+    """A file-like ``read`` over an iterable of chunks: each read returns exactly the bytes
+    asked for (a part) until the end."""
 
     def __init__(self, chunks: Iterable[bytes]):
         self._chunks = iter(chunks)
