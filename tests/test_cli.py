@@ -452,9 +452,10 @@ def test_validating_with_a_hook_decides_in_one_batch_and_a_broken_hook_rejects_t
     assert states == {subs["good"]: "Accepted", subs["small"]: "Rejected", subs["boom"]: "Rejected",
                       subs["later"]: "Pending"}
 
-    # By hand, as a table: the result the hook left pending is accepted at the prompt.
-    table = ok(dml("validate_task_results", task_id, "--result-key-file", key, "--no-evaluate",
-                   "--template", saved_model, signer=creator, input="a\n"))
+    # By hand, as a table: the result the hook left pending is accepted by its id (a
+    # CustomAccept task is never decided at a prompt).
+    table = ok(dml("validate_task_results", task_id, "--accept", subs["later"], "--result-key-file", key,
+                   "--no-evaluate", "--template", saved_model, signer=creator))
     assert "accept" in table.stdout and str(subs["later"]) in table.stdout
     states = {s["submission_id"]: s["status"] for s in as_json(dml("list_task_results", task_id, "--json"))}
     assert states[subs["later"]] == "Accepted"

@@ -226,3 +226,18 @@ def test_the_walk_through_s_hook_rejects_an_untrained_model_saying_its_accuracy(
     assert row["reason"].startswith(f"held-out accuracy {row['metrics']['accuracy']:.4f} < threshold")
     [state] = as_json(dml("list_task_results", task_id, "--json"))
     assert state["status"] == "Rejected" and state["rejection_reason"] == row["reason"]
+
+
+def test_a_custom_accept_task_is_judged_by_a_hook_never_by_a_prompt(
+        dml, account, substrate, tmp_path, saved_model):
+    creator = account()
+    task_id, subs, who = models_sent(dml, account, creator, tmp_path, saved_model, 1,
+                                     strategy="CustomAccept")
+    before = balances(substrate, creator, *who)
+
+    refused = dml("validate_task_results", task_id, "--no-evaluate", signer=creator, input="a\n")
+
+    assert refused.exit_code == 2
+    assert "CustomAccept" in one_error_line(refused) and "--hook" in one_error_line(refused)
+    assert statuses(dml, task_id) == {subs[0]: "Pending"}
+    assert balances(substrate, creator, *who) == before

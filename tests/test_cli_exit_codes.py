@@ -101,6 +101,8 @@ def _long(n: int) -> str:
 
 # Each case: (id, make(world, substrate) -> (args, signer), the words the error must hold,
 # or a function of the world giving them).
+WALK_THROUGH_HOOK = Path(__file__).resolve().parent.parent / "assets" / "model_creator" / "hooks.py"
+
 CASES = [
     # creating a task
     ("create: an amount that is not one",
@@ -210,6 +212,9 @@ CASES = [
     ("validate: a hook and ids together",
      lambda w, s: (["validate_task_results", w.task, "--hook", "x.py:f", "--accept", w.pending],
                    w.creator), ["--hook"]),
+    ("validate: a hook on a ManualAccept task",
+     lambda w, s: (["validate_task_results", w.task, "--hook", f"{WALK_THROUGH_HOOK}:accuracy_threshold",
+                    "--no-evaluate"], w.creator), ["ManualAccept", "--hook"]),
     ("validate: a hook file that does not exist",
      lambda w, s: (["validate_task_results", w.task, "--hook", f"{w.root}/nohook.py:judge",
                     "--no-evaluate"], w.creator), ["nohook.py"]),

@@ -13,7 +13,7 @@ import click
 
 from ..errors import UserInputError, ValidationError
 from ..progress import byte_progress
-from ..records import Submission, SubmissionStatus
+from ..records import Submission, SubmissionStatus, Task, ValidationStrategy
 from .command import command
 from .options import RESULT_KEY_OPTION, CliSettings, load_result_key, market, settings
 from .output import clip, emit_json, note, short_address, table
@@ -58,8 +58,9 @@ def validate_task_results(task_id: int, hook: str | None, accept_ids: tuple[int,
     result key, and only its weights are read: they are restored into your own model
     (the task bundle's, or --template), which is evaluated on your held-out data. A
     contributor's model files are never loaded, so nothing in them runs. Then each
-    result is accepted or rejected by a CustomAccept --hook, by --accept/--reject ids,
-    or by asking you. A result that cannot be opened or judged is rejected with the
+    result is decided as the task's strategy told its contributors: a CustomAccept
+    task by your --hook, a ManualAccept task by asking you; --accept/--reject ids
+    decide either. A result that cannot be opened or judged is rejected with the
     reason. All decisions go on-chain in one atomic transaction.
     """
     from .. import validation
@@ -79,6 +80,7 @@ def validate_task_results(task_id: int, hook: str | None, accept_ids: tuple[int,
                                 prompt_suffix=" ", err=True)
 
         strategy = validation.ManualAccept(ask, reason=reason)
+    _check_task_strategy(mp.get_task(task_id), hook=hook, by_id=bool(accept_ids or reject_ids))
     evaluator = None if no_evaluate else validation.creator_evaluator(creator_dir)
     if results_dir is not None and results_dir.exists():
         raise UserInputError(f"{results_dir} already exists; give a new folder with --results-dir")
@@ -216,3 +218,17 @@ def federate(result_dirs: tuple[Path, ...], task_id: int | None, out: Path, poli
         emit_json({"out": saved, "policy": policy, "sources": model_dirs})
     else:
         click.echo(f"federated {len(model_dirs)} result(s) with {policy} into {saved}")
+
+
+def _check_task_strategy(task: Task, *, hook: str | None, by_id: bool) -> None:
+    """Decide as the task told its contributors on chain: a CustomAccept task by the
+    creator's hook (or explicit ids), a ManualAccept task by a person, never a hook."""
+    strategy = task.validation_strategy
+    if strategy is ValidationStrategy.CUSTOM_ACCEPT and not hook and not by_id:
+        raise UserInputError(
+            f"task {task.task_id} is CustomAccept: its results are judged by your hook; "
+            "pass --hook MODULE:FUNCTION (or decide by id with --accept/--reject)")
+    if strategy is ValidationStrategy.MANUAL_ACCEPT and hook:
+        raise UserInputError(
+            f"task {task.task_id} is ManualAccept: a person decides (at the prompts or with "
+            "--accept/--reject); --hook is for CustomAccept tasks")
