@@ -374,7 +374,11 @@ def test_validating_and_federating_hostile_results_through_the_commands_runs_not
                          "--result-key-file", key, signer=creator))
     rows = {r["submission_id"]: r for r in report["results"]}
     assert rows[subs["lambda"]]["verdict"] == "accept" and rows[subs["op"]]["verdict"] == "accept"
-    assert 0.0 <= rows[subs["op"]]["metrics"]["accuracy"] <= 1.0  # evaluated, in the creator's model
+    # Both were evaluated, in the creator's model, on all of her 1000 held-out samples.
+    for name in ("lambda", "op"):
+        metrics = rows[subs[name]]["metrics"]
+        assert metrics["samples"] == 1000 and set(metrics) >= {"accuracy", "loss"}
+        assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["loss"] > 0.0
     out = tmp_path / "federated"
     federated = as_json(dml("--json", "federate", "--task-id", task_id, "--out", out, "--policy", "weighted",
                             "--result-key-file", key, signer=creator))
