@@ -185,6 +185,11 @@ pub mod pallet {
 		fn max_reason_len() -> u32 {
 			MAX_REASON_LEN
 		}
+		/// Longest data-annotation field (annotation type, class labels as JSON), in bytes.
+		#[pallet::constant_name(MaxAnnotationLen)]
+		fn max_annotation_len() -> u32 {
+			MAX_ANNOTATION_LEN
+		}
 	}
 
 	/// The id the next task will get.
@@ -423,7 +428,7 @@ pub mod pallet {
 		/// The task is closed; nothing can be assigned, committed, revealed or decided on
 		/// it. Settle its remaining results with `claim_reward`, `appeal_rejection` or
 		/// `release_rejection`.
-		TaskClosed,
+		TaskNotOpen,
 		/// Only the creator may close a task before its expiration block. Wait for the
 		/// expiration block, or ask the creator.
 		TaskNotExpired,
@@ -653,7 +658,7 @@ pub mod pallet {
 		///
 		/// - `BadOrigin` if the origin is not signed.
 		/// - [`Error::TaskNotFound`] if no task has this id.
-		/// - [`Error::TaskClosed`] if the task is closed.
+		/// - [`Error::TaskNotOpen`] if the task is closed.
 		/// - [`Error::TaskExpired`] if the task's expiration block has been reached.
 		/// - [`Error::CreatorCannotContribute`] if the signer created the task.
 		/// - [`Error::AlreadyAssigned`] if the signer already has a stored submission in the task.
@@ -666,7 +671,7 @@ pub mod pallet {
 		pub fn assign_task(origin: OriginFor<T>, task_id: TaskId) -> DispatchResult {
 			let contributor = ensure_signed(origin)?;
 			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
-			ensure!(task.status == TaskStatus::Open, Error::<T>::TaskClosed);
+			ensure!(task.status == TaskStatus::Open, Error::<T>::TaskNotOpen);
 			ensure!(!Self::is_expired(&task), Error::<T>::TaskExpired);
 			ensure!(contributor != task.creator, Error::<T>::CreatorCannotContribute);
 			ensure!(
@@ -730,7 +735,7 @@ pub mod pallet {
 		/// - [`Error::AlreadyCommitted`] if the submission already holds a commitment.
 		/// - [`Error::ResultAlreadySent`] if its result was already revealed (or decided).
 		/// - [`Error::TaskExpired`] if the task's expiration block has been reached.
-		/// - [`Error::TaskNotFound`], [`Error::TaskClosed`]: not reachable while the submission is
+		/// - [`Error::TaskNotFound`], [`Error::TaskNotOpen`]: not reachable while the submission is
 		///   stored (closing settles every assigned slot); checked for safety.
 		#[pallet::call_index(2)]
 		#[pallet::weight(T::WeightInfo::commit_task_result())]
@@ -750,7 +755,7 @@ pub mod pallet {
 			}
 			let task_id = submission.task_id;
 			let task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
-			ensure!(task.status == TaskStatus::Open, Error::<T>::TaskClosed);
+			ensure!(task.status == TaskStatus::Open, Error::<T>::TaskNotOpen);
 			ensure!(!Self::is_expired(&task), Error::<T>::TaskExpired);
 
 			submission.status = SubmissionStatus::Committed;
@@ -786,7 +791,7 @@ pub mod pallet {
 		///   commitment.
 		/// - [`Error::DuplicateResult`] if another stored submission of the task revealed the same
 		///   content hash.
-		/// - [`Error::TaskNotFound`], [`Error::TaskClosed`], [`Error::Overflow`]: not reachable
+		/// - [`Error::TaskNotFound`], [`Error::TaskNotOpen`], [`Error::Overflow`]: not reachable
 		///   while the commitment is stored; checked for safety.
 		#[pallet::call_index(6)]
 		#[pallet::weight(T::WeightInfo::reveal_task_result())]
@@ -809,7 +814,7 @@ pub mod pallet {
 			}
 			let task_id = submission.task_id;
 			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
-			ensure!(task.status == TaskStatus::Open, Error::<T>::TaskClosed);
+			ensure!(task.status == TaskStatus::Open, Error::<T>::TaskNotOpen);
 			let committed_at = submission.committed_at.ok_or(Error::<T>::NotCommitted)?;
 			ensure!(
 				now <= committed_at.saturating_add(T::RevealWindow::get()),
@@ -879,7 +884,7 @@ pub mod pallet {
 		/// - `BadOrigin` if the origin is not signed.
 		/// - [`Error::SubmissionNotFound`] if no submission has this id.
 		/// - [`Error::NotTaskCreator`] if the signer did not create the submission's task.
-		/// - [`Error::TaskClosed`] if the task is closed (closing paid every pending result).
+		/// - [`Error::TaskNotOpen`] if the task is closed (closing paid every pending result).
 		/// - [`Error::ResultNotPending`] if the submission is not `Pending` (not revealed yet, or
 		///   already decided).
 		/// - [`Error::TaskNotFound`], [`Error::Overflow`]: not reachable while the submission is
@@ -919,7 +924,7 @@ pub mod pallet {
 		/// - `BadOrigin` if the origin is not signed.
 		/// - [`Error::SubmissionNotFound`] if no submission has this id.
 		/// - [`Error::NotTaskCreator`] if the signer did not create the submission's task.
-		/// - [`Error::TaskClosed`] if the task is closed.
+		/// - [`Error::TaskNotOpen`] if the task is closed.
 		/// - [`Error::ResultNotPending`] if the submission is not `Pending`.
 		/// - [`Error::ReviewPeriodOver`] if `ReviewPeriod` blocks have passed since the reveal.
 		/// - [`Error::TaskNotFound`], [`Error::Overflow`]: not reachable while the submission is
@@ -978,7 +983,7 @@ pub mod pallet {
 		///
 		/// - `BadOrigin` if the origin is not signed.
 		/// - [`Error::TaskNotFound`] if no task has this id.
-		/// - [`Error::TaskClosed`] if the task is already closed.
+		/// - [`Error::TaskNotOpen`] if the task is already closed.
 		/// - [`Error::TaskNotExpired`] if the signer is not the creator and the expiration block
 		///   has not been reached.
 		/// - [`Error::CommitmentsOutstanding`] if a commitment of the task is within its reveal
@@ -992,7 +997,7 @@ pub mod pallet {
 			let who = ensure_signed(origin)?;
 			let now = frame_system::Pallet::<T>::block_number();
 			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
-			ensure!(task.status == TaskStatus::Open, Error::<T>::TaskClosed);
+			ensure!(task.status == TaskStatus::Open, Error::<T>::TaskNotOpen);
 			let by_creator = who == task.creator;
 			ensure!(by_creator || Self::is_expired(&task), Error::<T>::TaskNotExpired);
 			let submissions: alloc::vec::Vec<(SubmissionId, SubmissionOf<T>)> =
@@ -1404,7 +1409,7 @@ pub mod pallet {
 				Submissions::<T>::get(submission_id).ok_or(Error::<T>::SubmissionNotFound)?;
 			let task = Tasks::<T>::get(submission.task_id).ok_or(Error::<T>::TaskNotFound)?;
 			ensure!(&task.creator == creator, Error::<T>::NotTaskCreator);
-			ensure!(task.status == TaskStatus::Open, Error::<T>::TaskClosed);
+			ensure!(task.status == TaskStatus::Open, Error::<T>::TaskNotOpen);
 			Ok((task, submission))
 		}
 

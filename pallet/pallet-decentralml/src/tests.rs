@@ -13,6 +13,21 @@ use frame::testing_prelude::*;
 const REWARD: u64 = 100;
 const EXPIRY: u64 = 100;
 
+#[test]
+fn metadata_names_every_byte_limit_with_its_value() {
+	let constants = DecentralML::pallet_constants_metadata();
+	let value = |name: &str| {
+		let constant = constants.iter().find(|c| c.name == name);
+		let c = constant.unwrap_or_else(|| panic!("{name} is not in the metadata"));
+		u32::decode(&mut &c.value[..]).unwrap()
+	};
+	assert_eq!(value("MaxQuestionLen"), MAX_QUESTION_LEN);
+	assert_eq!(value("MaxPathLen"), MAX_PATH_LEN);
+	assert_eq!(value("MaxResultLen"), MAX_RESULT_LEN);
+	assert_eq!(value("MaxReasonLen"), MAX_REASON_LEN);
+	assert_eq!(value("MaxAnnotationLen"), MAX_ANNOTATION_LEN);
+}
+
 fn bundle() -> Location {
 	Location {
 		storage_type: StorageType::IPFS,
@@ -671,7 +686,7 @@ fn assign_task_errors() {
 		run_to(EXPIRY);
 		assert_noop!(assign_as(CHARLIE, task_id), Error::<Test>::TaskExpired);
 		assert_ok!(DecentralML::close_task(RuntimeOrigin::signed(ALICE), task_id));
-		assert_noop!(assign_as(CHARLIE, task_id), Error::<Test>::TaskClosed);
+		assert_noop!(assign_as(CHARLIE, task_id), Error::<Test>::TaskNotOpen);
 	});
 }
 
@@ -942,7 +957,7 @@ fn accept_task_result_errors() {
 		reveal(BOB, sub, 1);
 		assert_noop!(accept_as(BOB, sub), Error::<Test>::NotTaskCreator);
 		assert_ok!(DecentralML::close_task(RuntimeOrigin::signed(ALICE), task_id));
-		assert_noop!(accept_as(ALICE, sub), Error::<Test>::TaskClosed);
+		assert_noop!(accept_as(ALICE, sub), Error::<Test>::TaskNotOpen);
 		assert_noop!(DecentralML::accept_task_result(RuntimeOrigin::none(), sub), BadOrigin);
 	});
 }
@@ -998,7 +1013,7 @@ fn reject_task_result_errors() {
 		assert_ok!(DecentralML::accept_task_result(RuntimeOrigin::signed(ALICE), sub));
 		assert_noop!(reject_as(ALICE, sub), Error::<Test>::ResultNotPending);
 		assert_ok!(DecentralML::close_task(RuntimeOrigin::signed(ALICE), task_id));
-		assert_noop!(reject_as(ALICE, sub), Error::<Test>::TaskClosed);
+		assert_noop!(reject_as(ALICE, sub), Error::<Test>::TaskNotOpen);
 		assert_noop!(
 			DecentralML::reject_task_result(RuntimeOrigin::none(), sub, reason()),
 			BadOrigin
@@ -1101,7 +1116,7 @@ fn close_task_errors() {
 		assert_ok!(DecentralML::close_task(RuntimeOrigin::signed(EVE), task_id));
 		assert_noop!(
 			DecentralML::close_task(RuntimeOrigin::signed(ALICE), task_id),
-			Error::<Test>::TaskClosed
+			Error::<Test>::TaskNotOpen
 		);
 		assert_noop!(DecentralML::close_task(RuntimeOrigin::none(), task_id), BadOrigin);
 		assert_noop!(DecentralML::close_task(RuntimeOrigin::root(), task_id), BadOrigin);
@@ -1763,7 +1778,7 @@ mod money_is_conserved {
 			&[
 				("ok", 1000),
 				("TaskNotFound", 20),
-				("TaskClosed", 20),
+				("TaskNotOpen", 20),
 				("TaskExpired", 5),
 				("CreatorCannotContribute", 200),
 				("AlreadyAssigned", 200),
@@ -1804,7 +1819,7 @@ mod money_is_conserved {
 				("ok", 100),
 				("SubmissionNotFound", 15),
 				("NotTaskCreator", 15),
-				("TaskClosed", 8),
+				("TaskNotOpen", 8),
 				("ResultNotPending", 20),
 			],
 		),
@@ -1814,7 +1829,7 @@ mod money_is_conserved {
 				("ok", 150),
 				("SubmissionNotFound", 5),
 				("NotTaskCreator", 5),
-				("TaskClosed", 2),
+				("TaskNotOpen", 2),
 				("ResultNotPending", 8),
 				("ReviewPeriodOver", 15),
 			],
@@ -1824,7 +1839,7 @@ mod money_is_conserved {
 			&[
 				("ok", 400),
 				("TaskNotFound", 15),
-				("TaskClosed", 15),
+				("TaskNotOpen", 15),
 				("TaskNotExpired", 150),
 				("CommitmentsOutstanding", 50),
 				("ResultsUnderReview", 2),
