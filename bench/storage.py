@@ -143,7 +143,8 @@ def worker_boto_upload(args) -> dict[str, Any]:
 
 def worker_boto_copy(args) -> dict[str, Any]:
     """A server-side copy of the plain archive: what storing under a temporary key and then
-    copying to the content key would add to an upload."""
+    copying to a content-hash key would add to an upload (the route not taken: S3 objects
+    get a fresh key per upload instead)."""
     client = _boto_client(args)
     with common.Meter() as meter:
         client.copy_object(CopySource={"Bucket": BUCKET, "Key": PLAIN_KEY}, Bucket=BUCKET, Key=PLAIN_KEY + ".copy")
