@@ -84,8 +84,8 @@ class StorageBackend(abc.ABC):
         (like :class:`~substrate_client.storage.bundle.FolderTar`: ``digest``,
         ``size`` and ``complete`` once read), so the object's sha256 is known only once
         it is stored: no backend may name the object by it. Should the stream raise, or
-        the store fail, before the end, nothing is left stored. The caller checks the
-        stream was all consumed.
+        the store fail, before the end, no object is left (on IPFS, nothing is pinned).
+        The caller checks the stream was all consumed.
         """
         raise NotImplementedError(f"{self.storage_type} storage cannot store a stream")
 
