@@ -82,9 +82,9 @@ class Marketplace:
     def _constants(self) -> dict[str, int]:
         if self._constant_values is not None:
             return self._constant_values
-        names = ("MaxQuestionLen", "MaxPathLen", "MaxResultLen", "MaxReasonLen", "MaxAssignments",
-                 "MaxTaskDuration", "ResultTimeout", "RevealWindow", "ReviewPeriod", "AppealPeriod",
-                 "RemovalDelay", "AssignmentDeposit", "TaskDeposit", "SubmissionDeposit")
+        names = ("MaxQuestionLen", "MaxPathLen", "MaxResultLen", "MaxReasonLen", "MaxAnnotationLen",
+                 "MaxAssignments", "MaxTaskDuration", "ResultTimeout", "RevealWindow", "ReviewPeriod",
+                 "AppealPeriod", "RemovalDelay", "AssignmentDeposit", "TaskDeposit", "SubmissionDeposit")
         values = {name: int(self.chain.constant(name)) for name in names}
         values["ExistentialDeposit"] = int(self.chain.constant("ExistentialDeposit", module="Balances"))
         self._constant_values = values
@@ -145,6 +145,9 @@ class Marketplace:
         if not question:
             raise UserInputError("the question (task description) is empty")
         _check_len("the question", question, self.limit("MaxQuestionLen"))
+        for field in ("annotation_type", "class_labels") if annotation is not None else ():
+            _check_len(f"the annotation's {field}", annotation.get(field, ""),
+                       self.limit("MaxAnnotationLen"))
         minimum = self.limit("ExistentialDeposit")
         if pays_amount < minimum:
             raise UserInputError(

@@ -311,6 +311,9 @@ def test_chain_bounds_are_checked_before_anything_is_uploaded(people, bundle, mo
         new_task(creator, bundle, expires_in_blocks=creator.limit("MaxTaskDuration") + 5)
     with pytest.raises(UserInputError, match="existential deposit"):
         new_task(creator, bundle, pays_amount=1)
+    labels = "x" * (creator.limit("MaxAnnotationLen") + 1)
+    with pytest.raises(UserInputError, match=f"class_labels is {len(labels)} bytes"):
+        new_task(creator, bundle, annotation={"annotation_type": "box", "class_labels": labels})
     assert uploads == [] and task_count(creator) == before
 
 

@@ -18,11 +18,6 @@ from .output import emit_json, note, show_task_details, task_json
 from .params import BLOCKS, COUNT, STORAGE, STORAGE_CHOICES, AmountType, EnumType
 
 
-#: The pallet's MAX_ANNOTATION_LEN (pallet-decentralml/src/types.rs), the most bytes of an
-#: annotation type or of class labels; it is not among the constants the metadata lists.
-MAX_ANNOTATION_BYTES = 1024
-
-
 @command("create_task", epilog="""
     \b
     Example:
@@ -74,15 +69,17 @@ def create_task(bundle: Path, question: str, pays_amount: int, max_assignments: 
         if not annotation_type or not class_labels:
             raise click.UsageError("a DataAnnotator task needs --annotation-type and --class-labels")
         annotation = {"annotation_type": annotation_type, "class_labels": class_labels}
-        for flag, text in (("--annotation-type", annotation_type), ("--class-labels", class_labels)):
-            if len(text.encode()) > MAX_ANNOTATION_BYTES:  # checked before the bundle is stored
-                raise click.BadParameter(f"is {len(text.encode())} bytes; the chain takes at most "
-                                         f"{MAX_ANNOTATION_BYTES}", param_hint=flag)
     elif annotation_type or class_labels:
         raise click.UsageError("--annotation-type and --class-labels are for DataAnnotator tasks")
     public_key = keys_mod.load_public_key(result_key) if result_key else None
     s = settings()
     mp = market()
+    if annotation is not None:  # the chain's own limit, checked before the bundle is stored
+        limit = mp.limit("MaxAnnotationLen")
+        for flag, text in (("--annotation-type", annotation_type), ("--class-labels", class_labels)):
+            if len(text.encode()) > limit:
+                raise click.BadParameter(f"is {len(text.encode())} bytes; the chain takes at most "
+                                         f"{limit}", param_hint=flag)
     if public_key is None and not s.json:
         note("note: no --result-key: results will be stored unsealed, readable by anyone")
     with byte_progress("uploading bundle", folder_size(bundle), enabled=not s.json) as progress:
