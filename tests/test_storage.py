@@ -753,3 +753,74 @@ def test_the_demo_meter_counts_a_folder_download_in_the_storage_phase(tmp_path):
     with pytest.raises(IntegrityError):  # a failed download still closes its stream
         download_folder(backend, stored.path, hashlib.sha256(b"x").digest(), tmp_path / "refused")
     assert not (tmp_path / "refused").exists() and timer._stack == []
+
+
+# --- S3 downloads in parallel byte ranges --------------------------------------
+
+
+@pytest.fixture
+def small_ranges(monkeypatch):
+    """S3 downloads in 64 KiB ranges, so a 2 MiB object takes many of them."""
+    from substrate_client.storage import s3
+
+    monkeypatch.setattr(s3, "RANGE_SIZE", 64 * 1024)
+    return 64 * 1024
+
+
+def counting_gets(backend: S3Storage, monkeypatch) -> list[str | None]:
+    """The Range of every GET the backend sends from now on."""
+    ranges: list[str | None] = []
+    get_object = backend._client.get_object
+
+    def counted(**kwargs):
+        ranges.append(kwargs.get("Range"))
+        return get_object(**kwargs)
+
+    monkeypatch.setattr(backend._client, "get_object", counted)
+    return ranges
+
+
+def test_an_s3_object_of_many_ranges_downloads_byte_exact(minio, tmp_path, small_ranges, monkeypatch):
+    backend = S3Storage("ranges", endpoint_url=minio.endpoint_url)
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(2 * 1024 * 1024 + 12345))  # 32 full ranges and a short one
+    stored = backend.put_file(src)
+    gets = counting_gets(backend, monkeypatch)
+    backend.get_file(stored.path, tmp_path / "dest.bin", stored.content_hash, expected_size=stored.size)
+    assert (tmp_path / "dest.bin").read_bytes() == src.read_bytes()
+    assert len(gets) == 33 and sorted(gets) == sorted(
+        f"bytes={start}-{min(start + small_ranges, stored.size) - 1}"
+        for start in range(0, stored.size, small_ranges))
+
+
+@pytest.mark.parametrize("size", [0, 1, 64 * 1024])
+def test_an_s3_object_no_larger_than_one_range_takes_one_get(minio, tmp_path, small_ranges, monkeypatch,
+                                                             size):
+    backend = S3Storage("ranges", endpoint_url=minio.endpoint_url)
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(size))
+    stored = backend.put_file(src)
+    gets = counting_gets(backend, monkeypatch)
+    backend.get_file(stored.path, tmp_path / "dest.bin", stored.content_hash, expected_size=size)
+    assert (tmp_path / "dest.bin").read_bytes() == src.read_bytes()
+    assert len(gets) == (2 if size == 0 else 1)  # an empty object has no byte range to ask for
+
+
+@pytest.mark.parametrize("new_size", [2 * 1024 * 1024, 1024 * 1024, 3 * 1024 * 1024])
+def test_an_s3_object_replaced_during_its_download_fails_without_mixing_versions(
+        minio, tmp_path, small_ranges, new_size):
+    backend = S3Storage("replaced", endpoint_url=minio.endpoint_url)
+    old = os.urandom(2 * 1024 * 1024)
+    src = tmp_path / "src.bin"
+    src.write_bytes(old)
+    stored = backend.put_file(src)
+    bucket, _, key = stored.path.partition("/")
+    read = b""
+    with pytest.raises(IntegrityError, match="replaced while it was being downloaded"):
+        with backend.open_object(stored.path, stored.content_hash, expected_size=stored.size) as stream:
+            read += stream.read_chunk()
+            boto3.client("s3", endpoint_url=minio.endpoint_url).put_object(
+                Bucket=bucket, Key=key, Body=os.urandom(new_size))
+            while chunk := stream.read_chunk():
+                read += chunk
+    assert len(read) < len(old) and old.startswith(read)  # only the first version's bytes came

@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -31,7 +33,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from s3transfer.exceptions import RetriesExceededError, S3UploadFailedError
 
-from ..errors import ConfigError, StorageError, StorageUnavailableError, UserInputError
+from ..errors import ConfigError, IntegrityError, StorageError, StorageUnavailableError, UserInputError
 from .base import (CHUNK_SIZE, Progress, SizeLimitReached, StorageBackend, StoredObject, check_hash,
                    same_file_state, sha256_file)
 
@@ -41,9 +43,9 @@ _MiB = 1024 * 1024
 
 #: Multipart above 8 MiB, in 8 MiB parts. A file's parts are read from disk as they are
 #: sent, MAX_CONCURRENCY at a time (s3transfer); a stream's are read into memory and sent
-#: as they are made, at most STREAM_PARTS_IN_MEMORY of them at once; downloads are one
-#: streamed GET. Memory stays a few parts (see bench/analysis/storage.md for the measured
-#: peak RSS).
+#: as they are made, at most STREAM_PARTS_IN_MEMORY of them at once; downloads are byte
+#: ranges fetched in parallel (below). Memory stays a few parts (see
+#: bench/analysis/storage.md for the measured peak RSS).
 PART_SIZE = 8 * _MiB
 MAX_CONCURRENCY = 8
 STREAM_PARTS_IN_MEMORY = 4
@@ -53,6 +55,10 @@ TRANSFER_CONFIG = TransferConfig(
     max_concurrency=MAX_CONCURRENCY,
     max_io_queue=8,
 )
+#: Downloads fetch byte ranges of RANGE_SIZE, RANGES_IN_FLIGHT at once, handed on in
+#: order: at most RANGES_IN_FLIGHT ranges are held in memory besides the stream's queue.
+RANGE_SIZE = 8 * _MiB
+RANGES_IN_FLIGHT = 8
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
@@ -219,23 +225,95 @@ class S3Storage(StorageBackend):
             return self._head(bucket, key) is not None
 
     def _chunks(self, path: str, max_bytes: int) -> Iterator[bytes]:
-        # One streamed GET: in order, so it can be unpacked as it arrives.
+        """Byte ranges of ``RANGE_SIZE``, up to ``RANGES_IN_FLIGHT`` fetched at once, yielded
+        strictly in order (so they can be hashed and unpacked as they arrive). The first
+        range's GET tells the object's size and ETag; every other range is asked for with
+        ``If-Match`` on that ETag, so an object replaced during the download fails it
+        (IntegrityError) instead of mixing two versions' bytes. An object that fits in one
+        range takes that one GET. Closing the generator cancels the ranges not yet started;
+        those under way stop at their next piece."""
         bucket, key = _split(path)
+        range_size = RANGE_SIZE
+        stop = threading.Event()
+        pool: ThreadPoolExecutor | None = None
+        in_flight: deque = deque()
         with self._errors(f"download s3://{path}"):
             try:
-                response = self._client.get_object(Bucket=bucket, Key=key)
+                first = self._get(path, bucket, key, Range=f"bytes=0-{range_size - 1}")
             except botocore.exceptions.ClientError as e:
-                if _code(e) in _NOT_FOUND:
-                    raise StorageError(f"no object s3://{path} at {self._where}") from e
-                raise
-            body = response["Body"]
+                if _code(e) not in {"InvalidRange", "416"}:
+                    raise
+                first = self._get(path, bucket, key)  # an empty object has no byte 0
+            body = first["Body"]
             try:
-                if response["ContentLength"] > max_bytes:
-                    raise SizeLimitReached(response["ContentLength"])
+                total = _total_size(first, path)
+                if total > max_bytes:
+                    raise SizeLimitReached(total)
+                etag = first["ETag"]
+                # A store that ignored the Range sent the whole object in this one answer.
+                rest = range(range_size, total, range_size) if first.get("ContentRange") else ()
+                starts = iter(rest)
+                if rest:
+                    pool = ThreadPoolExecutor(RANGES_IN_FLIGHT, thread_name_prefix="decentralml-download")
+
+                def fill() -> None:
+                    while len(in_flight) < RANGES_IN_FLIGHT and (start := next(starts, None)) is not None:
+                        end = min(start + range_size, total) - 1
+                        in_flight.append(pool.submit(self._get_range, path, bucket, key, etag,
+                                                     start, end, total, stop))
+
+                if pool is not None:
+                    fill()
+                got = 0
                 while chunk := body.read(CHUNK_SIZE):
+                    got += len(chunk)
                     yield chunk
+                if got != first["ContentLength"]:
+                    raise IntegrityError(f"s3://{path} sent {got} of the {first['ContentLength']} "
+                                         "bytes it announced")
+                while in_flight:
+                    data = in_flight.popleft().result()
+                    fill()
+                    view = memoryview(data)
+                    for offset in range(0, len(view), CHUNK_SIZE):
+                        yield bytes(view[offset:offset + CHUNK_SIZE])
             finally:
                 body.close()
+                stop.set()
+                if pool is not None:
+                    pool.shutdown(wait=False, cancel_futures=True)
+
+    def _get(self, path: str, bucket: str, key: str, **kwargs) -> dict:
+        try:
+            return self._client.get_object(Bucket=bucket, Key=key, **kwargs)
+        except botocore.exceptions.ClientError as e:
+            if _code(e) in _NOT_FOUND:
+                raise StorageError(f"no object s3://{path} at {self._where}") from e
+            if _code(e) in {"PreconditionFailed", "412"}:
+                raise IntegrityError(f"s3://{path} was replaced while it was being downloaded; "
+                                     "the download was stopped") from e
+            raise
+
+    def _get_range(self, path: str, bucket: str, key: str, etag: str, start: int, end: int,
+                   total: int, stop: threading.Event) -> bytes:
+        """Bytes ``start``..``end`` (inclusive) of the version of the object tagged ``etag``."""
+        response = self._get(path, bucket, key, Range=f"bytes={start}-{end}", IfMatch=etag)
+        body = response["Body"]
+        try:
+            expected = f"bytes {start}-{end}/{total}"
+            if response.get("ContentRange") != expected or response.get("ETag") != etag:
+                raise IntegrityError(
+                    f"s3://{path} answered the range {start}-{end} of its {total} bytes with "
+                    f"{response.get('ContentRange')!r}; the object changed or is not what it said")
+            data = bytearray()
+            while not stop.is_set() and (piece := body.read(CHUNK_SIZE)):
+                data += piece
+            if not stop.is_set() and len(data) != end - start + 1:
+                raise IntegrityError(f"s3://{path} sent {len(data)} bytes of its range "
+                                     f"{start}-{end}, not {end - start + 1}")
+            return bytes(data)
+        finally:
+            body.close()
 
     def _head(self, bucket: str, key: str) -> int | None:
         """The object's size, or None if there is none."""
@@ -337,6 +415,18 @@ _UNREACHABLE = (
 )
 _NO_CREDENTIALS = (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError)
 _REFUSED = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"}
+
+
+def _total_size(response: dict, path: str) -> int:
+    """The whole object's size from a GET's answer: ``ContentRange`` ("bytes a-b/total")
+    for a ranged one, else ``ContentLength`` (a store that ignored the Range sends it all)."""
+    content_range = response.get("ContentRange")
+    if not content_range:
+        return response["ContentLength"]
+    total = content_range.rpartition("/")[2]
+    if not total.isdigit():
+        raise IntegrityError(f"s3://{path} answered a range with {content_range!r}, without its size")
+    return int(total)
 
 
 def _code(error: botocore.exceptions.ClientError) -> str:
