@@ -1,0 +1,80 @@
+"""``decentralml devnet up / status / down --json``, as a script runs them: a dev chain of
+its own on a free port, with its own run folder (never the default one on 9944 a user
+may run), each command a process of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.fixtures import closed_port
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_devnet_up_status_and_down_print_json_saying_what_happened(tmp_path):
+    run_dir = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECENTRALML_")}
+    env.update(DECENTRALML_RUN_DIR=str(run_dir), DECENTRALML_CONFIG=str(tmp_path / "none.toml"))
+    if "DECENTRALML_CACHE" in os.environ:
+        env["DECENTRALML_CACHE"] = os.environ["DECENTRALML_CACHE"]
+
+    def devnet(*args, timeout=240):
+        proc = subprocess.run([sys.executable, "-m", "substrate_client", "--json", "devnet",
+                               *map(str, args)], cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        return proc.returncode, json.loads(proc.stdout), proc.stderr
+
+    with closed_port() as port:
+        pass  # a port nobody listens on; free again for the chain
+    pid = None
+    try:
+        code, before, err = devnet("status", "--port", port)
+        assert code == 3, err
+        assert before["running"] is False and before["port"] == port and before["pid"] is None
+
+        code, up, err = devnet("up", "--port", port)
+        assert code == 0, err
+        pid = up["pid"]
+        assert up["running"] is True and up["port"] == port
+        assert up["url"] == f"ws://127.0.0.1:{port}" and up["block_number"] >= 0
+        assert isinstance(pid, int) and _alive(pid)
+        assert Path(up["log_file"]) == run_dir / f"devnet-{port}.log"
+        assert (run_dir / f"devnet-{port}.pid").read_text().strip() == str(pid)
+
+        # A second `up` starts nothing: it reports the chain already running.
+        code, again, err = devnet("up", "--port", port)
+        assert code == 0, err
+        assert again["pid"] == pid and again["running"] is True
+
+        code, status, err = devnet("status", "--port", port)
+        assert code == 0, err
+        assert status == {**up, "block_number": status["block_number"]}
+        assert status["block_number"] >= up["block_number"]
+
+        code, down, err = devnet("down", "--port", port, timeout=60)
+        assert code == 0, err
+        assert down == {"stopped": True, "port": port}
+        assert not _alive(pid) and not (run_dir / f"devnet-{port}.pid").exists()
+        pid = None
+
+        code, after, err = devnet("status", "--port", port)
+        assert code == 3 and after["running"] is False and after["pid"] is None
+        code, down, err = devnet("down", "--port", port, timeout=60)
+        assert code == 0 and down == {"stopped": False, "port": port}
+    finally:
+        if pid is not None and _alive(pid):  # the test failed with our chain running
+            subprocess.run([sys.executable, "-m", "substrate_client", "devnet", "down",
+                            "--port", str(port)], cwd=REPO, env=env, capture_output=True,
+                           timeout=60)
