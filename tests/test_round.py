@@ -184,3 +184,21 @@ def test_show_round_prints_a_finished_round_again(round_run, tmp_path):
     refused = runner.invoke(cli, ["show_round", str(tmp_path / "not-a-summary.json")])
     assert refused.exit_code == 2
     assert refused.stderr.strip() == f"error: {tmp_path / 'not-a-summary.json'} is not a round's summary"
+
+
+def test_show_round_json_gives_back_the_round_s_figures(round_run):
+    from click.testing import CliRunner
+
+    from substrate_client.cli import cli
+
+    summary = round_run[0]
+    for where in (summary["run_dir"], summary["summary_path"]):
+        shown = CliRunner().invoke(cli, ["show_round", where, "--json"])
+        assert shown.exit_code == 0, shown.output
+        data = json.loads(shown.stdout)
+        assert data == summary
+        assert data["task_id"] == summary["task_id"] and data["reward"] > 0
+        assert data["escrow_paid"] == data["reward"] * len(HONEST)
+        assert data["federated_accuracy"] > data["initial_accuracy"]
+        assert {c["name"]: c["decision"] for c in data["contributors"]} == \
+            {"Bob": "accepted", "Charlie": "accepted", "Eve": "rejected"}
