@@ -17,7 +17,8 @@ import pytest
 
 from tests.chain_fixtures import UNIT
 from tests.fixtures import (as_json, block_number, create_task, jump_to, make_bundle,
-                            make_result, ok, pallet_constant, send_result, take_slot)
+                            make_result, model_result, ok, pallet_constant, send_result,
+                            take_slot)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -95,6 +96,51 @@ def test_uploads_and_downloads_draw_a_progress_bar_on_a_terminal(terminal, dml, 
     # Not a terminal (click's runner): no bar either.
     piped = ok(dml("fetch_bundle", task_id, "--dest", tmp_path / "piped"))
     assert "downloading" not in piped.stderr
+
+
+def test_validating_and_federating_draw_a_download_bar_on_a_terminal_only(
+        terminal, dml, account, tmp_path, saved_model):
+    creator = account()
+    key = tmp_path / "result_key"
+    ok(dml("keys", "generate", "--path", key))
+    task_id = create_task(dml, creator, make_bundle(tmp_path, model_bytes=1000), storage="local",
+                          pays="1DML", slots=3, strategy="CustomAccept",
+                          result_key=key.with_suffix(".pub"))["task_id"]
+    subs = []
+    for n in range(3):  # each result sealed to the creator's key
+        contributor = account()
+        sub = take_slot(dml, contributor, task_id, tmp_path / f"task_{n}")
+        send_result(dml, contributor, sub, model_result(saved_model, tmp_path / f"result_{n}",
+                                                        samples=100 + n))
+        subs.append(sub)
+    validate = ("validate_task_results", task_id, "--no-evaluate", "--template", saved_model,
+                "--result-key-file", key)
+
+    code, out, shown = terminal(*validate, "--accept", subs[0], signer=creator)
+    assert code == 0, shown
+    assert f"downloading result {subs[0]}" in shown and "KiB" in shown  # bytes counted
+    assert "accept" in out and "submitted 1 decision(s)" in out
+    # --json on a terminal: no bar, and stdout is the JSON alone.
+    code, out, shown = terminal("--json", *validate, "--accept", subs[1], signer=creator)
+    assert code == 0, shown
+    assert "downloading" not in shown
+    assert [r["verdict"] for r in json.loads(out)["results"]] == ["accept"]
+    # Not a terminal (click's runner): no bar either.
+    piped = ok(dml(*validate, "--accept", subs[2], signer=creator))
+    assert "downloading" not in piped.stderr
+
+    federate = ("federate", "--task-id", task_id, "--template", saved_model,
+                "--result-key-file", key)
+    code, out, shown = terminal(*federate, "--out", tmp_path / "federated")
+    assert code == 0, shown
+    assert all(f"downloading result {sub}" in shown for sub in subs) and "KiB" in shown
+    assert "federated 3 result(s)" in out
+    code, out, shown = terminal("--json", *federate, "--out", tmp_path / "federated_json")
+    assert code == 0, shown
+    assert "downloading" not in shown and len(json.loads(out)["sources"]) == 3
+    piped = ok(dml(*federate, "--out", tmp_path / "federated_piped"))
+    assert "downloading" not in piped.stderr
+    assert (tmp_path / "federated_piped" / "saved_model.pb").is_file()
 
 
 def test_every_command_of_a_task_s_life_and_its_disputes_prints_json(
