@@ -4,8 +4,9 @@ repository not importable.
 
 ``decentralml --help``, ``decentralml devnet up`` (Chopsticks found in the cache, the
 chain spec in the package), ``decentralml bundle init`` (the example bundle shipped as
-package data) and ``decentralml run_round`` (which starts Kubo and MinIO itself) must all
-work from there.
+package data), ``decentralml run_round`` (which starts Kubo and MinIO itself) and
+``decentralml storage status / up / env / down`` (which find and stop those daemons) must
+all work from there.
 
 Installing TensorFlow again would take minutes, so the wheel is installed with
 ``--no-deps`` and the fresh venv's site-packages gets the project venv's packages as
@@ -50,6 +51,14 @@ def _run(argv, *, cwd, env=None, timeout=300) -> subprocess.CompletedProcess:
     print(f"{time.monotonic() - started:6.1f}s  {' '.join(str(a) for a in argv[:4])} ...")
     assert proc.returncode == 0, f"{argv} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _source_copy(dest: Path) -> Path:
@@ -105,9 +114,8 @@ def installed(tmp_path_factory):
         python = venv / "bin" / "python"
         subprocess.run([python, "-m", "substrate_client.cli", "devnet", "down"], env=env,
                        cwd=root, capture_output=True, timeout=60)
-        subprocess.run([python, "-c", "from substrate_client.demo import services; "
-                                      "services.storage_down()"],
-                       env=env, cwd=root, capture_output=True, timeout=60)
+        subprocess.run([python, "-m", "substrate_client.cli", "storage", "down"], env=env,
+                       cwd=root, capture_output=True, timeout=60)
 
 
 @pytest.fixture
@@ -179,3 +187,30 @@ def test_devnet_up_and_the_main_job_run_outside_the_checkout(installed, elsewher
     assert Path(summary["run_dir"]) == elsewhere / "run"
     assert not NOISE.search(proc.stderr), proc.stderr
     assert f"http://127.0.0.1:{env['DECENTRALML_IPFS_PORT']}" in proc.stderr
+
+    # The daemons the round started are `decentralml storage`'s own: status, env and down
+    # see them, on the ports the environment names, from the run folder it names.
+    run_dir = Path(env["DECENTRALML_RUN_DIR"])
+    ipfs_api = f"http://127.0.0.1:{env['DECENTRALML_IPFS_PORT']}"
+    s3_endpoint = f"http://127.0.0.1:{env['DECENTRALML_S3_PORT']}"
+    status = json.loads(_run([dml, "storage", "status", "--json"], cwd=elsewhere, env=env).stdout)
+    assert status["running"] is True and Path(status["run_dir"]) == run_dir
+    assert (status["kubo"]["url"], status["minio"]["url"]) == (ipfs_api, s3_endpoint)
+    pids = {name: status[name]["pid"] for name in ("kubo", "minio")}
+    assert all(status[name]["running"] and _alive(pid) for name, pid in pids.items())
+    again = json.loads(_run([dml, "--json", "storage", "up"], cwd=elsewhere, env=env).stdout)
+    assert {name: again[name]["pid"] for name in ("kubo", "minio")} == pids  # nothing new
+    exports = _run([dml, "storage", "env"], cwd=elsewhere, env=env).stdout.splitlines()
+    assert f"export DECENTRALML_IPFS_API={ipfs_api}" in exports
+    assert f"export DECENTRALML_S3_ENDPOINT={s3_endpoint}" in exports
+    assert {line.split("=", 1)[0] for line in exports} == {
+        "export DECENTRALML_IPFS_API", "export DECENTRALML_S3_ENDPOINT",
+        "export AWS_ACCESS_KEY_ID", "export AWS_SECRET_ACCESS_KEY"}
+    down = json.loads(_run([dml, "--json", "storage", "down"], cwd=elsewhere, env=env).stdout)
+    assert sorted(down["stopped"]) == ["kubo", "minio"]
+    assert not any(_alive(pid) for pid in pids.values())
+    stopped = subprocess.run([dml, "storage", "status", "--json"], cwd=elsewhere, env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert stopped.returncode == 3, stopped.stderr
+    status = json.loads(stopped.stdout)
+    assert not status["running"] and not status["kubo"]["running"] and not status["minio"]["running"]
