@@ -58,7 +58,7 @@ TRANSFER_CONFIG = TransferConfig(
 #: Downloads fetch byte ranges of RANGE_SIZE, RANGES_IN_FLIGHT at once, handed on in
 #: order: at most RANGES_IN_FLIGHT ranges are held in memory besides the stream's queue.
 RANGE_SIZE = 8 * _MiB
-RANGES_IN_FLIGHT = 8
+RANGES_IN_FLIGHT = 6
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
@@ -272,11 +272,10 @@ class S3Storage(StorageBackend):
                     raise IntegrityError(f"s3://{path} sent {got} of the {first['ContentLength']} "
                                          "bytes it announced")
                 while in_flight:
-                    data = in_flight.popleft().result()
+                    pieces = in_flight.popleft().result()
                     fill()
-                    view = memoryview(data)
-                    for offset in range(0, len(view), CHUNK_SIZE):
-                        yield bytes(view[offset:offset + CHUNK_SIZE])
+                    while pieces:
+                        yield pieces.pop(0)  # dropped as soon as it is handed on
             finally:
                 body.close()
                 stop.set()
@@ -289,14 +288,17 @@ class S3Storage(StorageBackend):
         except botocore.exceptions.ClientError as e:
             if _code(e) in _NOT_FOUND:
                 raise StorageError(f"no object s3://{path} at {self._where}") from e
-            if _code(e) in {"PreconditionFailed", "412"}:
+            # With If-Match, a range no longer inside the object means it shrank: replaced too.
+            if _code(e) in {"PreconditionFailed", "412"} or (
+                    "IfMatch" in kwargs and _code(e) in {"InvalidRange", "416"}):
                 raise IntegrityError(f"s3://{path} was replaced while it was being downloaded; "
                                      "the download was stopped") from e
             raise
 
     def _get_range(self, path: str, bucket: str, key: str, etag: str, start: int, end: int,
-                   total: int, stop: threading.Event) -> bytes:
-        """Bytes ``start``..``end`` (inclusive) of the version of the object tagged ``etag``."""
+                   total: int, stop: threading.Event) -> list[bytes]:
+        """Bytes ``start``..``end`` (inclusive) of the version of the object tagged ``etag``,
+        in the pieces they were read in (no copy)."""
         response = self._get(path, bucket, key, Range=f"bytes={start}-{end}", IfMatch=etag)
         body = response["Body"]
         try:
@@ -305,13 +307,14 @@ class S3Storage(StorageBackend):
                 raise IntegrityError(
                     f"s3://{path} answered the range {start}-{end} of its {total} bytes with "
                     f"{response.get('ContentRange')!r}; the object changed or is not what it said")
-            data = bytearray()
+            pieces, got = [], 0
             while not stop.is_set() and (piece := body.read(CHUNK_SIZE)):
-                data += piece
-            if not stop.is_set() and len(data) != end - start + 1:
-                raise IntegrityError(f"s3://{path} sent {len(data)} bytes of its range "
+                pieces.append(piece)
+                got += len(piece)
+            if not stop.is_set() and got != end - start + 1:
+                raise IntegrityError(f"s3://{path} sent {got} bytes of its range "
                                      f"{start}-{end}, not {end - start + 1}")
-            return bytes(data)
+            return pieces
         finally:
             body.close()
 
