@@ -12,6 +12,7 @@ how to fix it; the fixtures turn that into a test failure, never a skip.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import socket
 import subprocess
@@ -54,6 +55,15 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (a daemon a command started, or stopped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 _PORT_TAKEN = re.compile(r"EADDRINUSE|address already in use|port \d+ .* is taken", re.IGNORECASE)

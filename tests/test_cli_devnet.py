@@ -10,17 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.fixtures import closed_port
+from tests.daemons import alive, on_a_free_port
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_devnet_up_status_and_down_print_json_saying_what_happened(tmp_path):
@@ -34,22 +26,23 @@ def test_devnet_up_status_and_down_print_json_saying_what_happened(tmp_path):
         proc = subprocess.run([sys.executable, "-m", "substrate_client", "--json", "devnet",
                                *map(str, args)], cwd=REPO, env=env, capture_output=True,
                               text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        return proc.returncode, json.loads(proc.stdout), proc.stderr
+        return proc.returncode, json.loads(proc.stdout or "null"), proc.stderr
 
-    with closed_port() as port:
-        pass  # a port nobody listens on; free again for the chain
-    pid = None
-    try:
+    def start(port):
         code, before, err = devnet("status", "--port", port)
         assert code == 3, err
         assert before["running"] is False and before["port"] == port and before["pid"] is None
-
         code, up, err = devnet("up", "--port", port)
-        assert code == 0, err
-        pid = up["pid"]
-        assert up["running"] is True and up["port"] == port
+        if code != 0:
+            raise RuntimeError(err)  # another process took the port meanwhile: try another
+        return up
+
+    up = on_a_free_port(start)
+    port, pid = up["port"], up["pid"]
+    try:
+        assert up["running"] is True
         assert up["url"] == f"ws://127.0.0.1:{port}" and up["block_number"] >= 0
-        assert isinstance(pid, int) and _alive(pid)
+        assert isinstance(pid, int) and alive(pid)
         assert Path(up["log_file"]) == run_dir / f"devnet-{port}.log"
         assert (run_dir / f"devnet-{port}.pid").read_text().strip() == str(pid)
 
@@ -66,15 +59,14 @@ def test_devnet_up_status_and_down_print_json_saying_what_happened(tmp_path):
         code, down, err = devnet("down", "--port", port, timeout=60)
         assert code == 0, err
         assert down == {"stopped": True, "port": port}
-        assert not _alive(pid) and not (run_dir / f"devnet-{port}.pid").exists()
-        pid = None
+        assert not alive(pid) and not (run_dir / f"devnet-{port}.pid").exists()
 
         code, after, err = devnet("status", "--port", port)
         assert code == 3 and after["running"] is False and after["pid"] is None
         code, down, err = devnet("down", "--port", port, timeout=60)
         assert code == 0 and down == {"stopped": False, "port": port}
     finally:
-        if pid is not None and _alive(pid):  # the test failed with our chain running
+        if alive(pid):  # the test failed with our chain running
             subprocess.run([sys.executable, "-m", "substrate_client", "devnet", "down",
                             "--port", str(port)], cwd=REPO, env=env, capture_output=True,
                            timeout=60)
