@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.daemons import alive
+
 REPO = Path(__file__).resolve().parent.parent
 PROJECT_VENV = Path(sys.prefix)
 SITE = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
@@ -51,14 +53,6 @@ def _run(argv, *, cwd, env=None, timeout=300) -> subprocess.CompletedProcess:
     print(f"{time.monotonic() - started:6.1f}s  {' '.join(str(a) for a in argv[:4])} ...")
     assert proc.returncode == 0, f"{argv} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _source_copy(dest: Path) -> Path:
@@ -197,7 +191,7 @@ def test_devnet_up_and_the_main_job_run_outside_the_checkout(installed, elsewher
     assert status["running"] is True and Path(status["run_dir"]) == run_dir
     assert (status["kubo"]["url"], status["minio"]["url"]) == (ipfs_api, s3_endpoint)
     pids = {name: status[name]["pid"] for name in ("kubo", "minio")}
-    assert all(status[name]["running"] and _alive(pid) for name, pid in pids.items())
+    assert all(status[name]["running"] and alive(pid) for name, pid in pids.items())
     again = json.loads(_run([dml, "--json", "storage", "up"], cwd=elsewhere, env=env).stdout)
     assert {name: again[name]["pid"] for name in ("kubo", "minio")} == pids  # nothing new
     exports = _run([dml, "storage", "env"], cwd=elsewhere, env=env).stdout.splitlines()
@@ -208,7 +202,7 @@ def test_devnet_up_and_the_main_job_run_outside_the_checkout(installed, elsewher
         "export AWS_ACCESS_KEY_ID", "export AWS_SECRET_ACCESS_KEY"}
     down = json.loads(_run([dml, "--json", "storage", "down"], cwd=elsewhere, env=env).stdout)
     assert sorted(down["stopped"]) == ["kubo", "minio"]
-    assert not any(_alive(pid) for pid in pids.values())
+    assert not any(alive(pid) for pid in pids.values())
     stopped = subprocess.run([dml, "storage", "status", "--json"], cwd=elsewhere, env=env,
                              capture_output=True, text=True, timeout=60)
     assert stopped.returncode == 3, stopped.stderr
