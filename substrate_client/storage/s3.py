@@ -18,6 +18,7 @@ a download uses the recorded path, whatever its form.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import secrets
@@ -175,13 +176,12 @@ class S3Storage(StorageBackend):
         try:
             sent: list[dict] = []
             in_flight: set = set()
-            number, body = 1, first
-            while body:
+            parts = itertools.chain((first, second), iter(lambda: reader.read(PART_SIZE), b""))
+            for number, body in enumerate(parts, start=1):
                 if len(in_flight) >= STREAM_PARTS_IN_MEMORY:
                     finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                     sent.extend(f.result() for f in finished)
                 in_flight.add(pool.submit(send, number, body))
-                number, body = number + 1, (second if number == 1 else reader.read(PART_SIZE))
             sent.extend(f.result() for f in wait(in_flight)[0])
             pool.shutdown()
             self._client.complete_multipart_upload(
@@ -205,7 +205,8 @@ class S3Storage(StorageBackend):
         """``send()`` the bytes to the new ``key``; unless the store then holds ``size()``
         bytes there and ``changed()`` says nothing (it names what changed while they were
         sent), delete the object again and raise StorageError. A multipart upload that
-        fails is aborted by s3transfer: nothing is left of it."""
+        fails is aborted (by s3transfer for a file, by ``_send_stream`` for a stream):
+        nothing is left of it."""
         with self._errors(f"upload to s3://{self.bucket}/{key}"):
             self._ensure_bucket()
             send()
