@@ -17,6 +17,13 @@ Each contributor trains on its own shard of the dataset (shard ``SHARD_INDEX`` o
 non-IID data. The bundle runs on its own, offline: it needs TensorFlow and tf-keras only,
 reads the data from keras' cache or Debian's Fashion-MNIST and writes only to the output
 folder (and keras' cache, when it downloads MNIST).
+
+When the creator's ``task_settings.json`` asks for differential privacy
+(``"privacy": {"clip_norm": C, "noise_multiplier": S}``), the update (trained minus
+initial weights) is clipped to a global L2 norm of C and Gaussian noise of standard
+deviation S*C is added to it before the model is saved (:func:`privatize_weights`);
+the result then carries neither the optimizer's state nor the training metrics, which
+would tell the creator about the data without noise.
 """
 
 import os
@@ -28,13 +35,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import argparse  # noqa: E402
 import gzip  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import re  # noqa: E402
 import secrets  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Dict, NamedTuple, Optional, Tuple  # noqa: E402
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -222,6 +230,80 @@ def randomize_weights(model: "tf.keras.Model", seed: Optional[int] = None) -> No
         var.assign(rng.normal(0.0, 1.0, size=var.shape).astype(var.dtype.as_numpy_dtype))
 
 
+# --------------------------------------------------------------------------- differential privacy
+#
+# The Gaussian mechanism of DP-FedAvg (McMahan et al. 2018), the same computation as
+# substrate_client.federation.privacy.privatize_weights in the client. The bundle runs
+# on its own (in the sandbox only TensorFlow's Python is on its path, not the client), so
+# it carries these few lines; tests/test_bundle_privacy.py checks that both give the
+# same weights for the same noise. Same order of operations: the update in float64,
+# scaled by min(1, C / norm), then noise drawn variable by variable in model order.
+
+
+class Privacy(NamedTuple):
+    clip_norm: float  # C: the update's global L2 norm is clipped to this
+    noise_multiplier: float  # S: Gaussian noise of standard deviation S * C per coordinate
+
+
+def privacy_settings(raw: Any) -> Optional[Privacy]:
+    """The creator's ``privacy`` setting checked: None (or an empty one) for none."""
+    if raw is None or raw == {}:
+        return None
+    if not isinstance(raw, dict):
+        raise ValueError(f"the privacy setting must be an object with clip_norm and noise_multiplier, got {raw!r}")
+
+    def number(name: str, allow_zero: bool) -> float:
+        value = raw.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or value < 0 or (value == 0 and not allow_zero):
+            bound = "at least 0" if allow_zero else "greater than 0"
+            raise ValueError(f"privacy {name} must be a finite number {bound}, got {value!r}")
+        return float(value)
+
+    return Privacy(number("clip_norm", False), number("noise_multiplier", True))
+
+
+def _is_float(value: np.ndarray) -> bool:
+    return value.dtype.kind == "f"
+
+
+def privatize_weights(trained: Sequence[np.ndarray], start: Sequence[np.ndarray], privacy: Privacy,
+                      rng: Optional[np.random.Generator] = None) -> Tuple[List[np.ndarray], float]:
+    """(the weights to save, the update's norm before clipping): ``start`` plus the update
+    ``trained - start`` clipped to a global L2 norm of ``privacy.clip_norm`` with Gaussian
+    noise of standard deviation ``noise_multiplier * clip_norm`` added to every coordinate.
+
+    Weights that are not floating point keep their ``start`` value. ``rng`` draws the noise
+    (default: a generator seeded with 128 bits from :mod:`secrets`, so it cannot be guessed).
+    """
+    if len(trained) != len(start):
+        raise ValueError(f"{len(trained)} trained weights for {len(start)} starting weights")
+    if rng is None:
+        rng = np.random.default_rng(secrets.randbits(128))
+    update = []
+    for new, old in zip(trained, start):
+        new, old = np.asarray(new), np.asarray(old)
+        if new.shape != old.shape or new.dtype != old.dtype:
+            raise ValueError(f"a weight is {new.dtype} {list(new.shape)} after training but {old.dtype} {list(old.shape)} before")
+        update.append(new.astype(np.float64) - old.astype(np.float64) if _is_float(new) else None)
+    norm = math.sqrt(sum(float(np.dot(u.ravel(), u.ravel())) for u in update if u is not None))
+    if not math.isfinite(norm):
+        raise ValueError("the update holds values that are not finite (NaN or infinity)")
+    scale = min(1.0, privacy.clip_norm / norm) if norm > 0 else 1.0
+    stddev = privacy.noise_multiplier * privacy.clip_norm
+    out = []
+    for u, old in zip(update, start):
+        old = np.asarray(old)
+        if u is None:
+            out.append(old.copy())
+            continue
+        noised = u * scale
+        if stddev > 0:
+            noised += rng.normal(0.0, stddev, size=noised.shape)
+        out.append((old.astype(np.float64) + noised).astype(old.dtype))
+    return out, norm
+
+
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -231,14 +313,16 @@ def result_dir(out_dir: str, model_name: str, contributor_id: str) -> Path:
     return Path(out_dir) / f"{model_name}_{contributor_id}"
 
 
-def save_model(model: "tf.keras.Model", out_dir: str, model_name: str, contributor_id: str, result: Optional[dict] = None) -> Path:
-    """Save ``<out_dir>/<model_name>_<contributor_id>/`` with ``decentralml_result.json`` beside the model."""
+def save_model(model: "tf.keras.Model", out_dir: str, model_name: str, contributor_id: str, result: Optional[dict] = None,
+               include_optimizer: bool = True) -> Path:
+    """Save ``<out_dir>/<model_name>_<contributor_id>/`` with ``decentralml_result.json`` beside the model
+    (without the optimizer's state when ``include_optimizer`` is False)."""
     folder = result_dir(out_dir, model_name, contributor_id)
     if folder.exists():
         if not (folder / "saved_model.pb").is_file():
             raise FileExistsError(f"{folder} exists and is not a previous result; move it away first")
         shutil.rmtree(folder)  # a previous result of this contributor: replace it
-    model.save(str(folder))
+    model.save(str(folder), include_optimizer=include_optimizer)
     info = {"contributor_id": contributor_id, "model_name": model_name}
     info.update(result or {})
     with open(folder / RESULT_METADATA_FILE, "w", encoding="utf-8") as f:
@@ -252,11 +336,15 @@ def save_model(model: "tf.keras.Model", out_dir: str, model_name: str, contribut
 
 def run(contributor_id: str, shard_index: int, num_shards: int, sabotage: str = "") -> Path:
     started = time.time()
+    privacy = privacy_settings(settings.PRIVACY)
+    if sabotage:  # a saboteur does not follow the creator's settings: its weights go unclipped
+        privacy = None
     log(f"contributor {contributor_id}: shard {shard_index + 1} of {num_shards} ({settings.PARTITION} partition)")
     data = load_data(shard_index, num_shards, settings.PARTITION, settings.DATASET, settings.MAX_SAMPLES)
     log(f"dataset: {data.dataset} ({len(data.y)} training samples, labels {sorted(set(data.y.tolist()))})")
     log(f"loading the creator's model from {settings.MODEL_PATH}")
     model = load_model(settings.MODEL_PATH)
+    start = model.get_weights()
 
     result = {
         "dataset": data.dataset,
@@ -278,10 +366,19 @@ def run(contributor_id: str, shard_index: int, num_shards: int, sabotage: str = 
     else:
         log(f"training on {data.dataset}: {len(data.y)} samples, {settings.EPOCHS} epoch(s), batch size {settings.BATCH_SIZE}")
         result["train_metrics"] = train_model(model, data.x, data.y, settings.EPOCHS, settings.BATCH_SIZE)
-    result["seconds"] = round(time.time() - started, 2)
     metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(result["train_metrics"].items()))
     log(f"train metrics: {metrics}")
-    folder = save_model(model, settings.OUTPUT_DIR, settings.MODEL_NAME, contributor_id, result)
+    if privacy is not None:
+        weights, norm = privatize_weights(model.get_weights(), start, privacy)
+        model.set_weights(weights)
+        log(f"differential privacy: update norm {norm:.4f} clipped to {min(norm, privacy.clip_norm):.4f}, "
+            f"Gaussian noise of standard deviation {privacy.noise_multiplier * privacy.clip_norm:.4g} added")
+        # What the creator receives is the noised model only: no training metrics, no optimizer state.
+        del result["train_metrics"]
+        result["privacy"] = privacy._asdict()
+    result["seconds"] = round(time.time() - started, 2)
+    folder = save_model(model, settings.OUTPUT_DIR, settings.MODEL_NAME, contributor_id, result,
+                        include_optimizer=privacy is None)
     log(f"saved the result to {folder} (trained on {data.dataset})")
     return folder
 

@@ -4,6 +4,10 @@ Each value comes, last one winning, from: the defaults below, the creator's
 ``task_settings.json`` shipped in the bundle (written by the creator when preparing
 the task, so contributors train the way the creator asked), and environment
 variables prefixed ``DECENTRALML_`` (``DECENTRALML_EPOCHS=3``).
+
+``PRIVACY`` (``"privacy": {"clip_norm": C, "noise_multiplier": S}`` in
+``task_settings.json``) comes from the creator's file only: the update is clipped and
+noised before it is saved (see ``model_contributor.privatize_weights``).
 """
 
 import json
@@ -29,6 +33,8 @@ DEFAULTS = {
     "SHARD_INDEX": 0,
     "MAX_SAMPLES": 0,  # 0: train on the whole shard
     "SABOTAGE": "",  # "random_weights": save random weights instead of training (demo of a rejected result)
+    # Set by the creator only (task_settings.json; no environment variable)
+    "PRIVACY": None,  # {"clip_norm": C, "noise_multiplier": S}: differentially private updates
 }
 
 
@@ -39,7 +45,7 @@ def _load():
             values.update({k.upper(): v for k, v in json.load(f).items() if k.upper() in DEFAULTS})
     for name, default in DEFAULTS.items():
         raw = os.environ.get(f"DECENTRALML_{name}")
-        if raw is None or raw == "":
+        if default is None or raw is None or raw == "":
             continue
         if isinstance(default, bool):
             values[name] = raw.strip().lower() in ("1", "true", "yes", "on")
@@ -67,3 +73,4 @@ CONTRIBUTOR_ID = str(_values["CONTRIBUTOR_ID"])
 SHARD_INDEX = int(_values["SHARD_INDEX"])
 MAX_SAMPLES = int(_values["MAX_SAMPLES"])
 SABOTAGE = str(_values["SABOTAGE"])
+PRIVACY = _values["PRIVACY"]  # checked by model_contributor.privacy_settings
