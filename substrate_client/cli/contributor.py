@@ -4,7 +4,6 @@ the sandbox, then send its result), run a fetched bundle, send a result."""
 from __future__ import annotations
 
 import functools
-import os
 import re
 from pathlib import Path
 from typing import Callable
@@ -12,19 +11,15 @@ from typing import Callable
 import click
 
 from .. import sandbox
-from ..chain import same_account
 from ..config import SANDBOX_ENVIRONMENT
+from ..contribute import Contributor, DataSettings, RunSettings, Slot
 from ..errors import DecentralMLError, UserInputError
 from ..progress import byte_progress, folder_size
-from ..records import StorageType, SubmissionStatus, Task
+from ..records import StorageType
 from .command import command
 from .options import market, settings
 from .output import emit_json, location_text, note
 from .params import STORAGE, STORAGE_CHOICES
-
-
-def _contributor_id(address: str) -> str:
-    return address[:8]
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.IGNORECASE)
@@ -48,7 +43,7 @@ class SizeType(click.ParamType):
         return size
 
 
-def _run_options(f: Callable) -> Callable:
+def run_options(f: Callable) -> Callable:
     """The options of running a bundle: its inputs, the sandbox, its limits, the result's storage."""
     defaults = sandbox.Limits()
     options = [
@@ -92,105 +87,61 @@ def _run_options(f: Callable) -> Callable:
     return f
 
 
-def _sandbox_settings(opts: dict) -> sandbox.SandboxSettings:
+def sandbox_settings(opts: dict) -> sandbox.SandboxSettings:
+    """The sandbox the run options ask for."""
     limits = sandbox.Limits(cpu_seconds=opts["cpu_seconds"], memory_bytes=opts["memory"],
                             wall_seconds=opts["timeout"])
     return sandbox.SandboxSettings(python=opts["python"] or sandbox.SandboxSettings.python,
                                    limits=limits, isolate=not opts["no_sandbox"])
 
 
-def _check_shards(opts: dict) -> None:
+def check_shards(opts: dict) -> None:
     shard_index, num_shards = opts["shard_index"], opts["num_shards"]
     if shard_index is not None and num_shards is not None and shard_index >= num_shards:
         raise click.BadParameter(f"must be less than --num-shards ({num_shards})",
                                  param_hint="--shard-index")
 
 
-def _check_runnable(box: sandbox.SandboxSettings) -> None:
-    """Before anything is fetched or taken: a sandbox can be made here, the Python given
-    to the bundle has TensorFlow, and no folder shown to the bundle holds a secret."""
-    if box.isolate:
-        sandbox.check_available()
-    python = sandbox.probe_python(box.python)
-    missing = [m for m, found in python.modules.items() if not found]
-    if missing:
-        raise UserInputError(f"the Python given to the bundle ({python.executable}) has no "
-                             f"{' or '.join(missing)}; pass --python with one that has "
-                             "TensorFlow and tf-keras")
+def run_settings(opts: dict) -> RunSettings:
+    """How bundles run, as the run options and the signer's key file say."""
     key_file = settings().key_file
-    sandbox.shown_folders(box, python, secrets=[key_file] if key_file else [])
+    return RunSettings(sandbox=sandbox_settings(opts), allow_network=opts["allow_network"],
+                       secrets=(Path(key_file),) if key_file else (),
+                       result_storage=STORAGE_CHOICES[opts["storage"].lower()] if opts["storage"]
+                       else None)
 
 
-def _check_bundle(task_id: int, bundle_dir: Path, box: sandbox.SandboxSettings,
-                  allow_network: bool) -> sandbox.SandboxSettings:
-    """The fetched bundle can run as the contributor allows; the settings to run it with.
-    A bundle that cannot run (no start_task.sh, a result already in output/, malformed
-    task settings) is refused as the contributor's choice, before anything is taken."""
-    try:
-        sandbox.prepare_bundle_dir(bundle_dir)
-        needs = sandbox.task_needs(bundle_dir)
-    except sandbox.BundleError as error:
-        raise UserInputError(f"task {task_id}'s bundle cannot be run: {error}") from None
-    if needs.network and not allow_network:
-        raise UserInputError(
-            f"task {task_id}'s bundle asks for the network ({sandbox.TASK_SETTINGS_FILE}: "
-            f"\"{sandbox.NETWORK_SETTING}\": true); pass --allow-network to let it")
-    if allow_network and not needs.network:
-        note(f"task {task_id}'s bundle does not ask for the network: it runs without")
-    return sandbox.SandboxSettings(python=box.python, network=needs.network, limits=box.limits,
-                                   isolate=box.isolate, read_only=box.read_only)
+def data_settings(opts: dict, **more) -> DataSettings:
+    """What the bundle is told about your data: the run options, and ``more``."""
+    return DataSettings(shard_index=opts["shard_index"], num_shards=opts["num_shards"],
+                        contributor_id=opts["contributor_id"], **more)
 
 
-def _bundle_env(task_id: int, submission_id: int, opts: dict, address: str) -> dict[str, str]:
-    """What the bundle is told: the allow-listed settings you set in your environment
-    (DECENTRALML_DATASET, DECENTRALML_MAX_SAMPLES...), then its ids and your shard."""
-    env = {name: value for name, value in os.environ.items()
-           if name in sandbox.BUNDLE_ENVIRONMENT and value}
-    env.update({
-        "DECENTRALML_TASK_ID": str(task_id),
-        "DECENTRALML_SUBMISSION_ID": str(submission_id),
-        "DECENTRALML_CONTRIBUTOR_ID": opts["contributor_id"] or _contributor_id(address),
-    })
-    if opts["shard_index"] is not None:
-        env["DECENTRALML_SHARD_INDEX"] = str(opts["shard_index"])
-    if opts["num_shards"] is not None:
-        env["DECENTRALML_NUM_SHARDS"] = str(opts["num_shards"])
-    return env
-
-
-def _run_and_send(mp, task: Task, submission_id: int, bundle_dir: Path,
-                  box: sandbox.SandboxSettings, opts: dict) -> None:
-    """Run the bundle's start_task.sh, then store and send the result it left."""
+def _run_and_send(worker: Contributor, slot: Slot) -> None:
+    """Run the slot's start_task.sh, then store and send the result it left."""
     s = settings()
-    how = ("in the sandbox" + (", with network" if box.network else ", no network")
-           if box.isolate else "WITHOUT the sandbox: it can read your files and use the network")
-    note(f"running {sandbox.START_SCRIPT} in {bundle_dir} {how}")
-    env = _bundle_env(task.task_id, submission_id, opts, mp.chain.address)
-    echo = functools.partial(click.echo, err=s.json)
-    run = sandbox.run_bundle(bundle_dir, env, settings=box, echo=echo,
-                             secrets=[s.key_file] if s.key_file else [])
+    note(worker.describe_run(slot))
+    run = worker.train(slot, echo=functools.partial(click.echo, err=s.json))
     if not run.ok:
-        note(f"{run.describe()}; nothing was sent (submission {submission_id} stays assigned)")
+        note(f"{run.describe()}; nothing was sent (submission {slot.submission_id} stays assigned)")
         click.get_current_context().exit(run.exit_code or 1)
     result = sandbox.find_result(run.output_dir)
-    storage_type = (STORAGE_CHOICES[opts["storage"].lower()] if opts["storage"]
-                    else task.bundle.storage_type)
     shown = sandbox.printable(str(result))  # its name is the bundle's choice
-    note(f"the bundle left {shown}; storing it on {storage_type.value} and sending it")
+    note(f"the bundle left {shown}; storing it on {worker.result_storage(slot.task).value} "
+         "and sending it")
     try:
         with byte_progress("uploading result", folder_size(result), enabled=not s.json) as progress:
-            submission = mp.send_task_result(submission_id, result_path=result,
-                                             result_storage_type=storage_type, progress=progress)
+            submission = worker.send(slot, result, progress=progress)
     except DecentralMLError:
         note(f"the result is kept in {shown}; send it with: send_task_result --submission-id "
-             f"{submission_id} --result-path {shown}")
+             f"{slot.submission_id} --result-path {shown}")
         raise
     if s.json:
-        emit_json({"submission_id": submission_id, "task_id": task.task_id,
-                   "bundle_dir": bundle_dir, "result_dir": result, "seconds": run.seconds,
+        emit_json({"submission_id": slot.submission_id, "task_id": slot.task.task_id,
+                   "bundle_dir": slot.bundle_dir, "result_dir": result, "seconds": run.seconds,
                    "status": submission.status, "result_location": submission.result_location})
         return
-    click.echo(f"sent the result of submission {submission_id} (task {task.task_id}): "
+    click.echo(f"sent the result of submission {slot.submission_id} (task {slot.task.task_id}): "
                f"{submission.status.value}")
     if submission.result_location is not None:
         click.echo(f"stored at {location_text(submission.result_location)}")
@@ -209,7 +160,7 @@ def _run_and_send(mp, task: Task, submission_id: int, bundle_dir: Path,
 @click.option("--run", is_flag=True,
               help="Run the bundle's start_task.sh in the sandbox, then store and send the "
                    "result it leaves in output/.")
-@_run_options
+@run_options
 def assign_task(task_id: int, dest: Path | None, run: bool, **opts) -> None:
     """Fetch a task's bundle, verify it, then take a slot in the task; optionally run it.
 
@@ -222,26 +173,23 @@ def assign_task(task_id: int, dest: Path | None, run: bool, **opts) -> None:
     in output/, stores it and sends it; the script never sends anything itself. A
     failed run sends nothing, and its exit code is this command's.
     """
-    _check_shards(opts)
+    check_shards(opts)
     s = settings()
-    box = _sandbox_settings(opts)
+    runs = run_settings(opts)
     if run:
-        _check_runnable(box)
+        runs.check_machine()
+    worker = Contributor(market(), runs, data_settings(opts))
     dest = dest or Path(f"task_{task_id}")
-    mp = market()
-    checked = {"box": box}
-
-    def check_bundle(bundle_dir: Path) -> None:
-        if run:  # the bundle's network request is settled before the slot is taken
-            checked["box"] = _check_bundle(task_id, bundle_dir, box, opts["allow_network"])
-
     with byte_progress("downloading bundle", enabled=not s.json) as progress:
-        assignment = mp.assign_task(task_id, dest, progress=progress, check_bundle=check_bundle)
-    box, task, bundle_dir = checked["box"], assignment.task, assignment.bundle_dir
-    submission_id = assignment.submission_id
+        if run:  # the bundle's network request is settled before the slot is taken
+            slot = worker.take_slot(task_id, dest, progress=progress)
+            submission_id, bundle_dir = slot.submission_id, slot.bundle_dir
+        else:
+            assignment = worker.market.assign_task(task_id, dest, progress=progress)
+            submission_id, bundle_dir = assignment.submission_id, assignment.bundle_dir
     if s.json and not run:
         emit_json({"submission_id": submission_id, "task_id": task_id,
-                   "bundle_dir": bundle_dir, "contributor": mp.chain.address})
+                   "bundle_dir": bundle_dir, "contributor": worker.address})
         return
     if s.json:  # the JSON comes after the run; the id must not be lost if the run fails
         note(f"submission {submission_id}: took a slot in task {task_id}")
@@ -252,7 +200,7 @@ def assign_task(task_id: int, dest: Path | None, run: bool, **opts) -> None:
         click.echo(f"next: decentralml run_task {submission_id} --bundle {bundle_dir}  "
                    "(runs it in the sandbox and sends its result)")
         return
-    _run_and_send(mp, task, submission_id, bundle_dir, box, opts)
+    _run_and_send(worker, slot)
 
 
 @command("run_task", epilog="""
@@ -265,7 +213,7 @@ def assign_task(task_id: int, dest: Path | None, run: bool, **opts) -> None:
 @click.option("--bundle", "bundle_dir", required=True, metavar="DIR",
               type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="The task's bundle, as assign_task or fetch_bundle unpacked it.")
-@_run_options
+@run_options
 def run_task(submission_id: int, bundle_dir: Path, **opts) -> None:
     """Run a task's bundle in the sandbox for one of your slots, then send its result.
 
@@ -274,20 +222,11 @@ def run_task(submission_id: int, bundle_dir: Path, **opts) -> None:
     output/. A folder whose output/ already holds files is refused: fetch the bundle
     again (fetch_bundle) into a new folder to run it again.
     """
-    _check_shards(opts)
-    box = _sandbox_settings(opts)
-    _check_runnable(box)
-    mp = market()
-    submission = mp.get_submission(submission_id)
-    if not same_account(submission.contributor, mp.chain.address):
-        raise UserInputError(f"submission {submission_id} belongs to {submission.contributor}, "
-                             f"not to the signer {mp.chain.address}")
-    if submission.status is not SubmissionStatus.ASSIGNED:
-        raise UserInputError(f"submission {submission_id} is {submission.status.value}; only an "
-                             "assigned slot can take a result")
-    task = mp.get_task(submission.task_id)
-    box = _check_bundle(task.task_id, bundle_dir, box, opts["allow_network"])
-    _run_and_send(mp, task, submission_id, bundle_dir.resolve(), box, opts)
+    check_shards(opts)
+    runs = run_settings(opts)
+    runs.check_machine()
+    worker = Contributor(market(), runs, data_settings(opts))
+    _run_and_send(worker, worker.held_slot(submission_id, bundle_dir))
 
 
 @command("fetch_bundle", epilog="""
