@@ -1,0 +1,113 @@
+"""Collecting a round's results: validate each as it arrives, until enough are accepted.
+
+While a round is open the creator's process follows new blocks (a head subscription,
+:meth:`~substrate_client.chain.Chain.watch_events`). Each result revealed is received
+and judged at once by the one validation route
+(:func:`~substrate_client.validation.validate_task_results`), nothing submitted yet; a
+slot whose contributor stays silent past the chain's result timeout (or reveal
+window) is freed with ``time_out_slot`` so another contributor can take it. The round
+ends as soon as ``min_results`` results are accepted, or at its deadline; a round short
+of them is extended once. Then every decision goes on chain in one batch
+(:func:`~substrate_client.validation.submit_decisions`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import validation
+from ..errors import PalletError
+from ..records import SubmissionStatus
+from ..validation import ACCEPT, Strategy
+
+__all__ = ["RoundValidator", "wait_for_next_block", "time_out_silent_slots"]
+
+log = logging.getLogger(__name__)
+
+
+class _NewOnly(Strategy):
+    """``inner``, deciding only the pending results not judged yet in this process."""
+
+    def __init__(self, inner: Strategy, judged: set[int]):
+        self.inner = inner
+        self.judged = judged
+        self.name = inner.name
+
+    def select(self, task, pending):
+        return [s for s in self.inner.select(task, pending) if s.submission_id not in self.judged]
+
+    def needs_result(self, submission) -> bool:
+        return self.inner.needs_result(submission)
+
+    def decide(self, model, review):
+        return self.inner.decide(model, review)
+
+
+class RoundValidator:
+    """The reviews of one round's task, judged as its results arrive (in this process)."""
+
+    def __init__(self, market, task_id: int, strategy: Strategy, *, work_dir: Path, creator_model: Any,
+                 private_key: bytes | None, evaluator, on_review: Callable[[Any], None]):
+        self.market = market
+        self.task_id = task_id
+        self.strategy = strategy
+        self.work_dir = Path(work_dir)
+        self.creator_model = creator_model
+        self.private_key = private_key
+        self.evaluator = evaluator
+        self.on_review = on_review
+        self.reviews: dict[int, Any] = {}
+
+    def judge_new(self, pending_ids: set[int]) -> list:
+        """Judge the pending results not judged yet (received into a new folder each pass)."""
+        if not pending_ids - set(self.reviews):
+            return []
+        passes = sorted(self.work_dir.glob("pass_*")) if self.work_dir.is_dir() else []
+        work = self.work_dir / f"pass_{len(passes) + 1}"
+        reviews = validation.validate_task_results(
+            self.market, self.task_id, _NewOnly(self.strategy, set(self.reviews)), work_dir=work,
+            creator_model=self.creator_model, private_key=self.private_key, evaluator=self.evaluator)
+        for review in reviews:
+            self.reviews[review.submission_id] = review
+            self.on_review(review)
+        return reviews
+
+    def accepted_pending(self, pending_ids: set[int]) -> int:
+        """Pending results judged acceptable, not submitted yet."""
+        return sum(1 for sid in pending_ids if sid in self.reviews and self.reviews[sid].verdict == ACCEPT)
+
+    def submit(self, pending_ids: set[int]):
+        """The decisions of every judged pending result, in one atomic batch (None if none)."""
+        chosen = [self.reviews[sid] for sid in sorted(pending_ids) if sid in self.reviews]
+        return validation.submit_decisions(self.market, chosen)
+
+
+def time_out_silent_slots(market, submissions, now: int, report: Callable[[str], None]) -> int:
+    """Free every slot whose contributor committed nothing within the result timeout, or
+    revealed nothing within the reveal window (anyone may, once it is due)."""
+    deadlines = market.deadlines()
+    freed = 0
+    for sub in submissions:
+        if sub.status is SubmissionStatus.ASSIGNED:
+            due = sub.assigned_at + deadlines.result_timeout
+        elif sub.status is SubmissionStatus.COMMITTED and sub.committed_at is not None:
+            due = sub.committed_at + deadlines.reveal_window
+        else:
+            continue
+        if now < due:
+            continue
+        try:
+            market.time_out_slot(sub.submission_id)
+        except PalletError as error:  # sent or freed meanwhile
+            log.info("slot %d not freed: %s", sub.submission_id, error)
+            continue
+        freed += 1
+        report(f"freed the silent slot {sub.submission_id} (due at block {due}); it can be taken again")
+    return freed
+
+
+def wait_for_next_block(market, seen: int) -> None:
+    """Return once a block after ``seen`` is in (or after a long silence, to look again)."""
+    market.chain.watch_events(lambda _event, number: number > seen, idle=lambda: True)

@@ -1,0 +1,404 @@
+"""The creator's side of a campaign: round after round, resumable at any point.
+
+Each round::
+
+    round bundle (the model of the round before) -> upload, journaled
+    -> the round's task on chain (create_campaign_task)
+    -> collect: judge results as they arrive, free silent slots, until min_results are
+       accepted or the deadline (extended once)
+    -> every decision in one atomic batch -> federate the accepted results with the
+       policy stepped by the server optimizer (its state saved per round)
+    -> evaluate the federated model on the creator's held-out data -> close the task
+
+and the campaign stops after its last round, at the target accuracy, after
+``patience`` rounds without improvement, or when a round ends short of results.
+
+Each step is recorded in the journal once done, and each is found again on chain
+when the kill came after the step but before the record: a resumed campaign creates
+no task twice, decides and pays no result twice, federates every accepted result and
+reuses its uploads. TensorFlow, the creator's model and her held-out data are loaded
+once per process and serve every round.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+from .. import storage as storage_mod
+from .. import validation
+from ..chain import same_account
+from ..errors import DecentralMLError, PalletError, UserInputError
+from ..records import SubmissionStatus, TaskStatus
+from .collect import RoundValidator, time_out_silent_slots, wait_for_next_block
+from .journal import CampaignJournal, Phase, RoundRecord
+from .model_state import RoundFiles, load_weights, save_weights
+from .plan import CampaignPlan, resolved
+from .round_bundle import build_round_bundle
+from .round_task import check_affordable, create_round_task, find_round_task, location_from_json
+from .status import summarize
+from .summary import CampaignSummary
+
+__all__ = ["run_campaign", "resume_campaign", "CampaignError"]
+
+log = logging.getLogger(__name__)
+
+Report = Callable[[str], None]
+
+
+class CampaignError(DecentralMLError):
+    """The campaign cannot go on (a step failed in a way a resume would not mend)."""
+
+
+def run_campaign(market, plan: CampaignPlan, journal_dir: Path | None = None,
+                 report: Report = log.info) -> CampaignSummary:
+    """Run a new campaign of ``plan`` as its creator, ``market``'s signer; return its summary.
+
+    The plan is checked first (UserInputError naming the problem, nothing created).
+    ``journal_dir`` holds the campaign's journal and files (default
+    ``<state dir>/campaigns``); ``report`` gets one line per step. The first line names
+    the journal key to resume with if the process dies before the chain gives the
+    campaign its id.
+    """
+    plan = resolved(plan.check())
+    plan.check_against_chain(market)
+    check_affordable(market, plan)
+    runner = _Campaign(market, plan, report)  # loads the hook, the model and the data: before anything is created
+    journal = CampaignJournal.new(journal_dir, market.chain.genesis_hash, plan)
+    journal.data["creator"] = market.chain.address
+    journal.save()
+    report(f"campaign journal {journal.key} ({journal.path})")
+    return runner.run(journal)
+
+
+def resume_campaign(market, campaign_id: int | str, journal_dir: Path | None = None,
+                    report: Report = log.info) -> CampaignSummary:
+    """Continue campaign ``campaign_id`` (its id, or the ``new-...`` key a start printed)
+    from the chain, the storage and this machine's journal of it."""
+    journal = CampaignJournal.open(journal_dir, market.chain.genesis_hash, campaign_id)
+    creator = journal.data.get("creator")
+    if creator and not same_account(creator, market.chain.address):
+        raise UserInputError(f"campaign {campaign_id} is {creator}'s; the signer is {market.chain.address}")
+    if journal.data.get("finished"):
+        report(f"campaign {campaign_id} already ended: {journal.data['finished']}")
+        return _summary(market, journal)
+    report(f"resuming campaign {journal.campaign if journal.campaign is not None else journal.key} "
+           f"({journal.path})")
+    return _Campaign(market, journal.plan, report).run(journal)
+
+
+def _summary(market, journal: CampaignJournal) -> CampaignSummary:
+    summary = CampaignSummary(campaign=journal.campaign, journal=str(journal.path),
+                              rounds_planned=journal.plan.rounds)
+    return summarize(market, journal.campaign, journal, summary)
+
+
+class _Campaign:
+    """One process running (or resuming) a campaign: TensorFlow, the creator's model,
+    her held-out data and her hook are loaded once, here."""
+
+    def __init__(self, market, plan: CampaignPlan, report: Report):
+        from .. import keys
+        from ..federation import load_creator_model, model_weights_by_key
+        from ..tensorflow_setup import load_tensorflow
+
+        self.market = market
+        self.plan = plan
+        self.report = report
+        self.strategy = (validation.CustomAccept(plan.hook) if plan.hook else validation.AutoAccept())
+        self.evaluator = validation.creator_evaluator(plan.creator_dir)
+        self.private_key = keys.load_private_key(plan.result_key_file) if plan.result_key_file else None
+        self.public_key = _public_key(self.private_key)
+        load_tensorflow()
+        try:
+            self.model = load_creator_model(Path(plan.bundle) / "model")
+        except DecentralMLError as error:
+            raise UserInputError(f"the bundle's initial model: {error}") from None
+        self.initial_weights = {k: v.numpy() for k, v in model_weights_by_key(self.model).items()}
+        self.journal: CampaignJournal | None = None
+
+    # ------------------------------------------------------------------ the campaign
+
+    def run(self, journal: CampaignJournal) -> CampaignSummary:
+        self.journal = journal
+        if journal.data.get("initial_accuracy") is None:
+            journal.data["initial_accuracy"] = float(self.evaluator(self.model)["accuracy"])
+            journal.save()
+            self.report(f"initial model: held-out accuracy {journal.data['initial_accuracy']:.4f}")
+        reason = None
+        for number in range(1, self.plan.rounds + 1):
+            record = journal.round(number)
+            if record.phase != Phase.CLOSED:
+                self._round(record)
+            reason = self._stop_reason(number)
+            if reason:
+                break
+        journal.finish(reason or f"all {self.plan.rounds} rounds done")
+        self.report(f"campaign {journal.campaign} ended: {journal.data['finished']}")
+        return _summary(self.market, journal)
+
+    def _stop_reason(self, number: int) -> str | None:
+        """Why the campaign stops after round ``number`` (from the journal: the same
+        answer after a resume), or None."""
+        records = [self.journal.round(n) for n in range(1, number + 1)]
+        last = records[-1]
+        if last.stopped:
+            return last.stopped
+        plan = self.plan
+        if plan.target_accuracy is not None and last.federated_accuracy is not None \
+                and last.federated_accuracy >= plan.target_accuracy:
+            return (f"target accuracy {plan.target_accuracy:.4f} reached in round {number} "
+                    f"({last.federated_accuracy:.4f})")
+        if plan.patience is not None:
+            best, since = self.journal.data.get("initial_accuracy"), 0
+            for record in records:
+                score = record.federated_accuracy
+                if score is not None and (best is None or score > best):
+                    best, since = score, 0
+                else:
+                    since += 1
+            if since >= plan.patience:
+                return f"no improvement on held-out accuracy {best:.4f} for {since} round(s) (patience {plan.patience})"
+        return None
+
+    def _say(self, record: RoundRecord, text: str) -> None:
+        self.report(f"round {record.round}/{self.plan.rounds}: {text}")
+
+    def _round(self, record: RoundRecord) -> None:
+        files = RoundFiles(self.journal.work, record.round)
+        started = time.perf_counter()
+        waited = 0.0
+        if not Phase.reached(record.phase, Phase.UPLOADED):
+            self._upload(record, files)
+        if not Phase.reached(record.phase, Phase.CREATED):
+            self._create(record, files)
+        if not Phase.reached(record.phase, Phase.DECIDED):
+            waited = self._collect_and_decide(record, files)
+        if record.stopped is None and not Phase.reached(record.phase, Phase.FEDERATED):
+            self._federate(record, files)
+        if not Phase.reached(record.phase, Phase.CLOSED):
+            self._close(record, files)
+        record.training_wait += waited
+        record.busy += time.perf_counter() - started - waited
+        self.journal.record(record)
+
+    # ------------------------------------------------------------------ 1. the round bundle
+
+    def _previous_model(self, number: int) -> Path:
+        if number == 1:
+            return Path(self.plan.bundle) / "model"
+        return RoundFiles(self.journal.work, number - 1).federated_model
+
+    def _upload(self, record: RoundRecord, files: RoundFiles) -> None:
+        build_round_bundle(Path(self.plan.bundle), self._previous_model(record.round), files.bundle,
+                           campaign=self.journal.campaign, round_number=record.round,
+                           privacy=self.plan.privacy)
+        backend = self.market.backend(self.plan.bundle_storage)
+        stored = storage_mod.upload_folder(backend, files.bundle)
+        record.bundle = {"storage_type": stored.storage_type, "path": stored.path,
+                         "content_hash": stored.content_hash.hex(), "size": stored.size}
+        record.phase = Phase.UPLOADED
+        self.journal.record(record)
+        self._say(record, f"bundle uploaded to {stored.storage_type} {stored.path}")
+
+    # ------------------------------------------------------------------ 2. the task
+
+    def _create(self, record: RoundRecord, files: RoundFiles) -> None:
+        bundle = location_from_json(record.bundle)
+        found = find_round_task(self.market, self.journal.campaign, record.round, bundle)
+        if found is not None:
+            campaign, task_id = found
+            self._say(record, f"task {task_id} had been created before the interruption")
+        else:
+            backend = self.market.backend(bundle.storage_type)
+            if not backend.exists(bundle.path):  # the store lost it: upload the round bundle again
+                self._say(record, f"the uploaded bundle {bundle.path} is gone; uploading it again")
+                self._upload(record, files)
+                bundle = location_from_json(record.bundle)
+            created = create_round_task(self.market, self.plan, self.journal.campaign, bundle, self.public_key)
+            campaign, task_id = created.campaign, created.task_id
+        if self.journal.campaign is None:
+            self.journal.set_campaign(campaign)
+            self.report(f"campaign {campaign} (journal {self.journal.path})")
+        task = self.market.get_task(task_id)
+        record.task_id = task_id
+        record.created_block = task.created_at
+        record.deadline = task.created_at + self.plan.round_blocks
+        record.phase = Phase.CREATED
+        self.journal.record(record)
+        self._say(record, f"task {task_id} created: {self.plan.slots} slot(s) at {self.plan.reward} each, "
+                          f"deadline block {record.deadline}")
+
+    # ------------------------------------------------------------------ 3. collect, decide
+
+    def _validator(self, record: RoundRecord, files: RoundFiles) -> RoundValidator:
+        def on_review(review) -> None:
+            record.reviews[str(review.submission_id)] = _review_json(review)
+            accuracy = review.metrics.get("accuracy")
+            shown = "-" if accuracy is None else f"{accuracy:.4f}"
+            self._say(record, f"result {review.submission_id}: accuracy {shown} -> {review.verdict} "
+                              f"({validation.clean_reason(review.reason, 200)})")
+
+        return RoundValidator(self.market, record.task_id, self.strategy, work_dir=files.results,
+                              creator_model=validation.CreatorModel(self.model),
+                              private_key=self.private_key, evaluator=self.evaluator, on_review=on_review)
+
+    def _collect_and_decide(self, record: RoundRecord, files: RoundFiles) -> float:
+        """Collect until the round ends, then submit its decisions; the seconds spent waiting."""
+        plan, market = self.plan, self.market
+        judge = self._validator(record, files)
+        waited = 0.0
+        self._say(record, f"collecting: {plan.min_results} accepted result(s) needed")
+        shown = None
+        while True:
+            subs = market.list_task_results(record.task_id)
+            pending = {s.submission_id for s in subs if s.status is SubmissionStatus.PENDING}
+            if judge.judge_new(pending):
+                self.journal.record(record)
+            accepted = sum(1 for s in subs if s.status is SubmissionStatus.ACCEPTED) + judge.accepted_pending(pending)
+            if accepted != shown:
+                self._say(record, f"{accepted}/{plan.min_results} accepted")
+                shown = accepted
+            if accepted >= plan.min_results:
+                break
+            now = market.chain.block_number()
+            if time_out_silent_slots(market, subs, now, lambda text: self._say(record, text)):
+                continue
+            if now >= record.deadline:
+                if not record.extended:
+                    record.extended = True
+                    record.deadline += plan.round_blocks
+                    self.journal.record(record)
+                    self._say(record, f"{accepted} of {plan.min_results} results accepted at the deadline: "
+                                      f"extended once, to block {record.deadline}")
+                    continue
+                record.stopped = (f"round {record.round} ended with {accepted} accepted result(s) of the "
+                                  f"{plan.min_results} needed, after its deadline was extended once "
+                                  f"(block {record.deadline})")
+                self.journal.record(record)
+                self._say(record, record.stopped)
+                break
+            began = time.perf_counter()
+            wait_for_next_block(market, now)
+            waited += time.perf_counter() - began
+        self._decide(record, judge)
+        return waited
+
+    def _decide(self, record: RoundRecord, judge: RoundValidator) -> None:
+        """Every pending result judged (closing would pay one that is not), the decisions in one batch."""
+        pending = {s.submission_id for s in self.market.list_task_results(record.task_id, SubmissionStatus.PENDING)}
+        if judge.judge_new(pending):
+            self.journal.record(record)
+        receipt = judge.submit(pending)
+        if receipt is not None:
+            record.decided_block = receipt.block_number
+            verdicts = [judge.reviews[sid].verdict for sid in pending if sid in judge.reviews]
+            self._say(record, f"decisions on chain in one batch (block {receipt.block_number}): "
+                              f"{verdicts.count(validation.ACCEPT)} accepted, "
+                              f"{verdicts.count(validation.REJECT)} rejected")
+        record.phase = Phase.DECIDED
+        self.journal.record(record)
+
+    # ------------------------------------------------------------------ 4. federate, evaluate
+
+    def _accepted_models(self, record: RoundRecord, files: RoundFiles) -> list[tuple[int, Path]]:
+        """The model folder of every accepted result of the round's task, received again
+        if this machine no longer has it."""
+        task = self.market.get_task(record.task_id)
+        found = []
+        for sub in self.market.list_task_results(record.task_id, SubmissionStatus.ACCEPTED):
+            if sub.result_location is None:
+                continue
+            review = record.reviews.get(str(sub.submission_id), {})
+            model_dir = review.get("model_dir")
+            if model_dir and (Path(model_dir) / "variables" / "variables.index").is_file():
+                found.append((sub.submission_id, Path(model_dir)))
+                continue
+            folder = files.results / "accepted" / f"submission_{sub.submission_id}"
+            shutil.rmtree(folder, ignore_errors=True)
+            validation.receive_result(self.market, task, sub, folder, private_key=self.private_key)
+            model_dir = validation.find_model_dir(folder, what=f"the result of submission {sub.submission_id}")
+            if not isinstance(self.strategy, validation.CustomAccept):
+                try:  # paid on arrival, never judged: only a result that fits the model is federated
+                    validation.restore_result(self.model, model_dir)
+                except DecentralMLError as error:
+                    self._say(record, f"result {sub.submission_id} left out of the federation: {error}")
+                    continue
+            found.append((sub.submission_id, model_dir))
+        return found
+
+    def _federate(self, record: RoundRecord, files: RoundFiles) -> None:
+        from .. import federation
+
+        plan = self.plan
+        accepted = self._accepted_models(record, files)
+        if not accepted:
+            raise CampaignError(f"round {record.round} has no accepted result with a model to federate")
+        previous_files = RoundFiles(self.journal.work, record.round - 1)
+        if record.round == 1:
+            previous = self.initial_weights
+            optimizer = federation.make_server_optimizer(plan.optimizer, **plan.optimizer_params)
+        else:
+            previous = load_weights(previous_files.global_weights)
+            optimizer = federation.ServerOptimizer.load(previous_files.optimizer_state)
+        policy = federation.ServerOptimized(plan.policy, optimizer, previous, trim_fraction=plan.trim_fraction)
+        weights = federation.federate([d for _sid, d in accepted], policy, reference=self.model,
+                                      trim_fraction=plan.trim_fraction)
+        shutil.rmtree(files.federated_model, ignore_errors=True)
+        federation.save_federated_model(self.model, weights, files.federated_model)
+        metrics = self.evaluator(self.model)
+        save_weights(weights, files.global_weights)
+        optimizer.save(files.optimizer_state)
+        record.accepted = [sid for sid, _d in accepted]
+        record.federated_accuracy = float(metrics["accuracy"])
+        record.phase = Phase.FEDERATED
+        self.journal.record(record)
+        self._say(record, f"federated {len(accepted)} result(s) ({policy.name}): held-out accuracy "
+                          f"{record.federated_accuracy:.4f}")
+
+    # ------------------------------------------------------------------ 5. close
+
+    def _close(self, record: RoundRecord, files: RoundFiles) -> None:
+        judge = None
+        while True:
+            task = self.market.get_task(record.task_id)
+            if task.status is TaskStatus.CLOSED:
+                break
+            pending = {s.submission_id for s in
+                       self.market.list_task_results(record.task_id, SubmissionStatus.PENDING)}
+            if pending:  # revealed after the decisions: judged and decided too, never paid unjudged
+                judge = judge or self._validator(record, files)
+                judge.judge_new(pending)
+                judge.submit(pending)
+                self.journal.record(record)
+            try:
+                self.market.close_task(record.task_id)
+                break
+            except PalletError as error:
+                if error.name == "TaskNotOpen":
+                    break
+                if error.name not in ("CommitmentsOutstanding", "ResultsUnderReview"):
+                    raise
+                self._say(record, f"waiting to close task {record.task_id}: {error.name}")
+                wait_for_next_block(self.market, self.market.chain.block_number())
+        record.phase = Phase.CLOSED
+        self.journal.record(record)
+        self._say(record, f"task {record.task_id} closed")
+
+
+def _public_key(private_key: bytes | None) -> bytes | None:
+    if private_key is None:
+        return None
+    from nacl.public import PrivateKey
+
+    return bytes(PrivateKey(private_key).public_key)
+
+
+def _review_json(review) -> dict:
+    metrics = {k: v for k, v in review.metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+    return {"verdict": review.verdict, "reason": review.reason, "metrics": metrics,
+            "contributor": review.contributor,
+            "model_dir": None if review.model_dir is None else str(review.model_dir)}
