@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from .amounts import format_amount, parse_amount
 from .bundle import bundle_group
+from .campaign import campaign_group
 from .command import group
 from .contributor import assign_task, fetch_bundle, run_task, send_task_result
 from .creator import accept_task_result, close_task, create_task, download_task_result, reject_task_result
@@ -77,6 +78,8 @@ for _command in (
     claim_reward, time_out_slot, appeal_rejection, release_rejection, arbitrate, remove_task,
     # reading
     list_tasks, show_task, list_task_results, balance, show_account,
+    # campaigns of several rounds
+    campaign_group,
     # set-up and demo
     keys_group, devnet_group, storage_group, bundle_group, run_round, show_round,
 ):
