@@ -15,7 +15,8 @@ models.
 This module holds the ``decentralml`` group and the console-script entry points; the
 commands live beside it, one module per kind of user:
 
-- ``creator``, ``validate``: a task's creator; ``contributor``: the one who trains;
+- ``creator``, ``validate``: a task's creator; ``contributor``, ``work``: the one who
+  trains (``work``: the long-running agent);
 - ``disputes``: deadlines anyone may enforce, appeals and arbitration;
 - ``reading``: anyone reading the chain; ``keys``, ``devnet``, ``storage``, ``bundle``,
   ``run_round``: set-up and demo;
@@ -39,6 +40,7 @@ from .reading import balance, list_task_results, list_tasks, show_task
 from .run_round import run_round, show_round
 from .storage import storage_group
 from .validate import federate, validate_task_results
+from .work import work
 
 __all__ = ["cli", "main", "create_task_command", "assign_task_command", "send_task_result_command",
            "create_task", "assign_task", "send_task_result", "format_amount", "parse_amount"]
@@ -73,7 +75,7 @@ for _command in (
     create_task, download_task_result, accept_task_result, reject_task_result, close_task,
     validate_task_results, federate,
     # contributing
-    assign_task, run_task, fetch_bundle, send_task_result,
+    assign_task, run_task, fetch_bundle, send_task_result, work,
     # deadlines and disputes
     claim_reward, time_out_slot, appeal_rejection, release_rejection, arbitrate, remove_task,
     # reading
