@@ -37,7 +37,7 @@ from substrate_client.federation import RESULT_METADATA_FILE, FedAdam, ServerOpt
 from substrate_client.marketplace import Marketplace  # noqa: E402
 from substrate_client.records import SubmissionStatus, TaskStatus  # noqa: E402
 from tests.chain_fixtures import UNIT, fresh_account  # noqa: E402
-from tests.fixtures import invoke, jump_to, one_error_line, send_result, take_slot  # noqa: E402
+from tests.fixtures import as_json, invoke, jump_to  # noqa: E402
 
 REWARD = 3 * UNIT
 #: The true weights the creator's held-out labels come from (large: they dominate any start).
@@ -60,7 +60,7 @@ HOOKS_MODULE = """
     def accuracy_at_least_60(model, submission):
         accuracy = submission.metrics["accuracy"]
         verdict = ACCEPT if accuracy >= 0.6 else REJECT
-        return Decision(submission.submission_id, verdict, f"held-out accuracy {{accuracy:.3f}} vs 0.6")
+        return Decision(submission.submission_id, verdict, f"held-out accuracy {accuracy:.3f} vs 0.6")
 """
 
 
@@ -224,3 +224,201 @@ def test_global_weights_and_the_optimizer_state_per_round_come_back_exactly_with
     os.replace(tmp_path / "evil.npy", tmp_path / "evil.npz")
     with pytest.raises(Exception, match="cannot read"):
         load_weights(tmp_path / "evil.npz")
+
+
+# --------------------------------------------------------------------------- on the real chain
+
+
+@pytest.fixture
+def storage_env(kubo, minio) -> dict:
+    """What contributors' commands are told about storage (credentials: the minio fixture's)."""
+    return {"DECENTRALML_IPFS_API": kubo.api_url, "DECENTRALML_S3_ENDPOINT": minio.endpoint_url,
+            "DECENTRALML_S3_BUCKET": "campaign-tests"}
+
+
+@pytest.fixture
+def creator_market(devnet_url, substrate, dev_keys, storage_env, tmp_path):
+    """``creator_market()``: a fresh funded creator with a connection of her own (her
+    runner follows the chain in another thread)."""
+    from substrate_client.chain import connect
+
+    def make(amount=2000 * UNIT) -> Marketplace:
+        keypair = fresh_account(substrate, dev_keys["alice"], amount)
+        return Marketplace(Chain(connect(devnet_url), keypair),
+                           {"api_url": storage_env["DECENTRALML_IPFS_API"],
+                            "endpoint_url": storage_env["DECENTRALML_S3_ENDPOINT"], "bucket": "campaign-tests",
+                            "root": str(tmp_path / "store")})
+    return make
+
+
+class Runner:
+    """``run_campaign`` in a thread, its progress lines kept."""
+
+    def __init__(self, market: Marketplace, plan: CampaignPlan, journal_dir: Path):
+        self.market, self.lines, self.summary, self.error = market, [], None, None
+        self.rounds = plan.rounds
+        self.thread = threading.Thread(target=self._run, args=(plan, journal_dir), daemon=True)
+        self.thread.start()
+
+    def _run(self, plan, journal_dir) -> None:
+        try:
+            self.summary = run_campaign(self.market, plan, journal_dir, report=self.lines.append)
+        except BaseException as error:  # shown by the waiting test
+            self.error = error
+
+    def wait_for(self, text: str, timeout: float = 180) -> str:
+        """The first progress line containing ``text``, once it is printed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if text in line:
+                    return line
+            if not self.thread.is_alive():
+                raise AssertionError(f"the campaign ended without {text!r}: {self.error!r}\n" + "\n".join(self.lines))
+            time.sleep(0.1)
+        raise AssertionError(f"no {text!r} within {timeout}s:\n" + "\n".join(self.lines))
+
+    def task_of_round(self, number: int) -> int:
+        """The task of round ``number``, once the runner has created it."""
+        return task_in(self.wait_for_created(number))
+
+    def wait_for_created(self, number: int) -> str:
+        return self.wait_for(f"round {number}/{self.rounds}: task ")
+
+    def finish(self, timeout: float = 180):
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "\n".join(self.lines)
+        if self.error is not None:
+            raise AssertionError("\n".join(self.lines)) from self.error
+        return self.summary
+
+
+def task_in(line: str) -> int:
+    """The task id in a progress line ``round r/R: task N created...``."""
+    return int(line.split(": task ")[1].split()[0].rstrip(":"))
+
+
+def contribute(dml, keypair, task_id: int, work: Path, env: dict, seed: int = 0, saboteur: bool = False):
+    """Take a slot (the bundle fetched and verified first), make a result from the round's
+    model, send it (sealed, to S3): (submission id, bundle folder, weights sent)."""
+    sid = as_json(dml("--json", "assign_task", task_id, "--dest", work / "bundle", signer=keypair,
+                      env=env))["submission_id"]
+    if saboteur:
+        folder, weights = saboteur_result(work / "result"), None
+    else:
+        folder, weights = honest_result(work / "bundle", work / "result", seed)
+    as_json(dml("--json", "send_task_result", "--submission-id", sid, "--result-path", folder,
+                "--storage", "s3", signer=keypair, env=env))
+    return sid, work / "bundle", weights
+
+
+def test_a_three_round_campaign_chains_its_tasks_carries_each_federated_model_and_rejects_the_saboteur_every_round(
+        creator_market, account, dml, storage_env, substrate, tmp_path):
+    files = creator_files(tmp_path)
+    market = creator_market()
+    bob, carol, eve = account(), account(), account()
+    initial = model_weights(files["bundle"] / "model")
+    runner = Runner(market, plan_for(files, rounds=3, slots=3, min_results=2), tmp_path / "journals")
+    rounds = []
+    for number in (1, 2, 3):
+        task_id = runner.task_of_round(number)
+        work = tmp_path / f"round_{number}"
+        eve_sid, _, _ = contribute(dml, eve, task_id, work / "eve", storage_env, saboteur=True)
+        runner.wait_for(f"result {eve_sid}: accuracy")  # judged as it arrives: rejected, not paid
+        bob_sid, bob_bundle, bob_weights = contribute(dml, bob, task_id, work / "bob", storage_env, seed=number)
+        carol_sid, _, carol_weights = contribute(dml, carol, task_id, work / "carol", storage_env, seed=10 + number)
+        rounds.append({"task": task_id, "bundle": bob_bundle, "honest": (bob_weights, carol_weights),
+                       "ids": (bob_sid, carol_sid, eve_sid)})
+        runner.wait_for(f"round {number}/3: task {task_id} closed")
+    summary = runner.finish()
+
+    # The lineage is the chain's: one campaign, one task per round, each continuing the one before.
+    campaign = market.get_campaign(summary.campaign)
+    assert campaign.rounds == 3 and campaign.latest_task == rounds[-1]["task"]
+    assert market.campaign_rounds(summary.campaign) == [(n + 1, r["task"]) for n, r in enumerate(rounds)]
+    for number, r in enumerate(rounds, start=1):
+        lineage = market.get_task(r["task"]).lineage
+        assert (lineage.campaign, lineage.round) == (summary.campaign, number)
+        assert lineage.continues == (None if number == 1 else rounds[number - 2]["task"])
+    # Round 1 carries the initial model; round r the average of round r-1's accepted results.
+    for got, want in zip(model_weights(rounds[0]["bundle"] / "model"), initial):
+        assert np.array_equal(got, want)
+    for before, after in zip(rounds, rounds[1:]):
+        expected = [np.mean([w[i] for w in before["honest"]], axis=0) for i in range(2)]
+        for got, want in zip(model_weights(after["bundle"] / "model"), expected):
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+        settings = json.loads((after["bundle"] / "task_settings.json").read_text())
+        assert settings["campaign"] == summary.campaign and settings["round"] == rounds.index(after) + 1
+
+    # The saboteur is rejected in every round, with the reason; each honest result paid once.
+    for r, round_summary in zip(rounds, summary.rounds):
+        bob_sid, carol_sid, eve_sid = r["ids"]
+        statuses = {s.submission_id: s for s in market.list_task_results(r["task"])}
+        assert statuses[bob_sid].status is statuses[carol_sid].status is SubmissionStatus.ACCEPTED
+        assert statuses[eve_sid].status is SubmissionStatus.REJECTED
+        assert "vs 0.6" in statuses[eve_sid].rejection_reason
+        assert market.get_task(r["task"]).status is TaskStatus.CLOSED
+        assert (round_summary.accepted, round_summary.rejected, round_summary.paid) == (2, 1, 2 * REWARD)
+        by_id = {o.submission_id: o for o in round_summary.results}
+        assert by_id[eve_sid].accuracy < 0.6 <= by_id[bob_sid].accuracy
+    assert market.creator_record(market.chain.address).total_paid == 6 * REWARD
+    assert market.contributor_record(bob.ss58_address).results_accepted == 3
+    assert market.contributor_record(eve.ss58_address).results_rejected == 3
+    accuracies = [r.federated_accuracy for r in summary.rounds]
+    assert summary.initial_accuracy < accuracies[0] <= accuracies[1] <= accuracies[2]
+    assert summary.total_paid == 6 * REWARD and summary.finished == "all 3 rounds done"
+
+    # `campaign status` says the same from the chain (and the journal's accuracies).
+    status = as_json(dml("--json", "campaign", "status", summary.campaign, "--journal-dir",
+                         tmp_path / "journals"))
+    assert [(r["task_id"], r["accepted"], r["rejected"], r["paid"]) for r in status["rounds"]] == \
+        [(r["task"], 2, 1, 2 * REWARD) for r in rounds]
+    assert [r["federated_accuracy"] for r in status["rounds"]] == accuracies
+    assert campaign_status(market, summary.campaign).rounds[0].federated_accuracy is None  # no journal there
+
+
+def test_a_campaign_stops_early_once_the_target_accuracy_is_reached(
+        creator_market, account, dml, storage_env, tmp_path):
+    files = creator_files(tmp_path)
+    market = creator_market()
+    dave = account()
+    runner = Runner(market, plan_for(files, rounds=3, slots=1, min_results=1, target_accuracy=0.8,
+                                     privacy=PrivacyPlan(1.0, 1.1, 1e-5)), tmp_path / "journals")
+    task_id = runner.task_of_round(1)
+    _sid, bundle, _w = contribute(dml, dave, task_id, tmp_path / "dave", storage_env)
+    assert json.loads((bundle / "task_settings.json").read_text())["privacy"] == \
+        {"clip_norm": 1.0, "noise_multiplier": 1.1}
+    summary = runner.finish()
+    assert summary.finished.startswith("target accuracy 0.8000 reached in round 1")
+    assert market.get_campaign(summary.campaign).rounds == 1
+    assert summary.rounds[0].federated_accuracy >= 0.8
+    assert summary.privacy["rounds"] == 1 and summary.privacy["epsilon"] > 0
+    assert summary.rounds[0].epsilon == summary.privacy["epsilon"]
+
+
+def test_a_round_short_of_results_frees_the_silent_slot_is_extended_once_then_the_campaign_stops_saying_why(
+        creator_market, account, dml, storage_env, substrate, tmp_path):
+    files = creator_files(tmp_path)
+    market = creator_market()
+    dave, frank = account(), account()
+    runner = Runner(market, plan_for(files, rounds=2, slots=2, min_results=2, round_blocks=700),
+                    tmp_path / "journals")
+    task_id = runner.task_of_round(1)
+    silent = as_json(dml("--json", "assign_task", task_id, "--dest", tmp_path / "frank", signer=frank,
+                         env=storage_env))["submission_id"]
+    contribute(dml, dave, task_id, tmp_path / "dave", storage_env)
+    runner.wait_for("round 1/2: 1/2 accepted")
+    task = market.get_task(task_id)
+    jump_to(substrate, market.get_submission(silent).assigned_at + market.deadlines().result_timeout)
+    runner.wait_for(f"freed the silent slot {silent}")
+    jump_to(substrate, task.created_at + 700)
+    runner.wait_for("extended once, to block")
+    jump_to(substrate, task.created_at + 1400)
+    summary = runner.finish()
+    assert "round 1 ended with 1 accepted result(s) of the 2 needed, after its deadline was extended once" \
+        in summary.finished
+    assert market.get_campaign(summary.campaign).rounds == 1  # no round 2
+    assert market.get_task(task_id).status is TaskStatus.CLOSED
+    assert [(r.accepted, r.paid, r.extended) for r in summary.rounds] == [(1, REWARD, True)]
+    assert silent not in {s.submission_id for s in market.list_task_results(task_id)}
+    assert market.contributor_record(frank.ss58_address).slots_timed_out == 1
