@@ -346,5 +346,70 @@ mod benchmarks {
 		assert!(!Tasks::<T>::contains_key(task_id));
 	}
 
+	/// The next round of a campaign: besides `create_task`'s work, it reads the campaign
+	/// and its previous round's task (stored, closed, with the largest fields) and writes
+	/// both campaign records. Starting a campaign reads and writes less.
+	#[benchmark]
+	fn create_campaign_task() {
+		let creator = funded::<T>("creator", 0);
+		let slots = T::MaxAssignments::get();
+		let reward = T::Currency::minimum_balance() * 10u32.into();
+		let question: Question = alloc::vec![b'q'; MAX_QUESTION_LEN as usize].try_into().unwrap();
+		let annotation = || AnnotationSpec {
+			annotation_type: alloc::vec![b't'; MAX_ANNOTATION_LEN as usize].try_into().unwrap(),
+			class_labels: alloc::vec![b'l'; MAX_ANNOTATION_LEN as usize].try_into().unwrap(),
+		};
+		Pallet::<T>::create_campaign_task(
+			RawOrigin::Signed(creator.clone()).into(),
+			TaskType::DataAnnotator,
+			question.clone(),
+			reward,
+			slots,
+			now::<T>() + T::MaxTaskDuration::get(),
+			ValidationStrategy::ManualAccept,
+			full_location(0),
+			Some([2u8; 32]),
+			Some(annotation()),
+			None,
+		)
+		.expect("the first round is valid");
+		Pallet::<T>::close_task(RawOrigin::Signed(creator.clone()).into(), 0)
+			.expect("the creator may close");
+		let expiration = now::<T>() + T::MaxTaskDuration::get();
+
+		#[extrinsic_call]
+		_(
+			RawOrigin::Signed(creator.clone()),
+			TaskType::DataAnnotator,
+			question,
+			reward,
+			slots,
+			expiration,
+			ValidationStrategy::ManualAccept,
+			full_location(1),
+			Some([2u8; 32]),
+			Some(annotation()),
+			Some(0),
+		);
+
+		assert_eq!(Campaigns::<T>::get(0).map(|c| (c.rounds, c.latest_task)), Some((2, 1)));
+	}
+
+	/// The contributor gives up an assigned slot: the deposit is forfeited to the
+	/// creator and the record removed, as a time-out does.
+	#[benchmark]
+	fn release_slot() {
+		let creator = funded::<T>("creator", 0);
+		let task_id = create_task_of::<T>(&creator, 2, ValidationStrategy::ManualAccept);
+		let contributor = funded::<T>("contributor", 0);
+		let submission_id = assign_as::<T>(&contributor, task_id);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(contributor.clone()), submission_id);
+
+		assert_eq!(status_of::<T>(submission_id), None);
+		assert_eq!(ContributorStats::<T>::get(&contributor).slots_released, 1);
+	}
+
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);
 }

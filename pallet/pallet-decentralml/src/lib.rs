@@ -27,6 +27,13 @@
 //! cannot take it) never aborts the settlement of others: the result becomes
 //! `PayoutOwed`, its reward stays in escrow, and anyone may retry with `claim_reward`.
 //!
+//! ## Campaigns
+//! A training campaign is a chain of tasks by one creator, one per round, made with
+//! `create_campaign_task`: each round's task records its `Lineage` (campaign, round,
+//! the task it continues), and `Campaigns` / `CampaignRounds` index them, so anyone
+//! can follow a model's history from the chain alone. A round may start only once the
+//! previous round's task is settled (closed or removed).
+//!
 //! ## Deadlines (pallet constants, in blocks)
 //! `MaxTaskDuration` (latest expiry), `ResultTimeout` (assigned slot without a commit),
 //! `RevealWindow`, `ReviewPeriod`, `AppealPeriod`, `RemovalDelay`.
@@ -64,6 +71,20 @@ pub type TaskOf<T> = Task<
 	frame::deps::frame_system::pallet_prelude::BlockNumberFor<T>,
 >;
 
+/// What a new task asks for: the arguments `create_task` and `create_campaign_task`
+/// share.
+pub(crate) struct TaskFields<T: Config> {
+	pub task_type: TaskType,
+	pub question: Question,
+	pub pays_amount: BalanceOf<T>,
+	pub max_assignments: u32,
+	pub expiration_block: frame::deps::frame_system::pallet_prelude::BlockNumberFor<T>,
+	pub validation_strategy: ValidationStrategy,
+	pub bundle: Location,
+	pub result_public_key: Option<[u8; 32]>,
+	pub annotation: Option<AnnotationSpec>,
+}
+
 /// A submission as stored for runtime `T`.
 pub type SubmissionOf<T> = Submission<
 	<T as frame::deps::frame_system::Config>::AccountId,
@@ -84,8 +105,9 @@ pub mod pallet {
 	use crate::types::{Submission, Task};
 	use fungible::{Inspect, InspectHold, Mutate, MutateHold};
 
-	/// The in-code storage version; `migrations::v1` brings version 0 storage to it.
-	pub const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+	/// The in-code storage version; `migrations::v1` and `migrations::v2` bring version 0
+	/// and 1 storage to it.
+	pub const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -253,6 +275,21 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type OwedPayouts<T> = StorageMap<_, Twox64Concat, SubmissionId, Decider>;
 
+	/// The id the next campaign will get.
+	#[pallet::storage]
+	pub type NextCampaignId<T> = StorageValue<_, CampaignId, ValueQuery>;
+
+	/// Every campaign: its creator, how many rounds it has and its latest round's task.
+	/// Campaigns are never removed (a record of who trained what, and in which order).
+	#[pallet::storage]
+	pub type Campaigns<T: Config> = StorageMap<_, Twox64Concat, CampaignId, Campaign<T::AccountId>>;
+
+	/// The task of each round of each campaign (rounds count from 1). Kept after the
+	/// task itself is removed.
+	#[pallet::storage]
+	pub type CampaignRounds<T> =
+		StorageDoubleMap<_, Twox64Concat, CampaignId, Twox64Concat, u32, TaskId>;
+
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
@@ -398,6 +435,32 @@ pub mod pallet {
 			/// The removed task; its id is not reused.
 			task_id: TaskId,
 		},
+		/// A task was created as a round of a campaign (after its `TaskCreated`).
+		CampaignRoundCreated {
+			/// The campaign; a new one's id when `create_campaign_task` was given none.
+			campaign: CampaignId,
+			/// The round, from 1.
+			round: u32,
+			/// The round's task.
+			task_id: TaskId,
+			/// The previous round's task, whose federated model this round starts from;
+			/// none for round 1.
+			continues: Option<TaskId>,
+		},
+		/// A contributor gave up their slot before committing: the assignment deposit went
+		/// to the creator (`forfeited`), the storage deposit back, the record was removed
+		/// and the slot reopened.
+		SlotReleased {
+			/// The task whose slot reopened.
+			task_id: TaskId,
+			/// The submission, no longer stored.
+			submission_id: SubmissionId,
+			/// The contributor who released it.
+			contributor: T::AccountId,
+			/// What moved from the contributor to the creator: the assignment deposit, or
+			/// zero if the creator could not receive it (then it went back).
+			forfeited: BalanceOf<T>,
+		},
 	}
 
 	#[pallet::error]
@@ -516,6 +579,15 @@ pub mod pallet {
 		SettlementOutstanding,
 		/// An amount or counter would overflow. Use a smaller reward or fewer slots.
 		Overflow,
+		/// No campaign has this id. Check the id (see `Campaigns`), or pass none to start a
+		/// new campaign.
+		CampaignNotFound,
+		/// Only the campaign's creator may add a round to it. Sign with the account that
+		/// started the campaign, or start a campaign of your own.
+		NotCampaignCreator,
+		/// The campaign's latest round's task is still open. Close it (`close_task`) first;
+		/// the next round starts from its results.
+		PreviousRoundOpen,
 	}
 
 	#[pallet::hooks]
@@ -585,33 +657,9 @@ pub mod pallet {
 			annotation: Option<AnnotationSpec>,
 		) -> DispatchResult {
 			let creator = ensure_signed(origin)?;
-			let now = frame_system::Pallet::<T>::block_number();
-			ensure!(!question.is_empty(), Error::<T>::EmptyQuestion);
-			ensure!(!pays_amount.is_zero(), Error::<T>::ZeroReward);
-			ensure!(pays_amount >= T::Currency::minimum_balance(), Error::<T>::RewardBelowMinimum);
-			ensure!(max_assignments > 0, Error::<T>::ZeroAssignments);
-			ensure!(max_assignments <= T::MaxAssignments::get(), Error::<T>::TooManyAssignments);
-			ensure!(expiration_block > now, Error::<T>::ExpirationInPast);
-			ensure!(
-				expiration_block <= now.saturating_add(T::MaxTaskDuration::get()),
-				Error::<T>::ExpirationTooFar
-			);
-			ensure!(!bundle.path.is_empty(), Error::<T>::EmptyLocation);
-			let escrow =
-				pays_amount.checked_mul(&max_assignments.into()).ok_or(Error::<T>::Overflow)?;
-			let task_id = NextTaskId::<T>::get();
-			let next_task_id = task_id.checked_add(1).ok_or(Error::<T>::Overflow)?;
-			let deposit = T::TaskDeposit::get();
-
-			// Calls are transactional: if the second hold fails, the first is undone.
-			T::Currency::hold(&HoldReason::TaskEscrow.into(), &creator, escrow)
-				.map_err(|_| Error::<T>::InsufficientFunds)?;
-			Self::hold(HoldReason::StorageDeposit, &creator, deposit)
-				.map_err(|_| Error::<T>::InsufficientFunds)?;
-			Tasks::<T>::insert(
-				task_id,
-				Task {
-					creator: creator.clone(),
+			Self::do_create_task(
+				creator,
+				TaskFields {
 					task_type,
 					question,
 					pays_amount,
@@ -621,30 +669,9 @@ pub mod pallet {
 					bundle,
 					result_public_key,
 					annotation,
-					status: TaskStatus::Open,
-					created_at: now,
-					closed_at: None,
-					taken_slots: 0,
-					pending: 0,
-					accepted: 0,
-					live_submissions: 0,
-					escrow,
-					deposit,
 				},
-			);
-			OpenTasks::<T>::insert(task_id, ());
-			TasksByCreator::<T>::insert(&creator, task_id, ());
-			NextTaskId::<T>::put(next_task_id);
-			CreatorStats::<T>::mutate(&creator, |r| {
-				r.tasks_created = r.tasks_created.saturating_add(1)
-			});
-			Self::deposit_event(Event::TaskCreated {
-				task_id,
-				creator,
-				pays_amount,
-				max_assignments,
-				escrow,
-			});
+				None,
+			)?;
 			Ok(())
 		}
 
@@ -1350,9 +1377,229 @@ pub mod pallet {
 			Self::deposit_event(Event::TaskRemoved { task_id });
 			Ok(Some(T::WeightInfo::remove_task(removed)).into())
 		}
+
+		/// Create a task as a round of a training campaign. Any signed account. Makes the
+		/// same checks, holds and records as `create_task`, and records the task's place
+		/// in the campaign (`Lineage`): with `campaign` none, a new campaign is started
+		/// (its id is `NextCampaignId`; round 1, continuing nothing) with the signer as its
+		/// creator; with `Some(id)`, the next round of that campaign, continuing its
+		/// latest round's task, which must be settled (closed or removed). Only the
+		/// campaign's creator may add rounds. Emits `TaskCreated`, then
+		/// `CampaignRoundCreated`.
+		///
+		/// ## Errors
+		///
+		/// - `BadOrigin` if the origin is not signed.
+		/// - [`Error::CampaignNotFound`] if no campaign has the id `campaign`.
+		/// - [`Error::NotCampaignCreator`] if the signer did not start the campaign.
+		/// - [`Error::PreviousRoundOpen`] if the campaign's latest round's task is still open.
+		/// - [`Error::Overflow`] if the campaign ids or the campaign's rounds are used up, or as
+		///   for `create_task`.
+		/// - Every error of `create_task`, for the same arguments.
+		#[pallet::call_index(13)]
+		#[pallet::weight(T::WeightInfo::create_campaign_task())]
+		pub fn create_campaign_task(
+			origin: OriginFor<T>,
+			task_type: TaskType,
+			question: Question,
+			pays_amount: BalanceOf<T>,
+			max_assignments: u32,
+			expiration_block: BlockNumberFor<T>,
+			validation_strategy: ValidationStrategy,
+			bundle: Location,
+			result_public_key: Option<[u8; 32]>,
+			annotation: Option<AnnotationSpec>,
+			campaign: Option<CampaignId>,
+		) -> DispatchResult {
+			let creator = ensure_signed(origin)?;
+			let (campaign_id, lineage) = Self::next_round(&creator, campaign)?;
+			let fields = TaskFields {
+				task_type,
+				question,
+				pays_amount,
+				max_assignments,
+				expiration_block,
+				validation_strategy,
+				bundle,
+				result_public_key,
+				annotation,
+			};
+			let task_id = Self::do_create_task(creator.clone(), fields, Some(lineage))?;
+
+			if campaign.is_none() {
+				let next = campaign_id.checked_add(1).ok_or(Error::<T>::Overflow)?;
+				NextCampaignId::<T>::put(next);
+			}
+			Campaigns::<T>::insert(
+				campaign_id,
+				Campaign { creator, rounds: lineage.round, latest_task: task_id },
+			);
+			CampaignRounds::<T>::insert(campaign_id, lineage.round, task_id);
+			Self::deposit_event(Event::CampaignRoundCreated {
+				campaign: campaign_id,
+				round: lineage.round,
+				task_id,
+				continues: lineage.continues,
+			});
+			Ok(())
+		}
+
+		/// Give up a slot before committing to a result. Only the slot's contributor,
+		/// while the submission is `Assigned`. Settles it as `time_out_slot` does: the
+		/// assignment deposit is forfeited to the creator, the storage deposit returned,
+		/// the record removed (the slot reopens, and the account may take a slot again).
+		/// Before the slot's `ResultTimeout` this bumps the contributor's `slots_released`
+		/// and emits `SlotReleased`; after it the slot has already timed out, so it counts
+		/// as that (`slots_timed_out`, `SlotTimedOut`).
+		///
+		/// ## Errors
+		///
+		/// - `BadOrigin` if the origin is not signed.
+		/// - [`Error::SubmissionNotFound`] if no submission has this id.
+		/// - [`Error::NotAssignedContributor`] if the signer is not the submission's contributor.
+		/// - [`Error::ResultAlreadySent`] if the contributor already committed to (or revealed)
+		///   a result: it must be revealed, or it times out.
+		/// - [`Error::TaskNotFound`]: not reachable while the submission is stored; checked for
+		///   safety.
+		#[pallet::call_index(14)]
+		#[pallet::weight(T::WeightInfo::release_slot())]
+		pub fn release_slot(origin: OriginFor<T>, submission_id: SubmissionId) -> DispatchResult {
+			let contributor = ensure_signed(origin)?;
+			let now = frame_system::Pallet::<T>::block_number();
+			let submission =
+				Submissions::<T>::get(submission_id).ok_or(Error::<T>::SubmissionNotFound)?;
+			ensure!(submission.contributor == contributor, Error::<T>::NotAssignedContributor);
+			ensure!(submission.status == SubmissionStatus::Assigned, Error::<T>::ResultAlreadySent);
+			let task_id = submission.task_id;
+			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
+			if Self::slot_timed_out(&submission, now) {
+				Self::time_out(task_id, &mut task, submission_id, submission)?;
+			} else {
+				let forfeited = Self::forfeit_slot(&mut task, submission_id, &submission)?;
+				ContributorStats::<T>::mutate(&contributor, |r| {
+					r.slots_released = r.slots_released.saturating_add(1)
+				});
+				Self::deposit_event(Event::SlotReleased {
+					task_id,
+					submission_id,
+					contributor,
+					forfeited,
+				});
+			}
+			Tasks::<T>::insert(task_id, task);
+			Ok(())
+		}
 	}
 
 	impl<T: Config> Pallet<T> {
+		/// Create a task for `creator` as `create_task` describes, with its place in a
+		/// campaign if it is one; returns its id. Shared by `create_task` and
+		/// `create_campaign_task`.
+		fn do_create_task(
+			creator: T::AccountId,
+			fields: TaskFields<T>,
+			lineage: Option<Lineage>,
+		) -> Result<TaskId, DispatchError> {
+			let TaskFields {
+				task_type,
+				question,
+				pays_amount,
+				max_assignments,
+				expiration_block,
+				validation_strategy,
+				bundle,
+				result_public_key,
+				annotation,
+			} = fields;
+			let now = frame_system::Pallet::<T>::block_number();
+			ensure!(!question.is_empty(), Error::<T>::EmptyQuestion);
+			ensure!(!pays_amount.is_zero(), Error::<T>::ZeroReward);
+			ensure!(pays_amount >= T::Currency::minimum_balance(), Error::<T>::RewardBelowMinimum);
+			ensure!(max_assignments > 0, Error::<T>::ZeroAssignments);
+			ensure!(max_assignments <= T::MaxAssignments::get(), Error::<T>::TooManyAssignments);
+			ensure!(expiration_block > now, Error::<T>::ExpirationInPast);
+			ensure!(
+				expiration_block <= now.saturating_add(T::MaxTaskDuration::get()),
+				Error::<T>::ExpirationTooFar
+			);
+			ensure!(!bundle.path.is_empty(), Error::<T>::EmptyLocation);
+			let escrow =
+				pays_amount.checked_mul(&max_assignments.into()).ok_or(Error::<T>::Overflow)?;
+			let task_id = NextTaskId::<T>::get();
+			let next_task_id = task_id.checked_add(1).ok_or(Error::<T>::Overflow)?;
+			let deposit = T::TaskDeposit::get();
+
+			// Calls are transactional: if the second hold fails, the first is undone.
+			T::Currency::hold(&HoldReason::TaskEscrow.into(), &creator, escrow)
+				.map_err(|_| Error::<T>::InsufficientFunds)?;
+			Self::hold(HoldReason::StorageDeposit, &creator, deposit)
+				.map_err(|_| Error::<T>::InsufficientFunds)?;
+			Tasks::<T>::insert(
+				task_id,
+				Task {
+					creator: creator.clone(),
+					task_type,
+					question,
+					pays_amount,
+					max_assignments,
+					expiration_block,
+					validation_strategy,
+					bundle,
+					result_public_key,
+					annotation,
+					status: TaskStatus::Open,
+					created_at: now,
+					closed_at: None,
+					taken_slots: 0,
+					pending: 0,
+					accepted: 0,
+					live_submissions: 0,
+					escrow,
+					deposit,
+					lineage,
+				},
+			);
+			OpenTasks::<T>::insert(task_id, ());
+			TasksByCreator::<T>::insert(&creator, task_id, ());
+			NextTaskId::<T>::put(next_task_id);
+			CreatorStats::<T>::mutate(&creator, |r| {
+				r.tasks_created = r.tasks_created.saturating_add(1)
+			});
+			Self::deposit_event(Event::TaskCreated {
+				task_id,
+				creator,
+				pays_amount,
+				max_assignments,
+				escrow,
+			});
+			Ok(task_id)
+		}
+
+		/// The campaign and lineage of the round `creator` is about to create: a new
+		/// campaign's first round, or the next round of `campaign`. Writes nothing.
+		fn next_round(
+			creator: &T::AccountId,
+			campaign: Option<CampaignId>,
+		) -> Result<(CampaignId, Lineage), DispatchError> {
+			let Some(campaign_id) = campaign else {
+				let lineage =
+					Lineage { campaign: NextCampaignId::<T>::get(), round: 1, continues: None };
+				return Ok((lineage.campaign, lineage));
+			};
+			let record = Campaigns::<T>::get(campaign_id).ok_or(Error::<T>::CampaignNotFound)?;
+			ensure!(&record.creator == creator, Error::<T>::NotCampaignCreator);
+			// A removed task was closed first: it counts as settled.
+			ensure!(
+				Tasks::<T>::get(record.latest_task).is_none_or(|t| t.status != TaskStatus::Open),
+				Error::<T>::PreviousRoundOpen
+			);
+			let round = record.rounds.checked_add(1).ok_or(Error::<T>::Overflow)?;
+			Ok((
+				campaign_id,
+				Lineage { campaign: campaign_id, round, continues: Some(record.latest_task) },
+			))
+		}
+
 		/// A task has expired once the chain reaches its expiration block.
 		pub fn is_expired(task: &TaskOf<T>) -> bool {
 			frame_system::Pallet::<T>::block_number() >= task.expiration_block
@@ -1537,6 +1784,27 @@ pub mod pallet {
 			submission_id: SubmissionId,
 			submission: SubmissionOf<T>,
 		) -> DispatchResult {
+			let forfeited = Self::forfeit_slot(task, submission_id, &submission)?;
+			ContributorStats::<T>::mutate(&submission.contributor, |r| {
+				r.slots_timed_out = r.slots_timed_out.saturating_add(1)
+			});
+			Self::deposit_event(Event::SlotTimedOut {
+				task_id,
+				submission_id,
+				contributor: submission.contributor,
+				forfeited,
+			});
+			Ok(())
+		}
+
+		/// Settle a slot given up without a result (timed out or released): move its
+		/// assignment deposit to the creator (back to the contributor if the creator
+		/// cannot receive it) and remove the record. Returns what the creator received.
+		fn forfeit_slot(
+			task: &mut TaskOf<T>,
+			submission_id: SubmissionId,
+			submission: &SubmissionOf<T>,
+		) -> Result<BalanceOf<T>, DispatchError> {
 			let deposit = submission.assignment_deposit;
 			let forfeited = if deposit.is_zero() {
 				Zero::zero()
@@ -1561,17 +1829,8 @@ pub mod pallet {
 					Zero::zero()
 				}
 			};
-			Self::remove_submission(task, submission_id, &submission)?;
-			ContributorStats::<T>::mutate(&submission.contributor, |r| {
-				r.slots_timed_out = r.slots_timed_out.saturating_add(1)
-			});
-			Self::deposit_event(Event::SlotTimedOut {
-				task_id,
-				submission_id,
-				contributor: submission.contributor,
-				forfeited,
-			});
-			Ok(())
+			Self::remove_submission(task, submission_id, submission)?;
+			Ok(forfeited)
 		}
 
 		/// A rejection becomes final: reward back to the creator if the task is closed
@@ -1751,6 +2010,7 @@ pub mod pallet {
 					err("an OwedPayouts entry without an owed submission")
 				);
 			}
+			Self::campaigns_try_state()?;
 			let (next_task, next_submission) =
 				(NextTaskId::<T>::get(), NextSubmissionId::<T>::get());
 			ensure!(
@@ -1772,6 +2032,71 @@ pub mod pallet {
 					ensure!(
 						T::Currency::balance_on_hold(&reason, &who) == expected,
 						err("holds do not match the records")
+					);
+				}
+			}
+			Ok(())
+		}
+
+		/// Every campaign's rounds are 1..=`rounds`, each round's task (while stored) is
+		/// the creator's and records that round and the previous round's task, only the
+		/// latest round may be open, and every task's lineage is indexed.
+		fn campaigns_try_state() -> Result<(), DispatchError> {
+			let err = |m: &'static str| DispatchError::Other(m);
+			let next_campaign = NextCampaignId::<T>::get();
+			for (campaign_id, campaign) in Campaigns::<T>::iter() {
+				ensure!(
+					campaign_id < next_campaign,
+					err("a campaign id at or above NextCampaignId")
+				);
+				let rounds = CampaignRounds::<T>::iter_prefix(campaign_id).count() as u64;
+				ensure!(
+					campaign.rounds > 0 && rounds == campaign.rounds as u64,
+					err("a campaign's rounds do not match its CampaignRounds entries")
+				);
+				ensure!(
+					CampaignRounds::<T>::get(campaign_id, campaign.rounds)
+						== Some(campaign.latest_task),
+					err("a campaign's latest task is not its highest round's")
+				);
+				for (round, task_id) in CampaignRounds::<T>::iter_prefix(campaign_id) {
+					ensure!(
+						(1..=campaign.rounds).contains(&round),
+						err("a CampaignRounds entry outside the campaign's rounds")
+					);
+					let Some(task) = Tasks::<T>::get(task_id) else { continue };
+					let continues = match round {
+						1 => None,
+						_ => Some(
+							CampaignRounds::<T>::get(campaign_id, round - 1)
+								.ok_or(err("a campaign round without its previous round"))?,
+						),
+					};
+					ensure!(
+						task.lineage == Some(Lineage { campaign: campaign_id, round, continues }),
+						err("a campaign round's task records another lineage")
+					);
+					ensure!(
+						task.creator == campaign.creator,
+						err("a campaign round by another creator")
+					);
+					ensure!(
+						round == campaign.rounds || task.status != TaskStatus::Open,
+						err("an earlier campaign round still open")
+					);
+				}
+			}
+			for (campaign_id, _, _) in CampaignRounds::<T>::iter() {
+				ensure!(
+					Campaigns::<T>::contains_key(campaign_id),
+					err("a CampaignRounds entry without its campaign")
+				);
+			}
+			for (task_id, task) in Tasks::<T>::iter() {
+				if let Some(lineage) = task.lineage {
+					ensure!(
+						CampaignRounds::<T>::get(lineage.campaign, lineage.round) == Some(task_id),
+						err("a task's lineage is not in CampaignRounds")
 					);
 				}
 			}

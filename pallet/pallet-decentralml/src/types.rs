@@ -21,6 +21,7 @@ pub const MAX_ANNOTATION_LEN: u32 = 1024;
 
 pub type TaskId = u64;
 pub type SubmissionId = u64;
+pub type CampaignId = u64;
 pub type Question = BoundedVec<u8, ConstU32<MAX_QUESTION_LEN>>;
 pub type StoragePath = BoundedVec<u8, ConstU32<MAX_PATH_LEN>>;
 pub type ResultText = BoundedVec<u8, ConstU32<MAX_RESULT_LEN>>;
@@ -149,6 +150,33 @@ pub enum Decider {
 	Close,
 }
 
+/// Where a task stands in a training campaign: round `round` of `campaign`, whose
+/// bundle carries the model federated in the round of task `continues` (none for the
+/// first round, which starts from the creator's initial model).
+#[derive(
+	Encode, Decode, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub struct Lineage {
+	pub campaign: CampaignId,
+	/// 1 for the first round.
+	pub round: u32,
+	/// The task of the previous round.
+	pub continues: Option<TaskId>,
+}
+
+/// A training campaign: a chain of tasks, one per round, by one creator.
+#[derive(
+	Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub struct Campaign<AccountId> {
+	/// The only account that may add rounds.
+	pub creator: AccountId,
+	/// Rounds created so far; the latest is round `rounds`.
+	pub rounds: u32,
+	/// The task of the latest round; the next round may start once it is settled.
+	pub latest_task: TaskId,
+}
+
 /// A training task and its escrow.
 #[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
 pub struct Task<AccountId, Balance, BlockNumber> {
@@ -186,6 +214,8 @@ pub struct Task<AccountId, Balance, BlockNumber> {
 	pub escrow: Balance,
 	/// The storage deposit held from the creator for this record; returned on removal.
 	pub deposit: Balance,
+	/// The campaign round this task is, if it is one (`create_campaign_task`).
+	pub lineage: Option<Lineage>,
 }
 
 /// One contributor's slot in a task, and what they sent.
@@ -239,4 +269,6 @@ pub struct ContributorRecord {
 	pub results_rejected: u32,
 	pub slots_timed_out: u32,
 	pub appeals_won: u32,
+	/// Slots the contributor gave up with `release_slot` before their deadline.
+	pub slots_released: u32,
 }

@@ -35,7 +35,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("decentralml"),
 	impl_name: alloc::borrow::Cow::Borrowed("decentralml"),
 	authoring_version: 1,
-	spec_version: 102,
+	spec_version: 103,
 	impl_version: 1,
 	apis: RUNTIME_API_VERSIONS,
 	transaction_version: 2,
@@ -193,7 +193,10 @@ type RuntimeExecutive = Executive<
 
 /// Storage migrations run on a runtime upgrade; each checks the stored version first, so
 /// on a chain already at the new version (or a new chain) it does nothing.
-pub type Migrations = (pallet_decentralml::migrations::v1::MigrateV0ToV1<Runtime>,);
+pub type Migrations = (
+	pallet_decentralml::migrations::v1::MigrateV0ToV1<Runtime>,
+	pallet_decentralml::migrations::v2::MigrateV1ToV2<Runtime>,
+);
 
 // The pallets frame-omni-bencher measures (scripts/generate_weights.sh).
 #[cfg(feature = "runtime-benchmarks")]
