@@ -251,6 +251,20 @@ def creator_market(devnet_url, substrate, dev_keys, storage_env, tmp_path):
     return make
 
 
+def wait_for_line(lines: list[str], text: str, running, timeout: float = 180) -> str:
+    """The first of ``lines`` (progress lines, still coming while ``running()``) that
+    contains ``text``; AssertionError with every line if none does in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in list(lines):
+            if text in line:
+                return line
+        if not running():
+            break
+        time.sleep(0.05)
+    raise AssertionError(f"no {text!r} in the progress lines:\n" + "\n".join(lines))
+
+
 class Runner:
     """``run_campaign`` in a thread, its progress lines kept."""
 
@@ -267,16 +281,7 @@ class Runner:
             self.error = error
 
     def wait_for(self, text: str, timeout: float = 180) -> str:
-        """The first progress line containing ``text``, once it is printed."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if text in line:
-                    return line
-            if not self.thread.is_alive():
-                raise AssertionError(f"the campaign ended without {text!r}: {self.error!r}\n" + "\n".join(self.lines))
-            time.sleep(0.1)
-        raise AssertionError(f"no {text!r} within {timeout}s:\n" + "\n".join(self.lines))
+        return wait_for_line(self.lines, text, self.thread.is_alive, timeout)
 
     def task_of_round(self, number: int) -> int:
         """The task of round ``number``, once the runner has created it."""

@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import boto3
@@ -24,7 +23,7 @@ import numpy as np
 from substrate_client.chain import Chain, connect
 from substrate_client.marketplace import Marketplace
 from substrate_client.records import SubmissionStatus, TaskStatus
-from tests.test_campaign import REWARD, contribute, creator_files, model_weights
+from tests.test_campaign import REWARD, contribute, creator_files, model_weights, wait_for_line
 
 BUCKET = "campaign-resume"
 
@@ -51,15 +50,7 @@ class Creator:
                 self.killed_at = line
 
     def wait_for(self, text: str, timeout: float = 180) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if text in line:
-                    return line
-            if self.process.poll() is not None and not self.reader.is_alive():
-                break
-            time.sleep(0.05)
-        raise AssertionError(f"no {text!r}:\n" + "\n".join(self.lines))
+        return wait_for_line(self.lines, text, self.reader.is_alive, timeout)
 
     def killed(self, timeout: float = 180) -> str:
         """Wait for the kill; the line it was killed on."""
