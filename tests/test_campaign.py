@@ -170,7 +170,7 @@ def test_a_round_bundle_carries_the_given_model_and_the_round_in_its_task_settin
     tiny_model(TRUE_KERNEL, TRUE_BIAS).save(str(federated))
     (federated / "decentralml_federation.json").write_text("{}")
     out = build_round_bundle(files["bundle"], federated, tmp_path / "round_2", campaign=4, round_number=2,
-                             privacy=PrivacyPlan(1.0, 1.1, 1e-5))
+                             privacy=PrivacyPlan(1.0, 1.1, 1e-5).task_settings())
     assert np.array_equal(model_weights(out / "model")[0], TRUE_KERNEL)
     assert not (out / "model" / "decentralml_federation.json").exists()
     assert (out / "start_task.sh").read_text() == (files["bundle"] / "start_task.sh").read_text()

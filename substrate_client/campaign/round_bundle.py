@@ -15,7 +15,6 @@ import shutil
 from pathlib import Path
 
 from ..errors import UserInputError
-from .plan import PrivacyPlan
 
 __all__ = ["build_round_bundle", "read_task_settings", "MAX_TASK_SETTINGS_BYTES"]
 
@@ -39,9 +38,10 @@ def read_task_settings(path: Path) -> dict:
 
 
 def build_round_bundle(base: Path, model_dir: Path, out: Path, *, campaign: int | None, round_number: int,
-                       privacy: PrivacyPlan | None) -> Path:
+                       privacy: dict | None) -> Path:
     """Lay out round ``round_number``'s bundle in the new folder ``out``: ``base`` with
-    ``model/`` replaced by ``model_dir`` and the round written into task_settings.json.
+    ``model/`` replaced by ``model_dir`` and the round and ``privacy`` (the settings
+    contributors apply, :meth:`PrivacyPlan.task_settings`) written into task_settings.json.
     A folder left by an interrupted build is replaced."""
     base, model_dir, out = Path(base), Path(model_dir), Path(out)
     if not (model_dir / "saved_model.pb").is_file():
@@ -57,7 +57,7 @@ def build_round_bundle(base: Path, model_dir: Path, out: Path, *, campaign: int 
     settings_path = partial / "task_settings.json"
     settings = read_task_settings(settings_path) if settings_path.exists() else {}
     settings.update({"campaign": campaign, "round": int(round_number),
-                     "privacy": None if privacy is None else privacy.task_settings()})
+                     "privacy": None if privacy is None else dict(privacy)})
     settings_path.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     partial.rename(out)
     return out

@@ -195,7 +195,7 @@ class _Campaign:
     def _upload(self, record: RoundRecord, files: RoundFiles) -> None:
         build_round_bundle(Path(self.plan.bundle), self._previous_model(record.round), files.bundle,
                            campaign=self.journal.campaign, round_number=record.round,
-                           privacy=self.plan.privacy)
+                           privacy=None if self.plan.privacy is None else self.plan.privacy.task_settings())
         backend = self.market.backend(self.plan.bundle_storage)
         stored = storage_mod.upload_folder(backend, files.bundle)
         record.bundle = {"storage_type": stored.storage_type, "path": stored.path,
