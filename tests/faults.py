@@ -12,12 +12,12 @@ class FaultyProxy:
     """Forwards TCP between the client and the chain; can drop every connection when
     the chain first reports on a submitted transaction, or stop forwarding at all."""
 
-    def __init__(self, upstream_port: int):
+    def __init__(self, upstream_port: int, port: int = 0):
         self.upstream = ("127.0.0.1", upstream_port)
         self.drop_on_submit = False
         self.frozen = False
         self.drops = 0
-        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server = socket.create_server(("127.0.0.1", port))  # 0: a free one
         self.port = self._server.getsockname()[1]
         self._sockets: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
@@ -62,6 +62,16 @@ class FaultyProxy:
             sock.close()
 
     def close(self) -> None:
+        """Stop: new connections are refused and open ones dropped (shut down, so that
+        the ends waiting on them hear it at once)."""
+        try:
+            self._server.shutdown(socket.SHUT_RDWR)  # wakes the accept() waiting on it
+        except OSError:
+            pass
         self._server.close()
         for sock in self._sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             sock.close()

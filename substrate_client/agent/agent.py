@@ -589,6 +589,8 @@ class Agent:
 
 
 def _reason(error: BaseException) -> str:
+    if isinstance(error, CONNECTION_ERRORS):
+        return f"the connection dropped ({type(error).__name__}: {error or 'no answer'})"
     if isinstance(error, PalletError):
         return f"{error.name}: {error.docs}" if error.docs else error.name
     return str(error) or type(error).__name__

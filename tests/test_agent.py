@@ -1,0 +1,300 @@
+"""The contributor's agent, ``decentralml work``, run as a process of its own against the
+real dev chain, Kubo and MinIO: it finds tasks open before it started and created after,
+trains in the sandbox and sends sealed results the creator opens; its filters pass over
+tasks; the chain or storage going away loses no trained result; Ctrl-C finishes the slot
+in progress (twice: gives it up)."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from substrate_client.chain import same_account
+from tests import daemons
+from tests.chain_fixtures import UNIT
+from tests.faults import FaultyProxy
+from tests.fixtures import SETTINGS_ENV, as_json, create_task, make_bundle, ok, send_result, take_slot
+
+#: A bundle that trains nothing: it leaves one SavedModel-shaped folder (after ``sleep``).
+def quick_script(sleep: float = 0) -> str:
+    return textwrap.dedent(f"""\
+        #!/usr/bin/env bash
+        set -euo pipefail
+        echo "training on shard ${{DECENTRALML_SHARD_INDEX:-?}}"
+        sleep {sleep}
+        out="$DECENTRALML_OUTPUT_DIR/model_$DECENTRALML_CONTRIBUTOR_ID"
+        mkdir -p "$out"
+        echo graph > "$out/saved_model.pb"
+        echo "task $DECENTRALML_TASK_ID submission $DECENTRALML_SUBMISSION_ID" > "$out/ids.txt"
+        env | grep -c . > "$out/env_count.txt"
+        """)
+
+
+class AgentProcess:
+    """``decentralml --json work ARGS`` as its own process; its JSON lines are read as
+    they come."""
+
+    def __init__(self, args: list, env: dict, log: Path):
+        self.log = log
+        self.stderr = open(log, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "substrate_client.cli", "--json", "work", *map(str, args)],
+            stdout=subprocess.PIPE, stderr=self.stderr, stdin=subprocess.DEVNULL, env=env,
+            text=True)
+        self.steps: list[dict] = []
+        self._lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self._lines.put(json.loads(line))
+        self._lines.put(None)
+
+    def wait_for(self, kind: str, timeout: float = 120, **fields) -> dict:
+        """The first step of ``kind`` (with ``fields``) not waited for yet."""
+        deadline = time.monotonic() + timeout
+        for step in self.steps:
+            if step["step"] == kind and all(step.get(k) == v for k, v in fields.items()) \
+                    and not step.get("_seen"):
+                step["_seen"] = True
+                return step
+        while time.monotonic() < deadline:
+            try:
+                step = self._lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if step is None:
+                break
+            self.steps.append(step)
+            if step["step"] == kind and all(step.get(k) == v for k, v in fields.items()):
+                step["_seen"] = True
+                return step
+        raise AssertionError(f"no {kind} step {fields or ''} within {timeout} s; steps: "
+                             f"{[s['message'] for s in self.steps]}\nstderr:\n{self.errors()}")
+
+    def interrupt(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+
+    def finish(self, timeout: float = 120) -> int:
+        code = self.proc.wait(timeout=timeout)
+        while (step := self._lines.get(timeout=10)) is not None:
+            self.steps.append(step)
+        return code
+
+    def messages(self, kind: str | None = None) -> list[str]:
+        return [s["message"] for s in self.steps if kind is None or s["step"] == kind]
+
+    def errors(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.stderr.close()
+
+
+@pytest.fixture
+def agents(devnet_url, store, clean_settings, tmp_path):
+    """``agents(signer, *args, url=None, env=None)`` starts ``decentralml work`` as
+    ``signer`` (its secret in DECENTRALML_SURI, as a user would give it)."""
+    started: list[AgentProcess] = []
+
+    def start(signer, *args, url=None, env=None) -> AgentProcess:
+        full = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
+        full.update({"DECENTRALML_URL": url or devnet_url, "DECENTRALML_LOCAL_STORE": str(store),
+                     "DECENTRALML_SURI": signer.mnemonic,
+                     "DECENTRALML_CONFIG": str(tmp_path / "no-config.toml")})
+        full.update(env or {})
+        agent = AgentProcess(list(args), full, tmp_path / f"agent-{len(started)}.stderr")
+        started.append(agent)
+        return agent
+
+    yield start
+    for agent in started:
+        agent.stop()
+
+
+def submissions(dml, task_id: int) -> list[dict]:
+    return as_json(dml("list_task_results", task_id, "--json"))
+
+
+def quick_task(dml, creator, root: Path, *, sleep: float = 0, pays: str = "1DML",
+               slots: int = 1, storage: str = "local") -> int:
+    bundle = make_bundle(root, quick_script(sleep), name=f"bundle_{time.monotonic_ns()}")
+    return create_task(dml, creator, bundle, storage=storage, pays=pays, slots=slots)["task_id"]
+
+
+@pytest.fixture(scope="module")
+def example_bundle(tmp_path_factory) -> Path:
+    """The example task's bundle, with a small model."""
+    from assets.model_creator import model_creator
+
+    return model_creator.prepare_bundle(model_creator.create_model(hidden_units=16),
+                                        tmp_path_factory.mktemp("example") / "bundle")
+
+
+# --------------------------------------------------------------------------- finding and training
+
+
+def test_the_agent_trains_tasks_open_before_it_started_and_created_after_and_sends_sealed_results(
+        dml, account, agents, example_bundle, tmp_path):
+    creator, bob = account(), account()
+    key = tmp_path / "result_key"
+    ok(dml("keys", "generate", "--path", key))
+    before = create_task(dml, creator, example_bundle, storage="local", pays="2DML", slots=1,
+                         result_key=key.with_suffix(".pub"))["task_id"]
+    agent = agents(bob, "--creator", creator.ss58_address, "--max-samples", 300,
+                   "--shard-index", 1, "--num-shards", 3, "--max-rounds", 2,
+                   "--work-dir", tmp_path / "work")
+    assert agent.wait_for("sent", task_id=before)["status"] == "Pending"
+    agent.wait_for("watch")
+    after = create_task(dml, creator, example_bundle, storage="local", pays="2DML", slots=1,
+                        result_key=key.with_suffix(".pub"))["task_id"]
+    assert agent.wait_for("sent", task_id=after)["status"] == "Pending"
+    assert agent.finish() == 0, agent.errors()
+    assert "sent 2 result(s)" in agent.messages("stopped")[0]
+
+    for task_id in (before, after):
+        [sub] = submissions(dml, task_id)
+        assert same_account(sub["contributor"], bob.ss58_address) and sub["status"] == "Pending"
+        got = Path(as_json(dml("download_task_result", sub["submission_id"], "--dest",
+                               tmp_path / f"got_{task_id}", "--result-key-file", key,
+                               "--json"))["dest"])
+        info = json.loads((got / "decentralml_result.json").read_text())
+        assert (info["samples"], info["shard_index"], info["num_shards"]) == (300, 1, 3)
+        assert (got / "saved_model.pb").is_file()
+        # Sealed to the creator: without the key it does not open.
+        sealed = dml("download_task_result", sub["submission_id"], "--dest", tmp_path / f"no_{task_id}")
+        assert sealed.exit_code != 0
+    assert not list((tmp_path / "work" / "slots").iterdir())  # nothing left to finish
+
+
+def test_the_agent_passes_over_tasks_its_filters_refuse(dml, account, agents, tmp_path):
+    good, stingy, helper, bob = account(), account(), account(), account()
+    # Each creator's record: good accepted a result, stingy rejected one.
+    for creator, decision in ((good, "accept_task_result"), (stingy, "reject_task_result")):
+        task_id = quick_task(dml, creator, tmp_path)
+        sub = take_slot(dml, helper, task_id, tmp_path / f"helper_{task_id}")
+        send_result(dml, helper, sub, None, text="labels")
+        extra = ["--reason", "bad"] if decision.startswith("reject") else []
+        ok(dml(decision, sub, *extra, signer=creator))
+    cheap = quick_task(dml, good, tmp_path, pays="1DML")
+    from_stingy = quick_task(dml, stingy, tmp_path, pays="3DML")
+    wanted = quick_task(dml, good, tmp_path, pays="3DML")
+
+    agent = agents(bob, "--min-reward", "2DML", "--min-acceptance-rate", 0.5,
+                   "--work-dir", tmp_path / "work")
+    agent.wait_for("sent", task_id=wanted)
+    agent.wait_for("watch")
+    agent.interrupt()  # while waiting: it stops at once
+    assert agent.finish(timeout=30) == 0, agent.errors()
+
+    skipped = {s["task_id"]: s["message"] for s in agent.steps if s["step"] == "skip"}
+    assert "less than the minimum 2" in skipped[cheap]
+    assert "accepts 0% of results, less than the minimum 50%" in skipped[from_stingy]
+    assert submissions(dml, cheap) == [] and submissions(dml, from_stingy) == []
+    [sub] = submissions(dml, wanted)
+    assert same_account(sub["contributor"], bob.ss58_address) and sub["status"] == "Pending"
+    for task_id in (cheap, from_stingy):
+        ok(dml("close_task", task_id, signer=good if task_id == cheap else stingy))
+
+
+# --------------------------------------------------------------------------- faults
+
+
+@pytest.fixture
+def own_minio(tmp_path, minio):  # the session's MinIO sets the AWS_* credentials
+    server = daemons.start_minio(tmp_path / "minio")
+    yield server
+    server.stop()
+
+
+def bucket_objects(endpoint_url: str, bucket: str) -> list[str]:
+    s3 = boto3.client("s3", endpoint_url=endpoint_url)
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+
+def test_storage_gone_while_sending_keeps_the_trained_result_and_a_restarted_agent_sends_it_once(
+        dml, account, agents, own_minio, tmp_path):
+    creator, bob = account(), account()
+    task_id = quick_task(dml, creator, tmp_path, sleep=2)
+    s3 = {"DECENTRALML_S3_ENDPOINT": own_minio.endpoint_url, "DECENTRALML_S3_BUCKET": "agent"}
+    args = ["--creator", creator.ss58_address, "--storage", "s3", "--max-rounds", 1,
+            "--work-dir", tmp_path / "work"]
+    first = agents(bob, *args, env=s3)
+    first.wait_for("train", task_id=task_id)
+    own_minio.stop()
+    retry = first.wait_for("retry", task_id=task_id, timeout=60)
+    assert "the result stays in" in retry["message"]
+    first.proc.kill()  # the agent dies too; what it trained is on disk
+    first.finish()
+    [sub] = submissions(dml, task_id)
+    assert sub["status"] == "Assigned"
+
+    own_minio.start_again()
+    second = agents(bob, *args, env=s3)
+    assert second.wait_for("resume", task_id=task_id)["submission_id"] == sub["submission_id"]
+    second.wait_for("sent", task_id=task_id)
+    assert second.finish() == 0, second.errors()
+    [sent] = submissions(dml, task_id)
+    assert sent["status"] == "Pending" and sent["result_location"]["storage_type"] == "S3"
+    assert len(bucket_objects(own_minio.endpoint_url, "agent")) == 1  # stored once
+    got = Path(as_json(dml("download_task_result", sent["submission_id"], "--dest",
+                           tmp_path / "got", "--json", env=s3))["dest"])
+    assert (got / "ids.txt").read_text().split() == ["task", str(task_id), "submission",
+                                                     str(sent["submission_id"])]
+
+
+def test_the_chain_going_away_mid_training_loses_nothing(dml, account, agents, devnet_url, tmp_path):
+    upstream = int(devnet_url.rsplit(":", 1)[1])
+    proxy = FaultyProxy(upstream)
+    creator, bob = account(), account()
+    task_id = quick_task(dml, creator, tmp_path, sleep=3)
+    try:
+        agent = agents(bob, "--creator", creator.ss58_address, "--max-rounds", 1,
+                       "--work-dir", tmp_path / "work", url=proxy.url)
+        agent.wait_for("train", task_id=task_id)
+        port = proxy.port
+        proxy.close()  # the chain is gone: connections dropped, new ones refused
+        time.sleep(8)
+        proxy = FaultyProxy(upstream, port=port)
+        agent.wait_for("sent", task_id=task_id, timeout=90)
+        assert agent.finish() == 0, agent.errors()
+    finally:
+        proxy.close()
+    # It said what happened, kept the result and tried again, waiting longer each time.
+    retries = [s for s in agent.steps if s["step"] == "retry"]
+    assert retries and all("the result stays in" in s["message"] for s in retries)
+    assert [s["seconds"] for s in retries] == [2 * 2 ** n for n in range(len(retries))]
+    [sub] = submissions(dml, task_id)
+    assert sub["status"] == "Pending" and sub["result_location"] is not None
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+
+
+def test_ctrl_c_during_training_finishes_the_slot_sends_its_result_and_exits_0(
+        dml, account, agents, tmp_path):
+    creator, bob = account(), account()
+    task_id = quick_task(dml, creator, tmp_path, sleep=5)
+    agent = agents(bob, "--creator", creator.ss58_address, "--work-dir", tmp_path / "work")
+    agent.wait_for("train", task_id=task_id)
+    agent.interrupt()
+    assert "then stopping" in agent.wait_for("stopping")["message"]
+    agent.wait_for("sent", task_id=task_id)
+    assert agent.finish(timeout=60) == 0, agent.errors()
+    [sub] = submissions(dml, task_id)
+    assert sub["status"] == "Pending"
+    assert agent.messages("stopped") == ["stopped: stopped by Ctrl-C; 1 result(s) sent"]
