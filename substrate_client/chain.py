@@ -49,8 +49,9 @@ _METADATA_LOCK = threading.Lock()
 #: What a dropped, refused or silent connection raises, from the socket up.
 CONNECTION_ERRORS = (ConnectionError, OSError, TimeoutError, WebSocketException)
 
-_NOT_FOUND = {"TaskNotFound", "SubmissionNotFound"}
-_NOT_AUTHORIZED = {"NotTaskCreator", "NotAssignedContributor", "CreatorCannotContribute"}
+_NOT_FOUND = {"TaskNotFound", "SubmissionNotFound", "CampaignNotFound"}
+_NOT_AUTHORIZED = {"NotTaskCreator", "NotAssignedContributor", "CreatorCannotContribute",
+                   "NotCampaignCreator"}
 _NO_FUNDS = {"InsufficientFunds", "InsufficientFundsForDeposit", "InsufficientBalance",
              "FundsUnavailable"}
 

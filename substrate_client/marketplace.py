@@ -9,6 +9,7 @@ hash go on-chain. Nothing secret is ever part of a call.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import shutil
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from .chain import Chain, Event, Receipt, same_account
 from .commitment import new_salt, result_commitment
 from .errors import ChainError, NotFoundError, UserInputError
 from .records import (
+    Campaign,
+    CampaignRound,
     ContributorRecord,
     CreatorRecord,
     Deadlines,
@@ -137,6 +140,53 @@ class Marketplace:
     ) -> Task:
         """Store the bundle folder, then create a task that holds
         ``pays_amount * max_assignments`` in escrow. Returns the task as stored."""
+        receipt = self.chain.submit("create_task", self._task_call(**_arguments(locals())))
+        task_id = int(receipt.first("TaskCreated").attributes["task_id"])
+        log.info("task %d created in block %d", task_id, receipt.block_number)
+        return self.get_task(task_id)
+
+    def create_campaign_task(self, campaign: int | None = None, **task) -> CampaignRound:
+        """Create a task as a round of a training campaign: with ``campaign`` None, round 1
+        of a new campaign of the signer's; else the next round of that campaign, which
+        the signer started and whose latest round's task is closed (or removed). Takes
+        :meth:`create_task`'s keyword arguments, with its checks and upload; the campaign
+        is checked first, so a round the chain would refuse uploads nothing."""
+        arguments = inspect.signature(Marketplace.create_task).bind(self, **task)
+        arguments.apply_defaults()
+        if campaign is not None:
+            self._check_next_round(campaign)
+        call = self._task_call(**_arguments(arguments.arguments))
+        receipt = self.chain.submit("create_campaign_task", {**call, "campaign": campaign})
+        event = receipt.first("CampaignRoundCreated").attributes
+        continues = event.get("continues")
+        created = CampaignRound(campaign=int(event["campaign"]), round=int(event["round"]),
+                                task_id=int(event["task_id"]),
+                                continues=None if continues is None else int(continues))
+        log.info("campaign %d round %d: task %d created in block %d", created.campaign,
+                 created.round, created.task_id, receipt.block_number)
+        return created
+
+    def _check_next_round(self, campaign_id: int) -> None:
+        """What the chain checks before it adds a round, said before anything is stored."""
+        campaign = self.get_campaign(campaign_id)
+        if not same_account(campaign.creator, self.chain.address):
+            raise UserInputError(
+                f"campaign {campaign_id} was started by {campaign.creator}; only that account may "
+                f"add rounds to it, not the signer {self.chain.address}")
+        try:
+            latest = self.get_task(campaign.latest_task)
+        except NotFoundError:
+            return  # removed, so settled
+        if latest.status is TaskStatus.OPEN:
+            raise UserInputError(
+                f"campaign {campaign_id}'s round {campaign.rounds} (task {latest.task_id}) is still "
+                "open; close it first, then start the next round from its results")
+
+    def _task_call(self, *, task_type, question, pays_amount, max_assignments, expiration_block,
+                   expires_in_blocks, validation_strategy, bundle_path, bundle_storage_type,
+                   result_public_key, annotation, progress) -> dict:
+        """The checks and upload of :meth:`create_task` (and :meth:`create_campaign_task`);
+        returns the arguments of the chain call."""
         task_type = parse_enum(TaskType, task_type)
         strategy = parse_enum(ValidationStrategy, validation_strategy)
         question = question.strip()
@@ -169,7 +219,7 @@ class Marketplace:
         log.info("storing bundle %s on %s", folder, parse_enum(StorageType, bundle_storage_type).value)
         stored = storage_mod.upload_folder(self.backend(bundle_storage_type), folder, progress=progress)
         bundle = _stored_location(stored)
-        receipt = self.chain.submit("create_task", {
+        return {
             "task_type": task_type.value,
             "question": _hex_text(question),
             "pays_amount": pays_amount,
@@ -182,10 +232,7 @@ class Marketplace:
                 "annotation_type": _hex_text(annotation.get("annotation_type", "")),
                 "class_labels": _hex_text(annotation.get("class_labels", "")),
             },
-        })
-        task_id = int(receipt.first("TaskCreated").attributes["task_id"])
-        log.info("task %d created in block %d", task_id, receipt.block_number)
-        return self.get_task(task_id)
+        }
 
     # The seed's names, kept as thin aliases of :meth:`create_task` for one task type
     # each: they take its keyword arguments, with the bundle folder under the seed's name.
@@ -402,6 +449,24 @@ class Marketplace:
         return sorted((t for t in tasks if status is None or t.status is status),
                       key=lambda t: t.task_id)
 
+    def get_campaign(self, campaign_id: int) -> Campaign:
+        value = self.chain.query("Campaigns", [campaign_id])
+        if value is None:
+            raise NotFoundError("DecentralML", "CampaignNotFound", f"no campaign has id {campaign_id}")
+        return Campaign.from_chain(campaign_id, value)
+
+    def campaign_rounds(self, campaign_id: int) -> list[tuple[int, int]]:
+        """``[(round, task_id), ...]`` of a campaign, by round; a removed task's round stays."""
+        self.get_campaign(campaign_id)
+        return sorted((int(_key(k)), int(v)) for k, v in
+                      self.chain.query_map("CampaignRounds", [campaign_id]))
+
+    def list_campaigns(self, creator: str | None = None) -> list[Campaign]:
+        """Every campaign (or those ``creator`` started), by id."""
+        campaigns = [Campaign.from_chain(k, v) for k, v in self.chain.query_map("Campaigns")]
+        return sorted((c for c in campaigns if creator is None or same_account(c.creator, creator)),
+                      key=lambda c: c.campaign_id)
+
     def list_task_results(self, task_id: int, status: SubmissionStatus | str | None = None
                           ) -> list[Submission]:
         """The submissions of a task (optionally of one status), oldest first."""
@@ -489,6 +554,13 @@ class Marketplace:
         deposit goes to the creator and the slot opens again."""
         return self.chain.submit("time_out_slot", {"submission_id": submission_id})
 
+    def release_slot(self, submission_id: int) -> Receipt:
+        """Give up the signer's slot before committing a result: the storage deposit comes
+        back, the assignment deposit goes to the creator, the slot opens again. Counted
+        as a release, not a time-out, in the contributor's record (past the slot's
+        result timeout it is a time-out)."""
+        return self.chain.submit("release_slot", {"submission_id": submission_id})
+
     def claim_reward(self, submission_id: int) -> Receipt:
         """Get a result paid whose review period passed without a decision (or retry a
         payment that failed). Anyone may; the reward goes to the contributor."""
@@ -537,6 +609,11 @@ class Marketplace:
 
     def _sent_count(self, task_id: int) -> int:
         return sum(1 for s in self.list_task_results(task_id) if s.submitted_at is not None)
+
+
+def _arguments(values: dict) -> dict:
+    """A method's arguments as passed on: its ``locals()`` (or bound arguments) but self."""
+    return {name: value for name, value in values.items() if name != "self"}
 
 
 def _key(key):

@@ -106,6 +106,48 @@ class Location:
 
 
 @dataclass(frozen=True)
+class Lineage:
+    """Where a task stands in a training campaign: round ``round`` of ``campaign``,
+    continuing the task of the previous round (None for round 1)."""
+
+    campaign: int
+    round: int
+    continues: int | None
+
+    @classmethod
+    def from_chain(cls, value: dict[str, Any] | None) -> "Lineage | None":
+        if not value:
+            return None
+        return cls(campaign=int(value["campaign"]), round=int(value["round"]),
+                   continues=_optional_int(value.get("continues")))
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A training campaign: one task per round, by one creator."""
+
+    campaign_id: int
+    creator: str
+    rounds: int
+    latest_task: int
+
+    @classmethod
+    def from_chain(cls, campaign_id: int, value: dict[str, Any]) -> "Campaign":
+        return cls(campaign_id=int(campaign_id), creator=value["creator"],
+                   rounds=int(value["rounds"]), latest_task=int(value["latest_task"]))
+
+
+@dataclass(frozen=True)
+class CampaignRound:
+    """A round just created: its campaign, number, task and the task it continues."""
+
+    campaign: int
+    round: int
+    task_id: int
+    continues: int | None
+
+
+@dataclass(frozen=True)
 class Task:
     task_id: int
     creator: str
@@ -127,6 +169,8 @@ class Task:
     live_submissions: int
     escrow: int
     deposit: int
+    #: The task's place in a training campaign; None for a task of its own.
+    lineage: Lineage | None = None
 
     @property
     def free_slots(self) -> int:
@@ -159,6 +203,7 @@ class Task:
             live_submissions=int(value["live_submissions"]),
             escrow=int(value["escrow"]),
             deposit=int(value["deposit"]),
+            lineage=Lineage.from_chain(value.get("lineage")),
         )
 
 
@@ -245,6 +290,8 @@ class ContributorRecord(_Counters):
     results_rejected: int = 0
     slots_timed_out: int = 0
     appeals_won: int = 0
+    #: Slots given up with ``release_slot`` before their deadline (not time-outs).
+    slots_released: int = 0
 
 
 @dataclass(frozen=True)

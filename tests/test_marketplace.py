@@ -17,6 +17,7 @@ from substrate_client.chain import Chain, connect, load_keypair
 from substrate_client.errors import (
     ConfigError,
     IntegrityError,
+    NotAuthorizedError,
     NotFoundError,
     PalletError,
     StorageUnavailableError,
@@ -337,3 +338,120 @@ def test_no_signer_is_a_config_error(monkeypatch):
     monkeypatch.delenv("DECENTRALML_SURI", raising=False)
     with pytest.raises(ConfigError, match="DECENTRALML_SURI"):
         load_keypair()
+
+
+# -- campaigns and released slots --------------------------------------------------
+
+def new_round(creator: Marketplace, bundle: Path, campaign: int | None, slots=1, **kwargs):
+    params = dict(task_type="ModelContributor", question="Train round after round",
+                  pays_amount=REWARD, max_assignments=slots, bundle_path=bundle,
+                  bundle_storage_type="Local", expires_in_blocks=200)
+    params.update(kwargs)
+    return creator.create_campaign_task(campaign, **params)
+
+
+def test_a_campaigns_lineage_is_followed_from_the_chain_alone(people, bundle, substrate):
+    creator = people()
+    rounds = [new_round(creator, bundle, None)]
+    campaign = rounds[0].campaign
+    for _ in range(2):
+        creator.close_task(rounds[-1].task_id)
+        rounds.append(new_round(creator, bundle, campaign))
+    assert [(r.round, r.continues) for r in rounds] == \
+        [(1, None), (2, rounds[0].task_id), (3, rounds[1].task_id)]
+
+    # A reader with no signer and no memory of the rounds finds them all on chain.
+    reader = Marketplace(Chain(substrate), {})
+    record = reader.get_campaign(campaign)
+    assert (record.creator, record.rounds, record.latest_task) == \
+        (creator.chain.address, 3, rounds[2].task_id)
+    assert reader.campaign_rounds(campaign) == [(r.round, r.task_id) for r in rounds]
+    assert campaign in [c.campaign_id for c in reader.list_campaigns(creator=creator.chain.address)]
+    assert reader.list_campaigns(creator=people().chain.address) == []
+    history, task = [], reader.get_task(record.latest_task)
+    while True:
+        history.append(task.task_id)
+        assert task.lineage.campaign == campaign and task.creator == creator.chain.address
+        if task.lineage.continues is None:
+            break
+        task = reader.get_task(task.lineage.continues)
+    assert history == [r.task_id for r in reversed(rounds)]
+    assert task.lineage.round == 1
+    # A plain task belongs to no campaign.
+    assert new_task(creator, bundle, storage_type="Local").lineage is None
+
+
+def test_the_next_round_waits_until_the_previous_is_closed(people, bundle, monkeypatch):
+    creator = people()
+    first = new_round(creator, bundle, None)
+    uploads = []
+    real_upload = storage.upload_folder
+    monkeypatch.setattr(storage, "upload_folder", lambda *a, **k: uploads.append(a) or real_upload(*a, **k))
+    before = task_count(creator)
+    with pytest.raises(UserInputError, match=f"round 1 \\(task {first.task_id}\\) is still open"):
+        new_round(creator, bundle, first.campaign)
+    assert uploads == [] and task_count(creator) == before
+    # The chain refuses it too, by name, when the client's check is passed by.
+    with pytest.raises(PalletError, match="PreviousRoundOpen"):
+        creator.chain.submit("create_campaign_task", raw_round(creator, first))
+    creator.close_task(first.task_id)
+    assert new_round(creator, bundle, first.campaign).round == 2
+
+
+def raw_round(market: Marketplace, previous) -> dict:
+    """The chain call of the round after ``previous``, with its bundle, made by hand."""
+    return {
+        "task_type": "ModelContributor", "question": "0x" + b"next round".hex(),
+        "pays_amount": REWARD, "max_assignments": 1,
+        "expiration_block": market.chain.block_number() + 100,
+        "validation_strategy": "CustomAccept",
+        "bundle": market.get_task(previous.task_id).bundle.to_chain(),
+        "result_public_key": None, "annotation": None, "campaign": previous.campaign}
+
+
+def test_another_account_cannot_continue_someones_campaign(people, bundle):
+    creator, eve = people(), people()
+    first = new_round(creator, bundle, None)
+    creator.close_task(first.task_id)
+    with pytest.raises(UserInputError, match="only that account may add rounds"):
+        new_round(eve, bundle, first.campaign)
+    with pytest.raises(NotAuthorizedError, match="NotCampaignCreator"):
+        eve.chain.submit("create_campaign_task", raw_round(eve, first))
+    with pytest.raises(NotFoundError, match="CampaignNotFound"):
+        new_round(eve, bundle, 10**9)
+    assert eve.get_campaign(first.campaign).rounds == 1
+    # Eve's own campaign is hers, with an id of its own.
+    assert new_round(eve, bundle, None).campaign != first.campaign
+
+
+def test_release_slot_returns_the_slot_and_storage_deposit_and_forfeits_the_assignment_deposit(
+        people, bundle):
+    creator, bob, charlie = people(), people(), people()
+    deadlines = bob.deadlines()
+    task = new_task(creator, bundle, slots=1, storage_type="Local")
+    sub = bob.assign_task(task.task_id).submission_id
+    with pytest.raises(PalletError, match="NoSlotsLeft"):
+        charlie.assign_task(task.task_id)
+    with pytest.raises(NotAuthorizedError, match="NotAssignedContributor"):
+        charlie.release_slot(sub)
+    creator_before, bob_before = creator.balance(), bob.balance()
+    receipt = bob.release_slot(sub)
+    assert receipt.first("SlotReleased").attributes["forfeited"] == deadlines.assignment_deposit
+    assert creator.balance()["free"] == creator_before["free"] + deadlines.assignment_deposit
+    bob_after = bob.balance()
+    assert bob_after["reserved"] == bob_before["reserved"] - deadlines.assignment_deposit \
+        - deadlines.submission_deposit == 0
+    assert bob_after["free"] == bob_before["free"] + deadlines.submission_deposit - receipt.fee
+    with pytest.raises(NotFoundError, match="SubmissionNotFound"):
+        bob.get_submission(sub)
+    record = bob.contributor_record()
+    assert (record.slots_taken, record.slots_released, record.slots_timed_out) == (1, 1, 0)
+    assert bob.get_task(task.task_id).taken_slots == 0
+    # The slot is open again; once a result is committed it can no longer be released.
+    again = charlie.assign_task(task.task_id).submission_id
+    result = bundle.parent / "result"
+    result.mkdir()
+    (result / "model.bin").write_bytes(b"weights")
+    charlie.send_task_result(again, result_path=result)
+    with pytest.raises(PalletError, match="ResultAlreadySent"):
+        charlie.release_slot(again)

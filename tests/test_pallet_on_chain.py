@@ -417,3 +417,67 @@ def test_accepting_in_a_batch_is_atomic(substrate, actors):
     receipt = creator.submit("batch_all", {"calls": accept[:2]}, module="Utility")
     assert receipt.is_success
     assert task(substrate, task_id)["accepted"] == 2
+
+
+def new_round(actor: Actor, campaign: int | None) -> dict:
+    """Create a campaign round; its CampaignRoundCreated event."""
+    params = create_params(actor.substrate, 1) | {"campaign": campaign}
+    events = actor.ok("create_campaign_task", params)
+    assert events["CampaignRoundCreated"]["task_id"] == events["TaskCreated"]["task_id"]
+    return events["CampaignRoundCreated"]
+
+
+def test_a_campaign_grows_one_settled_round_at_a_time_by_its_creator(substrate, actors):
+    creator, eve = actors["creator"], actors["eve"]
+    task_storage = constant(substrate, "TaskDeposit")
+    first = new_round(creator, None)
+    campaign = first["campaign"]
+    assert first == {"campaign": campaign, "round": 1, "task_id": first["task_id"], "continues": None}
+    assert task(substrate, first["task_id"])["lineage"] == \
+        {"campaign": campaign, "round": 1, "continues": None}
+    # The same escrow and deposit as any task.
+    assert creator.account()["reserved"] == REWARD + task_storage
+    next_round = create_params(substrate, 1) | {"campaign": campaign}
+    creator.fails_with("create_campaign_task", next_round, "PreviousRoundOpen")
+    creator.ok("close_task", {"task_id": first["task_id"]})
+    eve.fails_with("create_campaign_task", next_round, "NotCampaignCreator")
+    eve.fails_with("create_campaign_task", next_round | {"campaign": 10**9}, "CampaignNotFound")
+    assert creator.account()["reserved"] == task_storage  # the refused rounds held nothing
+    second = new_round(creator, campaign)
+    assert second == {"campaign": campaign, "round": 2, "task_id": second["task_id"],
+                      "continues": first["task_id"]}
+    assert substrate.query("DecentralML", "Campaigns", [campaign]).value == \
+        {"creator": creator.address, "rounds": 2, "latest_task": second["task_id"]}
+    for number, entry in ((1, first), (2, second)):
+        assert substrate.query("DecentralML", "CampaignRounds", [campaign, number]).value == \
+            entry["task_id"]
+    # A plain task records no lineage.
+    assert task(substrate, new_task(creator, 1))["lineage"] is None
+
+
+def test_a_contributor_may_release_an_uncommitted_slot(substrate, actors):
+    """The slot reopens and the storage deposit comes back; the assignment deposit goes
+    to the creator, and the record counts a release, not a time-out."""
+    creator, bob, charlie = actors["creator"], actors["bob"], actors["charlie"]
+    deposit = constant(substrate, "AssignmentDeposit")
+    slot_storage = constant(substrate, "SubmissionDeposit")
+    task_id = new_task(creator, 1, expires_in=50_000)
+    sub = take_slot(bob, task_id)
+    charlie.fails_with("assign_task", {"task_id": task_id}, "NoSlotsLeft")
+    charlie.fails_with("release_slot", {"submission_id": sub}, "NotAssignedContributor")
+    creator.fails_with("release_slot", {"submission_id": sub}, "NotAssignedContributor")
+    bob.fails_with("release_slot", {"submission_id": 10**9}, "SubmissionNotFound")
+    creator_free, bob_before, fees = creator.account()["free"], bob.account(), bob.fees
+    released = bob.ok("release_slot", {"submission_id": sub})["SlotReleased"]
+    assert released == {"task_id": task_id, "submission_id": sub, "contributor": bob.address,
+                        "forfeited": deposit}
+    assert creator.account()["free"] == creator_free + deposit
+    assert bob.account()["reserved"] == bob_before["reserved"] - deposit - slot_storage == 0
+    assert bob.account()["free"] == bob_before["free"] + slot_storage - (bob.fees - fees)
+    assert submission(substrate, sub) is None
+    stats = substrate.query("DecentralML", "ContributorStats", [bob.address]).value
+    assert (stats["slots_released"], stats["slots_timed_out"]) == (1, 0)
+    # The slot is open again; a committed one can no longer be released.
+    again = take_slot(charlie, task_id)
+    charlie.ok("commit_task_result", Result(again).commit_params(substrate, charlie.address))
+    charlie.fails_with("release_slot", {"submission_id": again}, "ResultAlreadySent")

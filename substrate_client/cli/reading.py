@@ -24,7 +24,7 @@ from .params import ADDRESS, EnumType
 @click.option("--mine", is_flag=True, help="Only tasks created by the signer.")
 def list_tasks(status: str, creator: str | None, mine: bool) -> None:
     """List tasks: id, type, reward, slots taken, results, expiry, how often the creator
-    accepts results, and the question."""
+    accepts results, the campaign round a task is (if any), and the question."""
     if mine and creator:
         raise click.UsageError("give --creator or --mine, not both")
     s = settings()
@@ -36,10 +36,15 @@ def list_tasks(status: str, creator: str | None, mine: bool) -> None:
         emit_json([task_json(t, records[t.creator]) for t in tasks])
         return
     table(["ID", "STATUS", "TYPE", "PAYS", "SLOTS", "PENDING", "ACCEPTED", "EXPIRES", "CREATOR ACCEPTS",
-           "QUESTION"],
+           "CAMPAIGN", "QUESTION"],
           [[t.task_id, t.status.value, t.task_type.value, format_amount(t.pays_amount),
             f"{t.taken_slots}/{t.max_assignments}", t.pending, t.accepted, t.expiration_block,
-            _rate(records[t.creator]), clip(t.question)] for t in tasks], empty="no tasks")
+            _rate(records[t.creator]), _round(t), clip(t.question)] for t in tasks], empty="no tasks")
+
+
+def _round(task) -> str:
+    lineage = task.lineage
+    return "-" if lineage is None else f"{lineage.campaign} round {lineage.round}"
 
 
 def _rate(record) -> str:
