@@ -100,6 +100,7 @@ class CampaignJournal:
                 "plan": plan.to_json(), "rounds": {}, "finished": None}
         journal = cls(folder, key, data)
         journal.save()
+        journal.work.mkdir(mode=0o700)  # opened results are unpacked below it: its owner's only
         return journal
 
     @classmethod
