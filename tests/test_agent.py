@@ -20,7 +20,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from substrate_client.chain import same_account
+from substrate_client.chain import Chain, same_account
+from substrate_client.marketplace import Marketplace
 from tests import daemons
 from tests.chain_fixtures import UNIT
 from tests.faults import FaultyProxy
@@ -298,3 +299,69 @@ def test_ctrl_c_during_training_finishes_the_slot_sends_its_result_and_exits_0(
     [sub] = submissions(dml, task_id)
     assert sub["status"] == "Pending"
     assert agent.messages("stopped") == ["stopped: stopped by Ctrl-C; 1 result(s) sent"]
+
+
+def test_a_second_ctrl_c_gives_the_slot_up_and_exits(dml, account, agents, tmp_path):
+    creator, bob = account(), account()
+    task_id = quick_task(dml, creator, tmp_path, sleep=120)
+    agent = agents(bob, "--creator", creator.ss58_address, "--work-dir", tmp_path / "work")
+    submission_id = agent.wait_for("train", task_id=task_id)["submission_id"]
+    agent.interrupt()
+    agent.wait_for("stopping")
+    agent.interrupt()
+    assert agent.wait_for("released", task_id=task_id)["submission_id"] == submission_id
+    assert agent.finish(timeout=30) == 0, agent.errors()
+    assert submissions(dml, task_id) == []
+    assert as_json(dml("show_task", task_id, "--json"))["free_slots"] == 1  # open again
+    assert not list((tmp_path / "work" / "slots").iterdir())
+
+
+def test_a_bundle_that_fails_sends_nothing_and_its_slot_is_given_up(dml, account, agents, tmp_path):
+    creator, bob = account(), account()
+    bundle = make_bundle(tmp_path, "#!/usr/bin/env bash\necho broken >&2\nexit 3\n")
+    task_id = create_task(dml, creator, bundle, storage="local", pays="1DML", slots=1)["task_id"]
+    agent = agents(bob, "--creator", creator.ss58_address, "--work-dir", tmp_path / "work")
+    assert "exited with code 3" in agent.wait_for("failed", task_id=task_id)["message"]
+    agent.wait_for("released", task_id=task_id)
+    agent.wait_for("watch")
+    agent.interrupt()
+    assert agent.finish(timeout=30) == 0, agent.errors()
+    assert submissions(dml, task_id) == []
+    # What it printed is kept beside its folder.
+    assert [p.read_text() for p in (tmp_path / "work").glob("task_*.log")] == ["broken\n"]
+
+
+# --------------------------------------------------------------------------- campaigns
+
+
+def test_the_agent_works_only_for_its_campaign_and_stops_when_the_campaign_ends(
+        dml, account, agents, substrate, store, tmp_path):
+    creator, bob = account(), account()
+    market = Marketplace(Chain(substrate, creator), {"root": str(store)})
+
+    def next_round(campaign):
+        bundle = make_bundle(tmp_path, quick_script(), name=f"round_{time.monotonic_ns()}")
+        return market.create_campaign_task(
+            campaign, task_type="ModelContributor", question="Train", pays_amount=UNIT,
+            max_assignments=1, expires_in_blocks=500, bundle_path=bundle,
+            bundle_storage_type="Local")
+
+    ours, other = next_round(None), next_round(None)
+    agent = agents(bob, "--campaign", ours.campaign, "--end-after", 3,
+                   "--work-dir", tmp_path / "work")
+    agent.wait_for("sent", task_id=ours.task_id)
+    skipped = [s["message"] for s in agent.steps if s["step"] == "skip" and s["task_id"] == other.task_id]
+    assert skipped == [f"task {other.task_id} (campaign {other.campaign}, round 1): skipped: it is "
+                       f"a round of campaign {other.campaign}, not {ours.campaign}"]
+    market.close_task(ours.task_id)
+    second = next_round(ours.campaign)
+    assert (second.round, second.continues) == (2, ours.task_id)
+    agent.wait_for("sent", task_id=second.task_id)
+    market.close_task(second.task_id)
+    for _ in range(3):  # no third round comes
+        substrate.rpc_request("dev_newBlock", [{}])
+    assert agent.finish(timeout=60) == 0, agent.errors()
+    [stopped] = agent.messages("stopped")
+    assert f"campaign {ours.campaign} ended" in stopped and "2 result(s) sent" in stopped
+    assert submissions(dml, other.task_id) == []
+    market.close_task(other.task_id)

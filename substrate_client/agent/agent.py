@@ -187,7 +187,7 @@ class Agent:
 
     def _should_stop(self) -> bool:
         if self._stopping:
-            self.summary.reason = self.summary.reason or "stopped by Ctrl-C"
+            self.summary.reason = self.summary.reason or "asked to stop"
             return True
         rounds = self.stop.max_rounds
         if rounds is not None and len(self.summary.sent) >= rounds:
@@ -241,6 +241,7 @@ class Agent:
             raise _Stop()
         if self._interrupts == 1:
             self._stopping = True
+            self.summary.reason = "stopped by Ctrl-C"
             held = self._held
             what = (f"submission {held.submission_id} (task {held.task_id})" if held
                     else f"taking a slot in task {self._taking}")
@@ -299,15 +300,13 @@ class Agent:
             self._scan()
             self._scanned_to = max(self._scanned_to, head)
             self._head = max(self._head, head)
-        while self._candidates:
-            task_id = self._candidates.pop(0)
-            if self._should_stop():
-                return
-            self._work_on(task_id)
+        if self._should_stop():
+            return
+        if self._candidates:
+            self._work_on(self._candidates.pop(0))
             self._rescan = True  # things may have changed while it trained
             self._announce_watch = True
-            return
-        if not self._should_stop():
+        else:
             self._watch()
 
     def _scan(self) -> None:
@@ -394,6 +393,20 @@ class Agent:
     # ------------------------------------------------------------------ working on a task
 
     def _work_on(self, task_id: int) -> None:
+        """Take a slot in the task, train and send; a failure of this task's own (its
+        bundle, its slot) is reported and the agent goes on with the next."""
+        try:
+            self._take_train_send(task_id)
+        except TRANSIENT:
+            raise
+        except DecentralMLError as error:
+            self._done_tasks.add(task_id)
+            if self._held is not None:
+                self._give_up(self._held, _reason(error))
+            else:
+                self._say("failed", f"task {task_id}: {_reason(error)}", task_id)
+
+    def _take_train_send(self, task_id: int) -> None:
         task = self.market.get_task(task_id)
         reason = self._refusal(task)
         if reason is not None:
@@ -560,32 +573,44 @@ class Agent:
             if self._should_stop():
                 return
             try:
-                submission = self.market.get_submission(record.submission_id)
-            except NotFoundError:
-                submission = None
-            if (submission is None or not same_account(submission.contributor, self.address)
-                    or submission.status not in (SubmissionStatus.ASSIGNED,
-                                                 SubmissionStatus.COMMITTED)):
+                self._resume(record)
+            except TRANSIENT:
+                raise
+            except DecentralMLError as error:
+                self._say("failed", f"submission {record.submission_id}: could not be finished: "
+                                    f"{_reason(error)}", record.task_id, record.submission_id)
                 self.work.remove(record.submission_id)
-                continue
-            task = self.market.get_task(submission.task_id)
-            self._done_tasks.add(task.task_id)
-            result = Path(record.result_dir) if record.result_dir else None
-            if submission.status is SubmissionStatus.COMMITTED or (result and result.is_dir()):
-                self._hold(record)
-                self._say("resume", f"task {task.task_id}: sending the result trained before "
-                                    f"(submission {record.submission_id}, {record.result_dir})",
-                          task.task_id, record.submission_id)
-                self._send(Slot(record.submission_id, task, Path(record.bundle_dir),
-                                self.contributor.settings.sandbox), record)
-            else:
-                self._say("resume", f"task {task.task_id}: training again for submission "
-                                    f"{record.submission_id} (nothing trained before)",
-                          task.task_id, record.submission_id)
-                self.work.remove(record.submission_id)
-                slot = self._adopt(submission, task)
-                if slot is not None:
-                    self._train_and_send(slot)
+                self._let_go()
+
+    def _resume(self, record: SlotRecord) -> None:
+        """Finish one slot recorded by an earlier run: send what it trained, or train again."""
+        try:
+            submission = self.market.get_submission(record.submission_id)
+        except NotFoundError:
+            submission = None
+        if (submission is None or not same_account(submission.contributor, self.address)
+                or submission.status not in (SubmissionStatus.ASSIGNED,
+                                             SubmissionStatus.COMMITTED)):
+            self.work.remove(record.submission_id)
+            return
+        task = self.market.get_task(submission.task_id)
+        self._done_tasks.add(task.task_id)
+        result = Path(record.result_dir) if record.result_dir else None
+        if submission.status is SubmissionStatus.COMMITTED or (result and result.is_dir()):
+            self._hold(record)
+            self._say("resume", f"task {task.task_id}: sending the result trained before "
+                                f"(submission {record.submission_id}, {record.result_dir})",
+                      task.task_id, record.submission_id)
+            self._send(Slot(record.submission_id, task, Path(record.bundle_dir),
+                            self.contributor.settings.sandbox), record)
+        else:
+            self._say("resume", f"task {task.task_id}: training again for submission "
+                                f"{record.submission_id} (nothing trained before)",
+                      task.task_id, record.submission_id)
+            self.work.remove(record.submission_id)
+            slot = self._adopt(submission, task)
+            if slot is not None:
+                self._train_and_send(slot)
 
 
 def _reason(error: BaseException) -> str:
@@ -597,5 +622,5 @@ def _reason(error: BaseException) -> str:
 
 
 def _round_text(task: Task) -> str:
-    lineage = getattr(task, "lineage", None)
+    lineage = task.lineage
     return "" if lineage is None else f" (campaign {lineage.campaign}, round {lineage.round})"

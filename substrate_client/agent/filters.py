@@ -43,7 +43,7 @@ class WorkFilters:
         if task.task_type is not self.task_type:
             return f"it is a {task.task_type.value} task, not {self.task_type.value}"
         if self.campaign is not None:
-            lineage = getattr(task, "lineage", None)
+            lineage = task.lineage
             if lineage is None:
                 return f"it is not a round of campaign {self.campaign}"
             if lineage.campaign != self.campaign:
