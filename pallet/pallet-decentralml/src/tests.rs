@@ -1554,10 +1554,18 @@ fn unsigned_origins_are_refused() {
 // ---------------------------------------------------------------------------------
 
 fn campaign_call(creator: u64, campaign: Option<CampaignId>) -> DispatchResult {
+	campaign_call_by(RuntimeOrigin::signed(creator), question(), campaign)
+}
+
+fn campaign_call_by(
+	origin: RuntimeOrigin,
+	question: Question,
+	campaign: Option<CampaignId>,
+) -> DispatchResult {
 	DecentralML::create_campaign_task(
-		RuntimeOrigin::signed(creator),
+		origin,
 		TaskType::ModelContributor,
-		question(),
+		question,
 		REWARD,
 		2,
 		EXPIRY,
@@ -1695,39 +1703,11 @@ fn create_campaign_task_errors_change_nothing() {
 		assert_noop!(campaign_call(BOB, Some(7)), Error::<Test>::CampaignNotFound);
 		// create_task's checks, for a new campaign and for the next round.
 		assert_noop!(campaign_call(PAUPER, None), Error::<Test>::InsufficientFunds);
-		let empty = |campaign| {
-			DecentralML::create_campaign_task(
-				RuntimeOrigin::signed(ALICE),
-				TaskType::ModelContributor,
-				Default::default(),
-				REWARD,
-				2,
-				EXPIRY,
-				ValidationStrategy::CustomAccept,
-				bundle(),
-				None,
-				None,
-				campaign,
-			)
-		};
+		let empty =
+			|campaign| campaign_call_by(RuntimeOrigin::signed(ALICE), Default::default(), campaign);
 		assert_noop!(empty(None), Error::<Test>::EmptyQuestion);
 		assert_noop!(empty(Some(0)), Error::<Test>::EmptyQuestion);
-		assert_noop!(
-			DecentralML::create_campaign_task(
-				RuntimeOrigin::none(),
-				TaskType::ModelContributor,
-				question(),
-				REWARD,
-				2,
-				EXPIRY,
-				ValidationStrategy::CustomAccept,
-				bundle(),
-				None,
-				None,
-				None,
-			),
-			BadOrigin
-		);
+		assert_noop!(campaign_call_by(RuntimeOrigin::none(), question(), None), BadOrigin);
 		assert_eq!(NextCampaignId::<Test>::get(), 1);
 		check();
 	});
