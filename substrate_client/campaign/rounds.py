@@ -293,14 +293,14 @@ class _Campaign:
         if judge.judge_new(pending):
             self.journal.record(record)
         receipt = judge.submit(pending)
+        record.phase = Phase.DECIDED
+        record.decided_block = None if receipt is None else receipt.block_number
+        self.journal.record(record)
         if receipt is not None:
-            record.decided_block = receipt.block_number
             verdicts = [judge.reviews[sid].verdict for sid in pending if sid in judge.reviews]
             self._say(record, f"decisions on chain in one batch (block {receipt.block_number}): "
                               f"{verdicts.count(validation.ACCEPT)} accepted, "
                               f"{verdicts.count(validation.REJECT)} rejected")
-        record.phase = Phase.DECIDED
-        self.journal.record(record)
 
     # ------------------------------------------------------------------ 4. federate, evaluate
 
