@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench import common
 
-BENCHMARKS = ("federation", "chain", "storage", "round")
+BENCHMARKS = ("federation", "chain", "storage", "round", "campaign")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,10 +19,11 @@ from typing import Any
 
 from bench import common
 
-ORDER = ("federation", "chain", "storage", "round")
+ORDER = ("federation", "chain", "storage", "round", "campaign")
 TITLES = {"federation": "Federation: averaging N SavedModels", "chain": "Chain: marketplace extrinsics",
           "storage": "Storage: a SavedModel-like folder to and from Kubo and MinIO",
-          "round": "Full round: time outside training"}
+          "round": "Full round: time outside training",
+          "campaign": "Campaigns: many contributor agents, and the creator's time per result"}
 ANALYSIS = common.BENCH / "analysis"
 
 
@@ -240,7 +241,71 @@ def render_round(r: dict[str, Any]) -> str:
            if r.get("longer_training") else []))
 
 
-RENDER = {"federation": render_federation, "chain": render_chain, "storage": render_storage, "round": render_round}
+CREATOR_PHASES = ("storage", "chain", "validation", "decisions", "federation", "close", "other")
+
+
+def render_campaign(r: dict[str, Any]) -> str:
+    p = r.get("parameters", {})
+    parts = []
+    demo = r.get("demo")
+    if demo and demo.get("rounds"):
+        phases = demo.get("phases") or []
+        rows = [[x["round"], _f(x["wall"], 1), _f(x["training"], 2)] + [_f(x["phases"].get(ph, 0.0), 2) for ph in phases]
+                + [_f(x["other"], 2), f"**{_f(x['share'] * 100 if x['share'] is not None else None, 1)}%**"]
+                for x in demo["rounds"]]
+        parts += [demo.get("description", ""),
+                  _table(["round", "wall s", "training s"] + [f"{ph} s" for ph in phases]
+                         + ["other s", "not training ÷ training"], rows)]
+    sizes = r.get("sizes") or []
+    if sizes:
+        rows = []
+        for s in sizes:
+            rounds = s["rounds"]
+            nr = len(rounds) or 1
+            a = s["agents"]
+            ph = {k: sum(x["phases"].get(k, 0.0) for x in rounds) / nr for k in CREATOR_PHASES if k != "other"}
+            ph["other"] = sum(x["other"] for x in rounds) / nr
+            rows.append([
+                s["n"], " / ".join(_f(x["wall"], 1) for x in rounds),
+                _f(sum(x["creator_busy"] for x in rounds) / nr, 2),
+                " / ".join(_f(ph[k], 2) for k in CREATOR_PHASES),
+                f"**{_f((s['creator_busy_per_accepted'] or 0) * 1000, 0)}**",
+                f"{s['accepted']}/{s['slots']}", a["error_count"], a["retry_count"],
+                f"{_f(a['peak_rss_mb']['max'], 0)} / {_f(a['peak_rss_mb']['median'], 0)}",
+                _f(a["cpu_seconds"]["median"], 1), _f(a["start_seconds"]["median"], 1),
+                _f(s["load_during_campaign"]["mean_1min"], 1),
+            ])
+        parts += [
+            f"{p.get('task')}. {p.get('storage')}. Agents: {p.get('agents')}; started "
+            f"{p.get('starting_at_once')} at a time (the next once one watches for tasks). One campaign of "
+            f"{p.get('rounds')} rounds per N, N slots and min_results N, a round's deadline "
+            f"{p.get('round_blocks')} blocks; besides one block per transaction, the chain makes a block every "
+            f"{p.get('block_seconds')} s as a real chain would. The creator's time is the round's wall time "
+            "minus her waiting for results (a new block); by phase (storage / chain / validation / decisions / "
+            "federation / close / other, per round): storage = round bundle built and uploaded, results "
+            "received (download, unseal, unpack); chain = creating the task and every read (polling the "
+            "task's results each block); validation = restoring and evaluating each result, the hook; "
+            "decisions = the batch; federation = federating and evaluating; close = closing the task.",
+            _table(["N", "wall per round s", "creator s per round", "by phase s", "creator ms per accepted result",
+                    "accepted / slots", "nonce errors", "retries", "agent peak RSS MB (max / median)",
+                    "agent CPU s (median)", "agent start s (median)", "load (1 min) during"], rows)]
+        fit = r.get("creator_busy_fit")
+        if fit:
+            parts.append(f"Least-squares fit over every round: the creator's time per round ≈ {fit['intercept']:.2f} s "
+                         f"+ {fit['slope'] * 1000:.1f} ms × N.")
+        found = [e for s in sizes for e in s["agents"]["errors"]]
+        if found:
+            parts.append("Nonce or priority errors in the agents' logs (first ones):\n\n" + "\n".join(
+                f"- {e['agent']} ({e['log']}, line {e['line']}): `{e['excerpt'][-300:].replace(chr(10), ' | ')}`"
+                for e in found[:8]))
+        missed = [m for s in sizes for m in s["agents"]["missed"]]
+        if missed:
+            parts.append("Missed rounds (agent, round): " + ", ".join(f"{m['agent']} r{m['round']}" for m in missed[:30]))
+    return "\n\n".join(x for x in parts if x) or "_no measurements_"
+
+
+RENDER = {"federation": render_federation, "chain": render_chain, "storage": render_storage, "round": render_round,
+          "campaign": render_campaign}
 
 
 # --------------------------------------------------------------------------- charts
@@ -354,6 +419,40 @@ def charts(results: dict[str, dict[str, Any]], out_dir: Path) -> dict[str, Path]
         fig.tight_layout()
         made["round"] = out_dir / "round.png"
         fig.savefig(made["round"], dpi=90)
+        plt.close(fig)
+
+    r = results.get("campaign")
+    if r and r.get("sizes"):
+        sizes = r["sizes"]
+        palette = dict(zip(CREATOR_PHASES, ("#ef6c00", "#1565c0", "#6a1b9a", "#00838f", "#c62828", "#795548", "#9e9e9e")))
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+        labels = [str(s["n"]) for s in sizes]
+        bottom = [0.0] * len(sizes)
+        for phase in CREATOR_PHASES:
+            ys = []
+            for s in sizes:
+                total = sum((x["other"] if phase == "other" else x["phases"].get(phase, 0.0)) for x in s["rounds"])
+                ys.append(1000 * total / (s["accepted"] or 1))
+            ax1.bar(labels, ys, bottom=bottom, color=palette[phase], label=phase)
+            bottom = [b + y for b, y in zip(bottom, ys)]
+        ax1.set_xlabel("agents (N)")
+        ax1.set_ylabel("ms per accepted result")
+        ax1.set_title("the creator's time outside waiting, per accepted result")
+        ax1.legend(fontsize=8)
+        ns = [s["n"] for s in sizes]
+        nrounds = max(len(s["rounds"]) for s in sizes)
+        for i in range(nrounds):
+            ax2.plot(ns, [s["rounds"][i]["wall"] if i < len(s["rounds"]) else None for s in sizes], marker="o",
+                     label=f"round {i + 1}: wall")
+        ax2.plot(ns, [sum(x["creator_busy"] for x in s["rounds"]) / max(len(s["rounds"]), 1) for s in sizes],
+                 marker="s", color="black", label="creator's time per round")
+        ax2.set_xlabel("agents (N)")
+        ax2.set_ylabel("seconds")
+        ax2.set_title("one round of the campaign")
+        ax2.legend(fontsize=8)
+        fig.tight_layout()
+        made["campaign"] = out_dir / "campaign.png"
+        fig.savefig(made["campaign"], dpi=90)
         plt.close(fig)
     return made
 

@@ -87,3 +87,22 @@ def test_chain_and_round_smoke(tmp_path):
                                          "reveal_task_result", "accept_task_result"}
     round_ = result(tmp_path, "round")
     assert round_["runs"][0]["timings"]["training"] > 0
+
+
+def test_campaign_smoke_runs_agents_as_processes_and_times_the_creator(tmp_path):
+    proc = run_bench(tmp_path, "campaign")
+    check_ran(proc)
+    data = result(tmp_path, "campaign")
+    [size] = data["sizes"]
+    assert size["n"] == 3 and size["slots"] == 6
+    assert size["accepted"] == size["slots"], size["agents"]["missed"]
+    agents = size["agents"]
+    assert agents["exit_codes"] == {"0": 3} and agents["results_sent"] == {"2": 3}
+    assert agents["error_count"] == 0, agents["errors"]
+    assert agents["peak_rss_mb"]["max"] > 0, "each agent's peak RSS is read from the kernel"
+    for r in size["rounds"]:
+        assert r["accepted"] == 3 and r["waiting"] > 0 and r["creator_busy"] > 0
+        assert {"storage", "chain", "validation", "decisions", "federation", "close"} <= set(r["phases"])
+    assert {g["id"] for g in data["goals"]} >= {"nonce", "missed", "linear"}
+    report = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "## Campaigns" in report and (tmp_path / "campaign.png").is_file()

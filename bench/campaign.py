@@ -1,0 +1,724 @@
+"""Campaigns: many contributor agents on one campaign, and what the creator pays per result.
+
+N contributor agents (``decentralml work``, each its own process with its own account in
+``DECENTRALML_SURI``, its own work and state folders) work on one campaign of a few rounds,
+N slots a round and ``min_results`` N, run by the creator (//Alice) in-process through
+``substrate_client.campaign.run_campaign``, for N in 10, 25, 50, 100 (smoke: 3), against
+a dev chain, Kubo and MinIO the benchmark starts on free ports.
+
+The task is tiny on purpose, so that what is measured is everything around training:
+its ``start_task.sh`` copies the bundle's model (a 4-input, 3-class Dense layer) as its
+result, no TensorFlow in the sandbox. Each result is sealed to the creator's key (a fresh
+ephemeral key per result, so no two stored results are alike) and judged by the creator's
+CustomAccept hook, which accepts a result whose held-out accuracy is a finite number.
+The accounts //Agent1..N are funded from //Alice in one ``Utility.batch_all``.
+
+Per N it reports the wall time of each round, the creator's time outside waiting for
+results (by phase: storage, chain, validation, the decisions' batch, federation, close),
+that time per accepted result, the results accepted against the slots (missed tasks),
+every nonce or priority error found in the agents' logs, the agents' peak memory and CPU,
+and the load. The creator's phases are timed by wrapping the runner's own steps in
+timers (nothing else changes): a step inside another counts only in the inner one.
+
+    python -m bench.campaign [--smoke] [--sizes 10,25,50,100] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from bench import common
+from bench.common import log
+
+NAME = "campaign"
+UNIT = 10**12
+#: The creator's per-result time at the largest N over that at the smallest: linear enough.
+LINEAR_FACTOR = 1.5
+#: What a nonce or transaction-priority problem looks like in an agent's output.
+ERROR_PATTERN = re.compile(
+    r"nonce|priority|outdated|stale|future transaction|invalid transaction|temporarily banned|"
+    r"\b101[0-4]\b", re.IGNORECASE)
+#: Phases of the creator's round, in the order shown; ``waiting`` is time waiting for results.
+CREATOR_PHASES = ("storage", "chain", "validation", "decisions", "federation", "close")
+
+# --------------------------------------------------------------------------- the tiny task
+
+START_SCRIPT = """\
+#!/usr/bin/env bash
+# Trains nothing: the bundle's model is the result (sealed with a fresh key when sent).
+set -euo pipefail
+cd "$(dirname "$0")"
+out="$DECENTRALML_OUTPUT_DIR/model_$DECENTRALML_CONTRIBUTOR_ID"
+cp -r model "$out"
+printf '{"samples": 1, "contributor_id": "%s"}\\n' "$DECENTRALML_CONTRIBUTOR_ID" > "$out/decentralml_result.json"
+echo "result in $out"
+"""
+
+CREATOR_MODULE = """\
+import numpy as np
+
+
+def held_out_data():
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(200, 4)).astype(np.float32)
+    kernel = rng.normal(size=(4, 3)).astype(np.float32)
+    return x, np.argmax(x @ kernel, axis=1).astype(np.int64), "synthetic"
+"""
+
+HOOKS_MODULE = """\
+import math
+
+from substrate_client.validation import ACCEPT, REJECT, Decision
+
+
+def finite_accuracy(model, submission):
+    accuracy = submission.metrics.get("accuracy")
+    good = isinstance(accuracy, float) and math.isfinite(accuracy)
+    return Decision(submission.submission_id, ACCEPT if good else REJECT, f"held-out accuracy {accuracy}")
+"""
+
+
+def make_task_files(root: Path) -> dict[str, Path | str]:
+    """The creator's bundle (start_task.sh, model/, task_settings.json), her folder
+    (model_creator.py, hooks.py) and her result key. Needs TensorFlow (the model)."""
+    import numpy as np
+
+    from substrate_client import keys
+    from substrate_client.tensorflow_setup import load_tensorflow
+
+    tf = load_tensorflow()
+    creator = root / "creator"
+    creator.mkdir(parents=True)
+    (creator / "model_creator.py").write_text(CREATOR_MODULE)
+    (creator / "hooks.py").write_text(HOOKS_MODULE)
+    bundle = root / "bundle"
+    bundle.mkdir()
+    (bundle / "start_task.sh").write_text(START_SCRIPT)
+    (bundle / "start_task.sh").chmod(0o755)
+    (bundle / "task_settings.json").write_text(json.dumps({"EPOCHS": 1, "MODEL_NAME": "tiny"}))
+    model = tf.keras.Sequential([tf.keras.layers.Input((4,)), tf.keras.layers.Dense(3)])
+    model.compile(loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.set_weights([np.random.default_rng(3).normal(size=(4, 3)).astype(np.float32) * 0.1,
+                       np.zeros(3, np.float32)])
+    model.save(str(bundle / "model"))
+    keys.generate_keypair(root / "result_key")
+    return {"bundle": bundle, "creator_dir": creator, "hook": f"{creator / 'hooks.py'}:finite_accuracy",
+            "result_key": root / "result_key"}
+
+
+def agent_uri(index: int) -> str:
+    return f"//Agent{index}"
+
+
+# --------------------------------------------------------------------------- the creator's timers
+
+
+class PhaseTimer:
+    """Seconds per phase of wrapped calls; a wrapped call inside another counts only in
+    the inner one (the outer gets its own time only)."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = defaultdict(float)
+        self.calls: Counter = Counter()
+        self._children: list[float] = []
+
+    def wrap(self, phase: str, fn):
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            self._children.append(0.0)
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - start
+                inner = self._children.pop()
+                self.totals[phase] += elapsed - inner
+                self.calls[phase] += 1
+                if self._children:
+                    self._children[-1] += elapsed
+        return timed
+
+    def snapshot(self) -> tuple[dict[str, float], dict[str, int]]:
+        return dict(self.totals), dict(self.calls)
+
+
+def instrument(timer: PhaseTimer, market, rounds_log: list[dict]) -> None:
+    """Wrap the campaign runner's steps (and the marketplace's reads) in ``timer``; each
+    round's phases, wall time and counts are appended to ``rounds_log``."""
+    from substrate_client import storage as storage_mod
+    from substrate_client import validation
+    from substrate_client.campaign import rounds
+    from substrate_client.validation import route
+
+    rounds.wait_for_next_block = timer.wrap("waiting", rounds.wait_for_next_block)
+    rounds.build_round_bundle = timer.wrap("storage", rounds.build_round_bundle)
+    storage_mod.upload_folder = timer.wrap("storage", storage_mod.upload_folder)
+    route.receive_result = timer.wrap("storage", route.receive_result)
+    rounds.create_round_task = timer.wrap("chain", rounds.create_round_task)
+    rounds.time_out_silent_slots = timer.wrap("chain", rounds.time_out_silent_slots)
+    validation.validate_task_results = timer.wrap("validation", validation.validate_task_results)
+    validation.submit_decisions = timer.wrap("decisions", validation.submit_decisions)
+    rounds._Campaign._federate = timer.wrap("federation", rounds._Campaign._federate)
+    rounds._Campaign._close = timer.wrap("close", rounds._Campaign._close)
+    for name in ("list_task_results", "get_task", "get_submission", "result_binding", "campaign_rounds"):
+        setattr(market, name, timer.wrap("chain", getattr(market, name)))
+    market.chain.block_number = timer.wrap("chain", market.chain.block_number)
+
+    round_fn = rounds._Campaign._round
+
+    @functools.wraps(round_fn)
+    def timed_round(self, record):
+        before, calls_before = timer.snapshot()
+        start = time.perf_counter()
+        try:
+            return round_fn(self, record)
+        finally:
+            wall = time.perf_counter() - start
+            after, calls_after = timer.snapshot()
+            rounds_log.append({
+                "round": record.round, "task_id": record.task_id, "wall": round(wall, 3),
+                "phases": {k: round(after.get(k, 0.0) - before.get(k, 0.0), 4) for k in after},
+                "calls": {k: calls_after.get(k, 0) - calls_before.get(k, 0) for k in calls_after},
+            })
+
+    rounds._Campaign._round = timed_round
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def _market(args, suri: str):
+    from substrate_client.marketplace import Marketplace
+
+    return Marketplace.connect(args.url, suri=suri, api_url=args.ipfs_api, endpoint_url=args.s3_endpoint,
+                               bucket=args.s3_bucket)
+
+
+def worker_prepare(args) -> dict[str, Any]:
+    """Fund //Agent1..``--fund`` from //Alice (those short of money), in one batch; the id
+    the next campaign will get."""
+    from substrate_client.chain import load_keypair
+
+    market = _market(args, "//Alice")
+    chain = market.chain
+    funded = []
+    addresses = [load_keypair(agent_uri(i)).ss58_address for i in range(1, args.fund + 1)]
+    short = [a for a in addresses if chain.free_balance(a) < args.agent_funds // 2]
+    seconds = 0.0
+    if short:
+        start = time.perf_counter()
+        chain.submit_batch([chain.call("transfer_keep_alive", {"dest": a, "value": args.agent_funds}, module="Balances")
+                            for a in short])
+        seconds = time.perf_counter() - start
+        funded = short
+    next_campaign = chain.query("NextCampaignId")
+    return {"next_campaign": int(next_campaign or 0), "creator": chain.address, "funded": len(funded),
+            "fund_seconds": round(seconds, 3), "addresses": addresses}
+
+
+def worker_creator(args) -> dict[str, Any]:
+    """Alice's campaign: the tiny task, N slots, min_results N, timed by phase."""
+    from substrate_client.campaign import CampaignPlan, run_campaign
+
+    run_dir = Path(args.run_dir)
+    lines: list[tuple[float, str]] = []
+    started = time.perf_counter()
+
+    def report(text: str) -> None:
+        lines.append((round(time.perf_counter() - started, 3), text))
+        if args.verbose:
+            log(f"creator: {text}")
+
+    files = make_task_files(run_dir)
+    market = _market(args, "//Alice")
+    next_campaign = int(market.chain.query("NextCampaignId") or 0)
+    if next_campaign != args.expect_campaign:
+        raise SystemExit(f"the next campaign is {next_campaign}, not {args.expect_campaign} the agents wait for")
+    timer = PhaseTimer()
+    rounds_log: list[dict] = []
+    instrument(timer, market, rounds_log)
+    plan = CampaignPlan(bundle=str(files["bundle"]), creator_dir=str(files["creator_dir"]), rounds=args.rounds,
+                        slots=args.n, min_results=args.n, reward=UNIT, policy="average", hook=str(files["hook"]),
+                        round_blocks=args.round_blocks, bundle_storage="IPFS", result_storage="S3",
+                        result_key_file=str(files["result_key"]), question="Copy the model (benchmark)")
+    with common.Meter() as meter:
+        summary = run_campaign(market, plan, journal_dir=run_dir / "journal", report=report)
+    data = summary.to_dict()
+    journal = json.loads(Path(summary.journal).read_text()) if summary.journal else {}
+    records = {int(k): v for k, v in (journal.get("rounds") or {}).items()} if isinstance(journal.get("rounds"), dict) \
+        else {r["round"]: r for r in journal.get("rounds") or []}
+    rounds_out = []
+    for entry in rounds_log:
+        number = entry["round"]
+        s = next((r for r in data["rounds"] if r["round"] == number), {})
+        rec = records.get(number, {})
+        contributors = sorted({r["contributor"] for r in s.get("results", [])})
+        rounds_out.append({**entry, "results_sent": s.get("results_sent"), "accepted": s.get("accepted"),
+                           "rejected": s.get("rejected"), "extended": s.get("extended"), "closed": s.get("closed"),
+                           "journal_training_wait": rec.get("training_wait"), "journal_busy": rec.get("busy"),
+                           "contributors": contributors,
+                           "rejections": [r["reason"] for r in s.get("results", []) if r["status"] != "Accepted"][:5]})
+    return {"campaign": data["campaign"], "finished": data["finished"], "rounds": rounds_out,
+            "total_seconds": meter.result()["seconds"], "meter": meter.result(),
+            "report_lines": lines, "calls": dict(timer.calls)}
+
+
+# --------------------------------------------------------------------------- the agents
+
+
+class Agent:
+    """One ``decentralml --json work`` process, its folders, logs, memory and CPU."""
+
+    def __init__(self, index: int, root: Path):
+        self.index = index
+        self.uri = agent_uri(index)
+        self.root = root
+        self.steps_path = root / "steps.jsonl"
+        self.stderr_path = root / "stderr.log"
+        self.proc: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.watching_at: float | None = None
+        self.ended_at: float | None = None
+        self.exit_code: int | None = None
+        self.peak_rss_kib = 0
+        self.maxrss_kib = 0
+        self.cpu_seconds = 0.0
+
+    def start(self, argv: list[str], env: dict[str, str]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.steps_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
+                                         cwd=self.root)
+        self.started_at = time.monotonic()
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.exit_code is None
+
+    def steps(self) -> list[dict]:
+        out = []
+        if self.steps_path.is_file():
+            for line in self.steps_path.read_text(errors="replace").splitlines():
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    out.append({"step": "unparsed", "message": line})
+        return out
+
+    def sample(self) -> None:
+        """Its peak RSS so far (``VmHWM``), and reap it if it ended."""
+        if not self.alive:
+            return
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        self.peak_rss_kib = max(self.peak_rss_kib, int(line.split()[1]))
+                        break
+        except OSError:
+            pass
+        pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+        if pid == self.proc.pid:
+            self.exit_code = os.waitstatus_to_exitcode(status)
+            self.proc.returncode = self.exit_code
+            self.ended_at = time.monotonic()
+            self.maxrss_kib = usage.ru_maxrss
+            self.cpu_seconds = usage.ru_utime + usage.ru_stime
+
+    def signal(self, sig: int) -> None:
+        if self.alive:
+            try:
+                self.proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+
+
+class Fleet:
+    """N agents started a few at a time (each once it reads the chain and watches for
+    tasks), sampled every second for memory and the load."""
+
+    def __init__(self, n: int, root: Path, argv: list[str], env_for, starting_at_once: int):
+        self.agents = [Agent(i, root / f"agent{i}") for i in range(1, n + 1)]
+        self.argv = argv
+        self.env_for = env_for
+        self.starting_at_once = starting_at_once
+        self.loads: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample_loop, daemon=True)
+        self._lock = threading.Lock()
+
+    def _sample_loop(self) -> None:
+        while not self._stop.wait(1.0):
+            with self._lock:
+                for agent in self.agents:
+                    agent.sample()
+            self.loads.append((time.monotonic(), os.getloadavg()[0]))
+
+    def start(self, timeout: float) -> float:
+        """Start every agent; return the seconds until all watch for tasks."""
+        self._sampler.start()
+        began = time.monotonic()
+        pending = list(self.agents)
+        starting: list[Agent] = []
+        while pending or starting:
+            for agent in list(starting):
+                if agent.watching_at is None and any(s.get("step") == "watch" for s in agent.steps()):
+                    agent.watching_at = time.monotonic()
+                if agent.watching_at is not None:
+                    starting.remove(agent)
+                elif not agent.alive:
+                    raise RuntimeError(f"agent {agent.index} exited with {agent.exit_code} before watching:\n"
+                                       + agent.stderr_path.read_text(errors="replace")[-3000:])
+            while pending and len(starting) < self.starting_at_once:
+                agent = pending.pop(0)
+                with self._lock:
+                    agent.start(self.argv, self.env_for(agent))
+                starting.append(agent)
+            if time.monotonic() - began > timeout:
+                raise RuntimeError(f"{len(pending) + len(starting)} agent(s) not watching for tasks after {timeout:.0f} s")
+            time.sleep(0.2)
+        return time.monotonic() - began
+
+    def finish(self, grace: float) -> None:
+        """Wait ``grace`` seconds for the agents to stop by themselves, then Ctrl-C them
+        (and kill what is still there 30 s later)."""
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(a.alive for a in self.agents):
+            time.sleep(0.5)
+        for sig, wait in ((signal.SIGINT, 30.0), (signal.SIGKILL, 10.0)):
+            left = [a for a in self.agents if a.alive]
+            if not left:
+                break
+            log(f"{len(left)} agent(s) still running: {sig.name}")
+            for agent in left:
+                agent.signal(sig)
+            until = time.monotonic() + wait
+            while time.monotonic() < until and any(a.alive for a in self.agents):
+                time.sleep(0.5)
+        self._stop.set()
+        self._sampler.join()
+        for agent in self.agents:
+            agent.sample()
+
+    def kill_all(self) -> None:
+        self._stop.set()
+        for agent in self.agents:
+            agent.signal(signal.SIGKILL)
+        for agent in self.agents:
+            if agent.proc is not None and agent.exit_code is None:
+                try:
+                    os.waitpid(agent.proc.pid, 0)
+                except ChildProcessError:
+                    pass
+                agent.exit_code = -9
+
+
+class BlockClock:
+    """A block every ``seconds`` (Chopsticks' ``dev_newBlock``), as a real chain makes
+    them whatever happens; Chopsticks alone makes one per transaction and none when
+    nobody sends any."""
+
+    def __init__(self, port: int, seconds: float):
+        self.port, self.seconds = port, seconds
+        self.made = 0
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "BlockClock":
+        if self.seconds > 0:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        from substrate_client import devnet
+
+        while not self._stop.wait(self.seconds):
+            try:
+                devnet._rpc(self.port, "dev_newBlock", [{"count": 1}], timeout=60)
+                self.made += 1
+            except Exception as error:  # reported, never fatal: blocks still come with transactions
+                if len(self.failures) < 5:
+                    self.failures.append(f"{type(error).__name__}: {error}")
+
+
+# --------------------------------------------------------------------------- one size
+
+
+def _agents_report(fleet: Fleet, addresses: dict[str, int], rounds: list[dict], slots: int) -> dict[str, Any]:
+    """What the agents did: results sent, missed rounds, errors in their logs, memory, CPU."""
+    errors = []
+    sent_counts = []
+    trained = []
+    retries = []
+    for agent in fleet.agents:
+        steps = agent.steps()
+        sent_counts.append(sum(1 for s in steps if s.get("step") == "sent"))
+        trained += [s["seconds"] for s in steps if s.get("step") == "trained" and isinstance(s.get("seconds"), (int, float))]
+        for s in steps:
+            if s.get("step") in ("retry", "failed") or (s.get("step") == "skip" and "could not take" in s.get("message", "")):
+                retries.append({"agent": agent.uri, "step": s.get("step"), "message": s.get("message", "")[:400]})
+        for source, text in (("steps", agent.steps_path.read_text(errors="replace") if agent.steps_path.is_file() else ""),
+                             ("stderr", agent.stderr_path.read_text(errors="replace") if agent.stderr_path.is_file() else "")):
+            lines = text.splitlines()
+            for i, line in enumerate(lines):
+                if ERROR_PATTERN.search(line):
+                    errors.append({"agent": agent.uri, "log": source, "line": i + 1,
+                                   "excerpt": "\n".join(lines[max(0, i - 2):i + 3])[-1200:]})
+    missed = []
+    for r in rounds:
+        sent_by = set(r.get("contributors") or [])
+        for address, index in addresses.items():
+            if address not in sent_by:
+                missed.append({"round": r["round"], "agent": agent_uri(index)})
+    peaks = sorted(a.peak_rss_kib / 1024 for a in fleet.agents if a.peak_rss_kib)
+    maxrss = sorted(a.maxrss_kib / 1024 for a in fleet.agents if a.maxrss_kib)
+    starts = [a.watching_at - a.started_at for a in fleet.agents if a.watching_at]
+    return {
+        "count": len(fleet.agents),
+        "exit_codes": dict(Counter(str(a.exit_code) for a in fleet.agents)),
+        "results_sent": dict(Counter(str(c) for c in sent_counts)),
+        "missed": missed[:200], "missed_count": len(missed),
+        "errors": errors[:50], "error_count": len(errors),
+        "retries_and_failures": retries[:50], "retry_count": len(retries),
+        "peak_rss_mb": {"max": round(max(peaks), 1) if peaks else None,
+                        "median": round(common.median(peaks), 1) if peaks else None,
+                        "sum": round(sum(peaks), 1)},
+        "maxrss_with_children_mb": {"max": round(max(maxrss), 1) if maxrss else None},
+        "cpu_seconds": {"total": round(sum(a.cpu_seconds for a in fleet.agents), 2),
+                        "median": round(common.median(a.cpu_seconds for a in fleet.agents), 2)},
+        "start_seconds": {"median": round(common.median(starts), 2) if starts else None,
+                          "max": round(max(starts), 2) if starts else None},
+        "train_seconds_median": round(common.median(trained), 3) if trained else None,
+    }
+
+
+def run_size(n: int, args, url: str, port: int, daemons, workdir: Path, fund: int) -> dict[str, Any]:
+    base_env = dict(daemons.env)
+    for name in list(base_env):
+        if name.startswith("DECENTRALML_") and name not in ("DECENTRALML_CACHE",):
+            base_env.pop(name)
+    bucket = f"dml-bench-campaign-{n}"
+    storage_args = ["--url", url, "--ipfs-api", daemons.kubo.api_url, "--s3-endpoint", daemons.minio.endpoint_url,
+                    "--s3-bucket", bucket]
+    creator_env = dict(base_env, DECENTRALML_STATE_DIR=str(workdir / f"n{n}" / "creator-state"),
+                       DECENTRALML_CONFIG=str(workdir / "no-config.toml"))
+    prep = common.run_worker(NAME, ["--task", "prepare", *storage_args, "--fund", str(fund)],
+                             env=creator_env, timeout=600, label=f"prepare N={n}")
+    campaign_id = prep["next_campaign"]
+    addresses = {a: i for i, a in enumerate(prep["addresses"][:n], 1)}
+    round_blocks = args.round_blocks or (6 * n + 60)
+    argv = [common.PYTHON, "-m", "substrate_client.cli", "--json", "work", "--campaign", str(campaign_id),
+            "--max-rounds", str(args.rounds), "--storage", "S3", "--work-dir", "work"]
+
+    def env_for(agent: Agent) -> dict[str, str]:
+        return dict(base_env, DECENTRALML_URL=url, DECENTRALML_SURI=agent.uri,
+                    DECENTRALML_IPFS_API=daemons.kubo.api_url, DECENTRALML_S3_ENDPOINT=daemons.minio.endpoint_url,
+                    DECENTRALML_S3_BUCKET=bucket, DECENTRALML_STATE_DIR=str(agent.root / "state"),
+                    DECENTRALML_CONFIG=str(workdir / "no-config.toml"), PYTHONUNBUFFERED="1")
+
+    fleet = Fleet(n, workdir / f"n{n}" / "agents", argv, env_for, args.starting_at_once)
+    load_before = common.load()
+    try:
+        log(f"N={n}: starting {n} agents for campaign {campaign_id} (load {common.load()})")
+        start_seconds = fleet.start(timeout=args.start_timeout)
+        log(f"N={n}: all {n} agents watching after {start_seconds:.1f} s (load {common.load()}); the campaign starts")
+        creator_load = common.load()
+        t0 = time.monotonic()
+        with BlockClock(port, args.block_seconds) as clock:
+            creator = common.run_worker(
+                NAME, ["--task", "creator", *storage_args, "--n", str(n), "--rounds", str(args.rounds),
+                       "--round-blocks", str(round_blocks), "--expect-campaign", str(campaign_id),
+                       "--run-dir", str(workdir / f"n{n}" / "creator")] + (["--verbose"] if args.verbose else []),
+                env=creator_env, timeout=args.creator_timeout or 180 + 6 * n * args.rounds, label=f"creator N={n}")
+        t1 = time.monotonic()
+        fleet.finish(grace=60)
+    except BaseException:
+        fleet.kill_all()
+        raise
+    during = [load for when, load in fleet.loads if t0 <= when <= t1]
+    rounds = creator["rounds"]
+    for r in rounds:
+        busy = sum(r["phases"].get(p, 0.0) for p in CREATOR_PHASES)
+        waiting = r["phases"].get("waiting", 0.0)
+        r["creator_busy"] = round(r["wall"] - waiting, 3)
+        r["other"] = round(r["wall"] - waiting - busy, 3)
+        r["waiting"] = round(waiting, 3)
+        r["creator_busy_per_accepted"] = common.ratio(r["creator_busy"], r["accepted"] or 0, 4)
+        r["missed"] = n - (r["accepted"] or 0)
+    agents = _agents_report(fleet, addresses, rounds, n)
+    busy_total = sum(r["creator_busy"] for r in rounds)
+    accepted_total = sum(r["accepted"] or 0 for r in rounds)
+    return {
+        "n": n, "campaign": creator["campaign"], "finished": creator["finished"], "round_blocks": round_blocks,
+        "rounds": rounds, "agents": agents,
+        "setup_seconds": round(creator["total_seconds"] - sum(r["wall"] for r in rounds), 3),
+        "campaign_seconds": creator["total_seconds"],
+        "creator_busy_seconds": round(busy_total, 3),
+        "accepted": accepted_total, "slots": n * len(rounds),
+        "creator_busy_per_accepted": common.ratio(busy_total, accepted_total, 4),
+        "creator_maxrss_mb": creator.get("process_maxrss_mb"),
+        "fund": {k: prep[k] for k in ("funded", "fund_seconds")},
+        "load_before": load_before, "load_at_campaign_start": creator_load,
+        "load_during_campaign": {"mean_1min": round(sum(during) / len(during), 2) if during else None,
+                                 "max_1min": round(max(during), 2) if during else None},
+        "load_after": common.load(), "calls": creator.get("calls"),
+        "clock_blocks": clock.made, "clock_failures": clock.failures,
+        "creator_lines": creator["report_lines"][:40],
+    }
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def _fit(points: list[tuple[float, float]]) -> dict[str, float] | None:
+    """Least squares ``y = a + b x``."""
+    if len(points) < 2:
+        return None
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    if not sxx:
+        return None
+    b = sum((x - mx) * (y - my) for x, y in points) / sxx
+    return {"intercept": round(my - b * mx, 4), "slope": round(b, 5)}
+
+
+def verdicts(result: dict[str, Any]) -> None:
+    sizes = result.get("sizes") or []
+    if not sizes:
+        return
+    small, large = sizes[0], sizes[-1]
+    ratio = common.ratio(large["creator_busy_per_accepted"], small["creator_busy_per_accepted"], 3)
+    result["ratios"]["creator_per_result_largest_over_smallest"] = ratio
+    points = [(s["n"], r["creator_busy"]) for s in sizes for r in s["rounds"]]
+    result["creator_busy_fit"] = _fit(points)
+    if len(sizes) >= 3:
+        mid = sizes[-2]
+        result["ratios"]["creator_per_result_largest_over_second_largest"] = common.ratio(
+            large["creator_busy_per_accepted"], mid["creator_busy_per_accepted"], 3)
+    errors = sum(s["agents"]["error_count"] for s in sizes)
+    missed = sum(s["slots"] - s["accepted"] for s in sizes)
+    result["ratios"]["nonce_or_priority_errors"] = errors
+    result["ratios"]["missed_results"] = missed
+    where = "; ".join(f"N={s['n']}: {s['agents']['error_count']}" for s in sizes)
+    result["goals"] += [
+        common.goal("nonce", f"no nonce or priority errors in the agents' logs ({', '.join(str(s['n']) for s in sizes)} agents)",
+                    "0", errors, errors == 0, detail=where),
+        common.goal("missed", "no missed task: every slot of every round accepted", "0 missed",
+                    missed, missed == 0,
+                    detail="; ".join(f"N={s['n']}: {s['accepted']}/{s['slots']} accepted" for s in sizes)),
+        common.goal("linear", f"the creator's time per accepted result at N={large['n']} at most "
+                              f"{LINEAR_FACTOR}× that at N={small['n']} (her per-round overhead grows at most linearly)",
+                    f"<= {LINEAR_FACTOR}", ratio, None if ratio is None else ratio <= LINEAR_FACTOR,
+                    detail=", ".join(f"N={s['n']}: {s['creator_busy_per_accepted']} s per result "
+                                     f"({s['creator_busy_seconds']} s for {s['accepted']})" for s in sizes)),
+    ]
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.campaign", description=__doc__.split("\n")[0])
+    common.common_args(parser)
+    parser.add_argument("--sizes", help="numbers of agents, comma-separated (default 10,25,50,100; smoke 3)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per campaign (default 2)")
+    parser.add_argument("--round-blocks", type=int, default=None, help="a round's deadline in blocks (default 6N+60)")
+    parser.add_argument("--starting-at-once", type=int, default=4,
+                        help="agents starting at the same time (the next starts once one watches)")
+    parser.add_argument("--start-timeout", type=float, default=600)
+    parser.add_argument("--creator-timeout", type=float, default=None,
+                        help="seconds the creator's campaign may take (default 180 + 6 N rounds)")
+    parser.add_argument("--spec-timeout", type=float,
+                        default=float(os.environ.get("DECENTRALML_BENCH_SPEC_TIMEOUT", 3600)))
+    parser.add_argument("--block-seconds", type=float, default=6.0,
+                        help="also make a block every this many seconds, as a real chain does (the "
+                             "runtime's block time); 0: only one per transaction (Chopsticks' own)")
+    parser.add_argument("--verbose", action="store_true", help="print the creator's progress lines")
+    for name in ("task", "url", "ipfs-api", "s3-endpoint", "s3-bucket", "run-dir"):
+        parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
+    for name in ("n", "fund", "expect-campaign"):
+        parser.add_argument(f"--{name}", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--agent-funds", type=int, default=50 * UNIT, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.rounds = args.rounds or 2
+    if args.worker:
+        task = {"prepare": worker_prepare, "creator": worker_creator}[args.task]
+        common.write_worker_result(args.result, task(args))
+        return 0
+
+    from bench.chain import wait_for_spec
+    from bench.storage import Daemons
+    from substrate_client import devnet
+
+    sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else ([3] if args.smoke else [10, 25, 50, 100])
+    out_dir = common.out_dir(args)
+    result = common.new_result(NAME, args.smoke)
+    result["parameters"] = {
+        "sizes": sizes, "rounds": args.rounds, "round_blocks": args.round_blocks or "6N + 60",
+        "starting_at_once": args.starting_at_once, "block_seconds": args.block_seconds,
+        "task": "tiny: start_task.sh copies the bundle's model (Dense 4->3) as its result; sealed; "
+                "CustomAccept hook accepting a finite held-out accuracy; policy average",
+        "storage": "bundle on IPFS (Kubo), results on S3 (MinIO)",
+        "agents": "decentralml --json work --campaign ID --max-rounds R --storage S3, one process each, "
+                  "//AgentI in DECENTRALML_SURI, own work and state folders",
+    }
+    result["sizes"] = []
+    spec = wait_for_spec(args.spec_timeout)
+    result["parameters"]["chain_spec"] = str(spec)
+    workdir = common.cache_dir() / "campaign-run"
+    shutil.rmtree(workdir, ignore_errors=True)  # the last run's is kept until now, to read its logs
+    workdir.mkdir(parents=True)
+    (workdir / "no-config.toml").write_text("")
+    port = common.free_port()
+    failed = None
+    with common.env_vars(DECENTRALML_RUN_DIR=str(workdir / "run")):
+        state = devnet.up(port, timeout=300)
+        d = None
+        try:
+            d = Daemons(workdir / "daemons")
+            for i, n in enumerate(sizes):
+                try:
+                    row = run_size(n, args, state.url, port, d, workdir, fund=max(sizes) if i == 0 else 0)
+                except Exception as error:  # a size that fails is reported; the others were measured
+                    failed = f"N={n}: {error}"
+                    log(f"N={n} FAILED: {error}")
+                    result["notes"].append(f"N={n} failed: {str(error)[-2000:]}")
+                    break
+                result["sizes"].append(row)
+                log(f"N={n}: " + ", ".join(
+                    f"round {r['round']} {r['wall']:.1f} s (creator {r['creator_busy']:.2f} s, {r['accepted']}/{n})"
+                    for r in row["rounds"]) + f"; errors {row['agents']['error_count']}, "
+                    f"agents' peak RSS {row['agents']['peak_rss_mb']['max']} MB")
+                common.finish_result(result, out_dir)
+        finally:
+            if d is not None:
+                d.stop()
+            devnet.down(port)
+    verdicts(result)
+    common.finish_result(result, out_dir)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
