@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import signal
-import subprocess
-import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 import boto3
 import pytest
 
+from substrate_client import sandbox
+from substrate_client.agent import AgentProcess
 from substrate_client.chain import Chain, same_account
 from substrate_client.marketplace import Marketplace
 from tests import daemons
@@ -38,72 +35,8 @@ def quick_script(sleep: float = 0) -> str:
         mkdir -p "$out"
         echo graph > "$out/saved_model.pb"
         echo "task $DECENTRALML_TASK_ID submission $DECENTRALML_SUBMISSION_ID" > "$out/ids.txt"
-        env | grep -c . > "$out/env_count.txt"
+        env | cut -d= -f1 | sort > "$out/env_names.txt"
         """)
-
-
-class AgentProcess:
-    """``decentralml --json work ARGS`` as its own process; its JSON lines are read as
-    they come."""
-
-    def __init__(self, args: list, env: dict, log: Path):
-        self.log = log
-        self.stderr = open(log, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "substrate_client.cli", "--json", "work", *map(str, args)],
-            stdout=subprocess.PIPE, stderr=self.stderr, stdin=subprocess.DEVNULL, env=env,
-            text=True)
-        self.steps: list[dict] = []
-        self._lines: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self._lines.put(json.loads(line))
-        self._lines.put(None)
-
-    def wait_for(self, kind: str, timeout: float = 120, **fields) -> dict:
-        """The first step of ``kind`` (with ``fields``) not waited for yet."""
-        deadline = time.monotonic() + timeout
-        for step in self.steps:
-            if step["step"] == kind and all(step.get(k) == v for k, v in fields.items()) \
-                    and not step.get("_seen"):
-                step["_seen"] = True
-                return step
-        while time.monotonic() < deadline:
-            try:
-                step = self._lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if step is None:
-                break
-            self.steps.append(step)
-            if step["step"] == kind and all(step.get(k) == v for k, v in fields.items()):
-                step["_seen"] = True
-                return step
-        raise AssertionError(f"no {kind} step {fields or ''} within {timeout} s; steps: "
-                             f"{[s['message'] for s in self.steps]}\nstderr:\n{self.errors()}")
-
-    def interrupt(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-
-    def finish(self, timeout: float = 120) -> int:
-        code = self.proc.wait(timeout=timeout)
-        while (step := self._lines.get(timeout=10)) is not None:
-            self.steps.append(step)
-        return code
-
-    def messages(self, kind: str | None = None) -> list[str]:
-        return [s["message"] for s in self.steps if kind is None or s["step"] == kind]
-
-    def errors(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.stderr.close()
 
 
 @pytest.fixture
@@ -118,13 +51,18 @@ def agents(devnet_url, store, clean_settings, tmp_path):
                      "DECENTRALML_SURI": signer.mnemonic,
                      "DECENTRALML_CONFIG": str(tmp_path / "no-config.toml")})
         full.update(env or {})
-        agent = AgentProcess(list(args), full, tmp_path / f"agent-{len(started)}.stderr")
+        agent = AgentProcess.start(args, full, stderr=tmp_path / f"agent-{len(started)}.stderr")
         started.append(agent)
         return agent
 
     yield start
     for agent in started:
-        agent.stop()
+        agent.kill()
+
+
+def errors(agent: AgentProcess) -> str:
+    """What the agent wrote on stderr (warnings)."""
+    return agent.stderr.read_text(errors="replace")
 
 
 def submissions(dml, task_id: int) -> list[dict]:
@@ -164,7 +102,7 @@ def test_the_agent_trains_tasks_open_before_it_started_and_created_after_and_sen
     after = create_task(dml, creator, example_bundle, storage="local", pays="2DML", slots=1,
                         result_key=key.with_suffix(".pub"))["task_id"]
     assert agent.wait_for("sent", task_id=after)["status"] == "Pending"
-    assert agent.finish() == 0, agent.errors()
+    assert agent.finish() == 0, errors(agent)
     assert "sent 2 result(s)" in agent.messages("stopped")[0]
 
     for task_id in (before, after):
@@ -179,7 +117,21 @@ def test_the_agent_trains_tasks_open_before_it_started_and_created_after_and_sen
         # Sealed to the creator: without the key it does not open.
         sealed = dml("download_task_result", sub["submission_id"], "--dest", tmp_path / f"no_{task_id}")
         assert sealed.exit_code != 0
-    assert not list((tmp_path / "work" / "slots").iterdir())  # nothing left to finish
+    assert not list((tmp_path / "work" / bob.ss58_address / "slots").iterdir())  # nothing left
+
+
+def test_agents_of_several_accounts_share_a_work_folder_and_take_a_slot_each(
+        dml, account, agents, tmp_path):
+    creator, bob, charlie = account(), account(), account()
+    task_id = quick_task(dml, creator, tmp_path, slots=2, sleep=1)
+    started = [agents(who, "--creator", creator.ss58_address, "--max-rounds", 1,
+                      "--work-dir", tmp_path / "work") for who in (bob, charlie)]
+    sent = [agent.wait_for("sent", task_id=task_id)["submission_id"] for agent in started]
+    assert [agent.finish() for agent in started] == [0, 0]
+    results = submissions(dml, task_id)
+    assert sorted(sent) == [s["submission_id"] for s in results]
+    assert {s["contributor"] for s in results} == {bob.ss58_address, charlie.ss58_address}
+    assert all(s["status"] == "Pending" for s in results)
 
 
 def test_the_agent_passes_over_tasks_its_filters_refuse(dml, account, agents, tmp_path):
@@ -200,7 +152,7 @@ def test_the_agent_passes_over_tasks_its_filters_refuse(dml, account, agents, tm
     agent.wait_for("sent", task_id=wanted)
     agent.wait_for("watch")
     agent.interrupt()  # while waiting: it stops at once
-    assert agent.finish(timeout=30) == 0, agent.errors()
+    assert agent.finish(timeout=30) == 0, errors(agent)
 
     skipped = {s["task_id"]: s["message"] for s in agent.steps if s["step"] == "skip"}
     assert "less than the minimum 2" in skipped[cheap]
@@ -239,8 +191,7 @@ def test_storage_gone_while_sending_keeps_the_trained_result_and_a_restarted_age
     own_minio.stop()
     retry = first.wait_for("retry", task_id=task_id, timeout=60)
     assert "the result stays in" in retry["message"]
-    first.proc.kill()  # the agent dies too; what it trained is on disk
-    first.finish()
+    first.kill()  # the agent dies too; what it trained is on disk
     [sub] = submissions(dml, task_id)
     assert sub["status"] == "Assigned"
 
@@ -248,7 +199,7 @@ def test_storage_gone_while_sending_keeps_the_trained_result_and_a_restarted_age
     second = agents(bob, *args, env=s3)
     assert second.wait_for("resume", task_id=task_id)["submission_id"] == sub["submission_id"]
     second.wait_for("sent", task_id=task_id)
-    assert second.finish() == 0, second.errors()
+    assert second.finish() == 0, errors(second)
     [sent] = submissions(dml, task_id)
     assert sent["status"] == "Pending" and sent["result_location"]["storage_type"] == "S3"
     assert len(bucket_objects(own_minio.endpoint_url, "agent")) == 1  # stored once
@@ -256,6 +207,12 @@ def test_storage_gone_while_sending_keeps_the_trained_result_and_a_restarted_age
                            tmp_path / "got", "--json", env=s3))["dest"])
     assert (got / "ids.txt").read_text().split() == ["task", str(task_id), "submission",
                                                      str(sent["submission_id"])]
+    # The agent held a signer and storage credentials; the bundle saw none of them.
+    assert os.environ["AWS_SECRET_ACCESS_KEY"]
+    seen = set((got / "env_names.txt").read_text().split())
+    assert seen <= sandbox.BUNDLE_ENVIRONMENT | {"PATH", "HOME", "TMPDIR", "LANG", "PWD", "SHLVL",
+                                                 "_", "OLDPWD", "DECENTRALML_PYTHON",
+                                                 "DECENTRALML_OUTPUT_DIR", "DECENTRALML_SANDBOX"}
 
 
 def test_the_chain_going_away_mid_training_loses_nothing(dml, account, agents, devnet_url, tmp_path):
@@ -272,7 +229,7 @@ def test_the_chain_going_away_mid_training_loses_nothing(dml, account, agents, d
         time.sleep(8)
         proxy = FaultyProxy(upstream, port=port)
         agent.wait_for("sent", task_id=task_id, timeout=90)
-        assert agent.finish() == 0, agent.errors()
+        assert agent.finish() == 0, errors(agent)
     finally:
         proxy.close()
     # It said what happened, kept the result and tried again, waiting longer each time.
@@ -295,7 +252,7 @@ def test_ctrl_c_during_training_finishes_the_slot_sends_its_result_and_exits_0(
     agent.interrupt()
     assert "then stopping" in agent.wait_for("stopping")["message"]
     agent.wait_for("sent", task_id=task_id)
-    assert agent.finish(timeout=60) == 0, agent.errors()
+    assert agent.finish(timeout=60) == 0, errors(agent)
     [sub] = submissions(dml, task_id)
     assert sub["status"] == "Pending"
     assert agent.messages("stopped") == ["stopped: stopped by Ctrl-C; 1 result(s) sent"]
@@ -310,10 +267,10 @@ def test_a_second_ctrl_c_gives_the_slot_up_and_exits(dml, account, agents, tmp_p
     agent.wait_for("stopping")
     agent.interrupt()
     assert agent.wait_for("released", task_id=task_id)["submission_id"] == submission_id
-    assert agent.finish(timeout=30) == 0, agent.errors()
+    assert agent.finish(timeout=30) == 0, errors(agent)
     assert submissions(dml, task_id) == []
     assert as_json(dml("show_task", task_id, "--json"))["free_slots"] == 1  # open again
-    assert not list((tmp_path / "work" / "slots").iterdir())
+    assert not list((tmp_path / "work" / bob.ss58_address / "slots").iterdir())
 
 
 def test_a_bundle_that_fails_sends_nothing_and_its_slot_is_given_up(dml, account, agents, tmp_path):
@@ -325,10 +282,11 @@ def test_a_bundle_that_fails_sends_nothing_and_its_slot_is_given_up(dml, account
     agent.wait_for("released", task_id=task_id)
     agent.wait_for("watch")
     agent.interrupt()
-    assert agent.finish(timeout=30) == 0, agent.errors()
+    assert agent.finish(timeout=30) == 0, errors(agent)
     assert submissions(dml, task_id) == []
     # What it printed is kept beside its folder.
-    assert [p.read_text() for p in (tmp_path / "work").glob("task_*.log")] == ["broken\n"]
+    logs = (tmp_path / "work" / bob.ss58_address).glob("task_*.log")
+    assert [p.read_text() for p in logs] == ["broken\n"]
 
 
 # --------------------------------------------------------------------------- campaigns
@@ -360,7 +318,7 @@ def test_the_agent_works_only_for_its_campaign_and_stops_when_the_campaign_ends(
     market.close_task(second.task_id)
     for _ in range(3):  # no third round comes
         substrate.rpc_request("dev_newBlock", [{}])
-    assert agent.finish(timeout=60) == 0, agent.errors()
+    assert agent.finish(timeout=60) == 0, errors(agent)
     [stopped] = agent.messages("stopped")
     assert f"campaign {ours.campaign} ended" in stopped and "2 result(s) sent" in stopped
     assert submissions(dml, other.task_id) == []

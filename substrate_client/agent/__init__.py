@@ -15,7 +15,8 @@ result, and waits for the next task or round.
 
 from .agent import Agent, AgentSummary, Backoff, Step, StopWhen
 from .filters import WorkFilters
+from .process import AgentProcess, work_command
 from .slots import SlotRecord, WorkFolder
 
-__all__ = ["Agent", "AgentSummary", "Backoff", "SlotRecord", "Step", "StopWhen", "WorkFilters",
-           "WorkFolder"]
+__all__ = ["Agent", "AgentProcess", "AgentSummary", "Backoff", "SlotRecord", "Step", "StopWhen",
+           "WorkFilters", "WorkFolder", "work_command"]

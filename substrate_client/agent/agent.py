@@ -118,8 +118,9 @@ class _Release(BaseException):
 class Agent:
     """Works for one signer (``market``'s) until stopped; see the module's docstring.
 
-    ``report`` receives every :class:`Step` (default: logged); ``output`` every line the
-    bundle prints (besides the log file beside its folder in ``work_dir``);
+    Its files are in ``work_dir/<signer's address>/`` (:class:`WorkFolder`). ``report``
+    receives every :class:`Step` (default: logged); ``output`` every line the bundle
+    prints (besides the log file beside the bundle's folder);
     ``amount_text`` writes an amount for messages."""
 
     def __init__(self, market: Marketplace, filters: WorkFilters | None = None,
@@ -130,8 +131,9 @@ class Agent:
                  amount_text: Callable[[int], str] = str):
         self.market = market
         self.filters = filters or WorkFilters()
-        self.work = WorkFolder(work_dir)
         self.contributor = Contributor(market, run, data)
+        # A folder per signer: agents of several accounts may share one work folder.
+        self.work = WorkFolder(Path(work_dir) / self.contributor.address)
         self.stop = stop or StopWhen()
         self.backoff = backoff or Backoff()
         self.summary = AgentSummary()

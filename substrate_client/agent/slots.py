@@ -1,8 +1,9 @@
 """The agent's work folder: one folder per task's bundle, and a small record per slot it
 holds, so that a slot taken (and a result trained) survives the agent stopping.
 
-    <work dir>/task_7/           the bundle of task 7 (its output/ holds the result)
-    <work dir>/slots/12.json     submission 12: its task, bundle folder and result folder
+    <work dir>/<address>/task_7/         the bundle of task 7 (its output/ holds the result)
+    <work dir>/<address>/task_7.log      what its start_task.sh printed
+    <work dir>/<address>/slots/12.json   submission 12: its task, bundle and result folders
 
 The records live outside every bundle folder: a bundle can neither read nor change them.
 A record is removed once its result is sent (or its slot is gone).
