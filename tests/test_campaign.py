@@ -116,7 +116,8 @@ def honest_result(bundle_dir: Path, dest: Path, seed: int) -> tuple[Path, list[n
 
 
 def saboteur_result(dest: Path) -> Path:
-    return _result(dest, [-TRUE_KERNEL, TRUE_BIAS])
+    """The opposite of the true weights (made once per folder, sent again each round)."""
+    return dest if (dest / "model").is_dir() else _result(dest, [-TRUE_KERNEL, TRUE_BIAS])
 
 
 def _result(dest: Path, weights) -> Path:
@@ -309,7 +310,7 @@ def contribute(dml, keypair, task_id: int, work: Path, env: dict, seed: int = 0,
     sid = as_json(dml("--json", "assign_task", task_id, "--dest", work / "bundle", signer=keypair,
                       env=env))["submission_id"]
     if saboteur:
-        folder, weights = saboteur_result(work / "result"), None
+        folder, weights = saboteur_result(work.parent.parent / "sabotage"), None
     else:
         folder, weights = honest_result(work / "bundle", work / "result", seed)
     as_json(dml("--json", "send_task_result", "--submission-id", sid, "--result-path", folder,

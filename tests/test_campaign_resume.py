@@ -97,14 +97,14 @@ def test_a_creator_killed_at_every_phase_of_a_round_resumes_with_nothing_twice_a
     run.killed()
     assert journal_of(state)["rounds"]["1"]["phase"] == "uploaded" and tasks() == []
 
-    # 2. While collecting: the saboteur's result judged, nothing submitted yet.
-    run = Creator(["campaign", "resume", key], env, kill_on="collecting")
+    # 2. While collecting: the task created, the saboteur's result judged, nothing submitted yet.
+    run = Creator(["campaign", "resume", key], env, kill_on="result ")
     task_1 = int(run.wait_for("round 1/2: task ").split(": task ")[1].split()[0])
-    run.killed()
+    run.wait_for("collecting")
     eve_1, _, _ = contribute(dml, eve, task_1, tmp_path / "r1" / "eve", contributors, saboteur=True)
+    assert f"result {eve_1}: accuracy" in run.killed()
     campaign = journal_of(state)["campaign"]
-    run = Creator(["campaign", "resume", campaign], env, kill_on=f"result {eve_1}: accuracy")
-    run.killed()
+    assert journal_of(state)["rounds"]["1"]["phase"] == "created"
     # bob sends while the creator is down
     _, _, bob_1 = contribute(dml, bob, task_1, tmp_path / "r1" / "bob", contributors, seed=1)
 
