@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import NotFoundError
 from ..records import SubmissionStatus
 from .journal import CampaignJournal
 from .summary import CampaignSummary, ResultOutcome, RoundSummary
@@ -76,7 +77,7 @@ def _round(market, number: int, task_id: int, record) -> RoundSummary:
     reviews = record.reviews if record else {}
     try:
         task = market.get_task(task_id)
-    except Exception:  # removed after its removal delay: only the journal remembers it
+    except NotFoundError:  # removed after its removal delay: only the journal remembers it
         task = None
     if task is not None:
         lineage = getattr(task, "lineage", None)
