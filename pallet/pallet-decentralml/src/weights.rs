@@ -34,45 +34,45 @@ pub struct SubstrateWeight<T>(PhantomData<T>);
 impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn create_task() -> Weight {
 		// Proof size: measured `109`, estimated `3593` bytes.
-		Weight::from_parts(106_689_000, 3593)
+		Weight::from_parts(106_339_000, 3593)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
 	fn assign_task() -> Weight {
-		// Proof size: measured `2083`, estimated `7264` bytes.
-		Weight::from_parts(117_275_000, 7264)
+		// Proof size: measured `2084`, estimated `7286` bytes.
+		Weight::from_parts(138_337_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
 	fn commit_task_result() -> Weight {
-		// Proof size: measured `2161`, estimated `7264` bytes.
-		Weight::from_parts(19_760_000, 7264)
+		// Proof size: measured `2162`, estimated `7286` bytes.
+		Weight::from_parts(28_292_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	fn reveal_task_result() -> Weight {
-		// Proof size: measured `2772`, estimated `7264` bytes.
-		Weight::from_parts(141_401_000, 7264)
+		// Proof size: measured `2777`, estimated `7286` bytes.
+		Weight::from_parts(222_973_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
 	}
 	fn accept_task_result() -> Weight {
-		// Proof size: measured `4303`, estimated `7264` bytes.
-		Weight::from_parts(84_786_000, 7264)
+		// Proof size: measured `4308`, estimated `7286` bytes.
+		Weight::from_parts(154_099_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
 	fn reject_task_result() -> Weight {
-		// Proof size: measured `3948`, estimated `7264` bytes.
-		Weight::from_parts(33_891_000, 7264)
+		// Proof size: measured `3953`, estimated `7286` bytes.
+		Weight::from_parts(63_225_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// `s` ranges over `[0, 256]`.
 	fn close_task(s: u32, ) -> Weight {
-		// Proof size: measured `2209`, estimated `7264` bytes.
-		Weight::from_parts(58_137_000, 7264)
-			.saturating_add(Weight::from_parts(112_132_656, 0).saturating_mul(s.into()))
+		// Proof size: measured `2210`, estimated `7286` bytes.
+		Weight::from_parts(1_525_966_818, 7286)
+			.saturating_add(Weight::from_parts(341_247_453, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -80,40 +80,40 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(Weight::from_parts(0, 4457).saturating_mul(s.into()))
 	}
 	fn time_out_slot() -> Weight {
-		// Proof size: measured `2674`, estimated `7264` bytes.
-		Weight::from_parts(119_809_000, 7264)
+		// Proof size: measured `2679`, estimated `7286` bytes.
+		Weight::from_parts(132_187_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
 	}
 	fn claim_reward() -> Weight {
-		// Proof size: measured `4303`, estimated `7264` bytes.
-		Weight::from_parts(85_016_000, 7264)
+		// Proof size: measured `4308`, estimated `7286` bytes.
+		Weight::from_parts(129_483_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
 	fn appeal_rejection() -> Weight {
 		// Proof size: measured `2315`, estimated `5447` bytes.
-		Weight::from_parts(17_116_000, 5447)
+		Weight::from_parts(38_657_000, 5447)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	fn arbitrate() -> Weight {
-		// Proof size: measured `4565`, estimated `7264` bytes.
-		Weight::from_parts(91_296_000, 7264)
+		// Proof size: measured `4570`, estimated `7286` bytes.
+		Weight::from_parts(157_695_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
 	fn release_rejection() -> Weight {
-		// Proof size: measured `4551`, estimated `7264` bytes.
-		Weight::from_parts(119_458_000, 7264)
+		// Proof size: measured `4552`, estimated `7286` bytes.
+		Weight::from_parts(171_766_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().writes(11_u64))
 	}
 	/// `s` ranges over `[0, 256]`.
 	fn remove_task(s: u32, ) -> Weight {
-		// Proof size: measured `2271`, estimated `7264` bytes.
-		Weight::from_parts(60_430_000, 7264)
-			.saturating_add(Weight::from_parts(72_363_439, 0).saturating_mul(s.into()))
+		// Proof size: measured `2272`, estimated `7286` bytes.
+		Weight::from_parts(61_442_000, 7286)
+			.saturating_add(Weight::from_parts(332_407_114, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
@@ -121,22 +121,20 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(Weight::from_parts(0, 4457).saturating_mul(s.into()))
 	}
 	fn create_campaign_task() -> Weight {
-		// Provisional, until the benchmarks are run: create_task's time and proof, with
-		// the reads and writes of continuing a campaign counted from the code.
-		Weight::from_parts(106_689_000, 7264)
+		// Proof size: measured `4318`, estimated `7286` bytes.
+		Weight::from_parts(135_101_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
 	fn start_campaign() -> Weight {
-		// Provisional, until the benchmarks are run: create_task's time and proof, with
-		// the reads and writes of starting a campaign counted from the code.
-		Weight::from_parts(106_689_000, 3593)
+		// Proof size: measured `109`, estimated `3593` bytes.
+		Weight::from_parts(115_102_000, 3593)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
 	}
 	fn release_slot() -> Weight {
-		// Provisional, until the benchmarks are run: time_out_slot's, which does the same.
-		Weight::from_parts(119_809_000, 7264)
+		// Proof size: measured `2643`, estimated `7286` bytes.
+		Weight::from_parts(136_884_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
 	}
