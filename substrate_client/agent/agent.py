@@ -177,7 +177,7 @@ class Agent:
                 self._retrying(self._resume_held, "finishing the slots held before")
                 self._retrying(self._learn_taken, "reading your slots")
                 while not self._should_stop():
-                    self._retrying(self._step, "watching for tasks")
+                    self._retrying(self._step, "reading the chain or fetching a bundle")
             except _Stop:
                 self.summary.reason = "stopped by Ctrl-C"
             except _Release:
