@@ -1,6 +1,8 @@
-"""Example CustomAccept hook: accept a result when its held-out accuracy reaches a threshold.
+"""Example CustomAccept hooks: accept a result when its held-out accuracy reaches a
+threshold (:func:`accuracy_threshold`), and, for contributors who each hold only a few
+labels (non-IID), when its held-out loss also stays within a limit (:func:`accuracy_and_loss`).
 
-Use it with the CustomAccept strategy, named by either spec::
+Use one with the CustomAccept strategy, named by either spec::
 
     assets.model_creator.hooks:accuracy_threshold
     assets/model_creator/hooks.py:accuracy_threshold
@@ -45,3 +47,21 @@ def accuracy_threshold(model, submission) -> Decision:
     if trained_on and trained_on != dataset:
         reason += f"; the contributor trained on {trained_on}"
     return Decision(submission.submission_id, ACCEPT if accepted else REJECT, reason, metrics)
+
+
+def accuracy_and_loss(model, submission) -> Decision:
+    """Accept when held-out accuracy is at least ``settings.ACCURACY_THRESHOLD`` and
+    held-out loss at most ``settings.MAX_LOSS``.
+
+    A contributor who holds only a few labels scores little above chance on held-out data
+    covering all of them, as random weights may: the accuracy threshold can be set only a
+    little above chance (it still refuses an untrained model). Random weights are told
+    apart by their loss: they are confidently wrong (a loss near 100 for the example's
+    model, against under 10 for a model trained on a few labels).
+    """
+    decision = accuracy_threshold(model, submission)
+    loss, limit = float(decision.metrics["loss"]), float(settings.MAX_LOSS)
+    within = loss <= limit
+    reason = f"{decision.reason}; held-out loss {loss:.3f} {'<=' if within else '>'} limit {limit:g}"
+    verdict = ACCEPT if decision.verdict == ACCEPT and within else REJECT
+    return Decision(submission.submission_id, verdict, reason, decision.metrics)

@@ -57,15 +57,25 @@ def log(message: str) -> None:
 # --------------------------------------------------------------------------- model
 
 
+#: The optimizers contributors may train with (the model carries its choice to them).
+OPTIMIZERS = {"adam": "Adam", "sgd": "SGD"}
+
+
 def create_model(
     hidden_units: Optional[int] = None,
     dropout: Optional[float] = None,
     learning_rate: Optional[float] = None,
+    optimizer: Optional[str] = None,
 ) -> "tf.keras.Model":
-    """The walk-through's MLP: Flatten 28x28 -> Dense relu -> Dropout -> Dense 10 (logits)."""
+    """The walk-through's MLP: Flatten 28x28 -> Dense relu -> Dropout -> Dense 10 (logits),
+    compiled with ``optimizer`` (``adam`` or ``sgd``) at ``learning_rate``: contributors
+    train it with what it was compiled with."""
     hidden_units = settings.HIDDEN_UNITS if hidden_units is None else hidden_units
     dropout = settings.DROPOUT if dropout is None else dropout
     learning_rate = settings.LEARNING_RATE if learning_rate is None else learning_rate
+    optimizer = str(settings.OPTIMIZER if optimizer is None else optimizer).lower()
+    if optimizer not in OPTIMIZERS:
+        raise UserInputError(f"unknown optimizer {optimizer!r}; choose {' or '.join(OPTIMIZERS)}")
     layers = [
         tf.keras.layers.Flatten(input_shape=(28, 28)),
         tf.keras.layers.Dense(hidden_units, activation="relu"),
@@ -75,7 +85,7 @@ def create_model(
     layers.append(tf.keras.layers.Dense(10))
     model = tf.keras.Sequential(layers, name=settings.MODEL_NAME)
     model.compile(
-        optimizer=tf.keras.optimizers.Adam(learning_rate),
+        optimizer=getattr(tf.keras.optimizers, OPTIMIZERS[optimizer])(learning_rate),
         loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")],  # a string would be resolved wrongly after a SavedModel reload
     )

@@ -14,6 +14,7 @@ _DEFAULTS = {
     "HIDDEN_UNITS": 128,
     "DROPOUT": 0.2,  # 0 disables the Dropout layer
     "LEARNING_RATE": 0.001,
+    "OPTIMIZER": "adam",  # adam | sgd: what contributors train the model with
     # training, done by contributors
     "EPOCHS": 1,
     "BATCH_SIZE": 32,
@@ -24,6 +25,7 @@ _DEFAULTS = {
     # validation and federation, done by the creator
     "HELD_OUT": 1000,  # test-split samples the creator evaluates results on
     "ACCURACY_THRESHOLD": 0.5,  # hooks.accuracy_threshold accepts at or above this held-out accuracy
+    "MAX_LOSS": 20.0,  # hooks.accuracy_and_loss also needs a held-out loss at or below this
     "POLICY": "average",  # average | weighted | median | trimmed_mean
     "TRIM_FRACTION": 0.1,
     # where things are, relative to the working directory
@@ -51,6 +53,7 @@ MODEL_NAME = _from_env("MODEL_NAME", _DEFAULTS["MODEL_NAME"])
 HIDDEN_UNITS = _from_env("HIDDEN_UNITS", _DEFAULTS["HIDDEN_UNITS"])
 DROPOUT = _from_env("DROPOUT", _DEFAULTS["DROPOUT"])
 LEARNING_RATE = _from_env("LEARNING_RATE", _DEFAULTS["LEARNING_RATE"])
+OPTIMIZER = _from_env("OPTIMIZER", _DEFAULTS["OPTIMIZER"])
 EPOCHS = _from_env("EPOCHS", _DEFAULTS["EPOCHS"])
 BATCH_SIZE = _from_env("BATCH_SIZE", _DEFAULTS["BATCH_SIZE"])
 DATASET = _from_env("DATASET", _DEFAULTS["DATASET"])
@@ -59,6 +62,7 @@ PARTITION = _from_env("PARTITION", _DEFAULTS["PARTITION"])
 SEED = _from_env("SEED", _DEFAULTS["SEED"])
 HELD_OUT = _from_env("HELD_OUT", _DEFAULTS["HELD_OUT"])
 ACCURACY_THRESHOLD = _from_env("ACCURACY_THRESHOLD", _DEFAULTS["ACCURACY_THRESHOLD"])
+MAX_LOSS = _from_env("MAX_LOSS", _DEFAULTS["MAX_LOSS"])
 POLICY = _from_env("POLICY", _DEFAULTS["POLICY"])
 TRIM_FRACTION = _from_env("TRIM_FRACTION", _DEFAULTS["TRIM_FRACTION"])
 MODEL_PATH = _from_env("MODEL_PATH", _DEFAULTS["MODEL_PATH"])
