@@ -97,8 +97,8 @@ def test_run_round_gives_the_round_its_options_and_where_the_services_are(monkey
     def fake_round(settings, report, **options):
         seen.append(settings)
         report("[1/1] pretending")
-        return demo.RoundSummary(run_dir=str(settings.run_dir), chain_url="ws://x",
-                                 started_at="now", token={"symbol": "DML", "decimals": 12})
+        return demo.RunSummary(run_dir=str(settings.run_dir), chain_url="ws://x",
+                               started_at="now", token={"symbol": "DML", "decimals": 12})
 
     monkeypatch.setattr(demo, "run_round", fake_round)
     result = ok(invoke(["run_round", "--out", tmp_path / "run", "--saboteurs", "", "--json"],

@@ -169,13 +169,15 @@ def test_devnet_up_and_the_main_job_run_outside_the_checkout(installed, elsewher
     up = _run([dml, "devnet", "up"], cwd=elsewhere, env=env, timeout=240)
     assert f"ws://127.0.0.1:{port}" in up.stdout
     # Kubo and MinIO are started by the round itself, on the ports the environment names.
-    proc = _run([dml, "--json", "run_round", "--out", "run", "--contributors", "Bob,Eve",
+    proc = _run([dml, "--json", "run_round", "--out", "run", "--rounds", "1", "--contributors", "Bob,Eve",
                  "--saboteurs", "Eve", "--max-samples", "1000", "--epochs", "1"],
                 cwd=elsewhere, env=env, timeout=600)
     summary = json.loads(proc.stdout)
-    bob, eve = summary["contributors"]
-    assert (bob["decision"], bob["paid"]) == ("accepted", summary["reward"])
-    assert (eve["decision"], eve["paid"]) == ("rejected", 0)
+    (only,) = summary["rounds"]
+    bob, eve = only["results"]
+    assert (bob["name"], bob["decision"], bob["paid"]) == ("Bob", "accepted", summary["reward"])
+    assert (eve["name"], eve["decision"], eve["paid"]) == ("Eve", "rejected", 0)
+    assert [c["paid"] for c in summary["contributors"]] == [summary["reward"], 0]
     assert summary["federated_accuracy"] > summary["initial_accuracy"]
     assert Path(summary["summary_path"]).is_file() and Path(summary["chart_path"]).is_file()
     assert Path(summary["run_dir"]) == elsewhere / "run"

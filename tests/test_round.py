@@ -1,10 +1,12 @@
 """The main job, end to end: ``decentralml run_round`` on the session's dev chain with
-real Kubo and MinIO, run as a user runs it (a process of its own).
+real Kubo and MinIO, run as a user runs it (a process of its own), its contributors each
+a ``decentralml work`` process of their own.
 
-The round runs once for the module with small settings (two honest contributors and a
-saboteur, 2,000 samples each, one epoch); each test checks one thing it promises. Dev accounts are shared with other
-tests on the session chain, so money is checked as balance changes read from the chain
-by the test itself, never as absolute values.
+The campaign runs once for the module with its default settings (three rounds; Bob,
+Charlie and Dave on non-IID shards by label, Eve sending random weights); each test
+checks one thing it promises. Dev accounts are shared with other tests on the session
+chain, so money is checked as balance changes read from the chain by the test itself,
+never as absolute values.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from substrate_client.marketplace import Marketplace
 from substrate_client.records import StorageType, SubmissionStatus, TaskStatus
 
 REPO = Path(__file__).resolve().parent.parent
-ACCOUNTS = ("Alice", "Bob", "Charlie", "Eve")
-HONEST = ("Bob", "Charlie")
+ACCOUNTS = ("Alice", "Bob", "Charlie", "Dave", "Eve")
+HONEST = ("Bob", "Charlie", "Dave")
 SABOTEUR = "Eve"
+ROUNDS = 3
 #: What TensorFlow, absl and CUDA print when they start (or save a model).
 NOISE = re.compile(r"tensorflow|absl|cuda|onednn|cpu_feature_guard|oneapi|W0000|I0000|E0000|"
                    r"warning:|Warning|\.cc:\d+\]", re.IGNORECASE)
@@ -40,6 +43,21 @@ def _totals(substrate) -> dict[str, dict[str, int]]:
         data = substrate.query("System", "Account", [dev_address(name)]).value["data"]
         out[name] = {"free": int(data["free"]), "reserved": int(data["reserved"])}
     return out
+
+
+def _processes_naming(text: str) -> list[str]:
+    """Command lines of the running processes that name ``text``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in argv:
+            found.append(f"{entry.name}: {argv}")
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +73,8 @@ def round_run(devnet_url, substrate, kubo, minio, tmp_path_factory):
     proc = subprocess.run(
         [sys.executable, "-m", "substrate_client.cli", "--url", devnet_url,
          "--ipfs-api", kubo.api_url, "--s3-endpoint", minio.endpoint_url,
-         "--s3-bucket", "decentralml-round-test", "--json",
-         "run_round", "--out", str(run_dir), "--contributors", "Bob,Charlie,Eve",
-         "--saboteurs", "Eve", "--epochs", "1", "--max-samples", "2000"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+         "--s3-bucket", "decentralml-round-test", "--json", "run_round", "--out", str(run_dir)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     seconds = time.monotonic() - started
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stderr}"
     after = _totals(substrate)
@@ -66,79 +82,141 @@ def round_run(devnet_url, substrate, kubo, minio, tmp_path_factory):
     return json.loads(proc.stdout), proc.stderr, before, after
 
 
-def _contributor(summary, name):
-    return next(c for c in summary["contributors"] if c["name"] == name)
-
-
 def _delta(before, after, name) -> int:
     b, a = before[name], after[name]
     return (a["free"] + a["reserved"]) - (b["free"] + b["reserved"])
 
 
-def test_the_federated_model_beats_the_initial_model(round_run):
+def _fees_in_blocks(substrate, first: int, last: int) -> dict[str, int]:
+    """Fees each dev account paid in blocks first..last, read by the test from the chain."""
+    accounts = {ss58_decode(dev_address(name)): name for name in ACCOUNTS}
+    fees = dict.fromkeys(ACCOUNTS, 0)
+    for number in range(first, last + 1):
+        for record in substrate.get_events(substrate.get_block_hash(number)):
+            event = record.value["event"]
+            if (event["module_id"], event["event_id"]) == ("TransactionPayment", "TransactionFeePaid"):
+                name = accounts.get(ss58_decode(event["attributes"]["who"]))
+                if name:
+                    fees[name] += int(event["attributes"]["actual_fee"])
+    return fees
+
+
+def test_the_campaign_runs_every_round_with_every_contributor(round_run):
     summary = round_run[0]
-    assert summary["initial_accuracy"] is not None and summary["federated_accuracy"] is not None
-    assert summary["federated_accuracy"] > summary["initial_accuracy"] + 0.2, (
-        summary["initial_accuracy"], summary["federated_accuracy"])
+    assert summary["rounds_planned"] == ROUNDS and [r["round"] for r in summary["rounds"]] == [1, 2, 3]
+    assert summary["finished"] == f"all {ROUNDS} rounds done"
+    assert summary["partition"] == "by_label"
+    for r in summary["rounds"]:
+        assert [res["name"] for res in r["results"]] == list(ACCOUNTS[1:])
+        assert all(res["submission_id"] is not None for res in r["results"]), r
+
+
+def test_the_saboteur_is_rejected_unpaid_every_round_and_left_out_of_every_federated_model(round_run):
+    summary = round_run[0]
+    for r in summary["rounds"]:
+        eve = next(res for res in r["results"] if res["name"] == SABOTEUR)
+        assert eve["decision"] == "rejected", r
+        assert "loss" in eve["reason"] and eve["paid"] == 0 and not eve["federated"]
+        info = json.loads((Path(r["federated_model_dir"]) / "decentralml_federation.json").read_text())
+        assert len(info["sources"]) == len(HONEST)
+
+
+def test_each_round_pays_each_honest_contributor_exactly_the_reward_net_of_its_fees(round_run, substrate):
+    summary, _, before, after = round_run
+    reward = summary["reward"]
+    for r in summary["rounds"]:
+        fees = _fees_in_blocks(substrate, r["first_block"], r["last_block"])
+        for res in r["results"]:
+            assert res["fees"] == fees[res["name"]] > 0, (r["round"], res)
+            paid = reward if res["name"] in HONEST else 0
+            assert res["paid"] == paid, (r["round"], res)
+            # The balances the run read at the round's end, against the fee events.
+            assert res["balance_change"] == paid - res["fees"], (r["round"], res)
+        assert r["creator_fees"] == fees["Alice"] > 0
+        assert r["escrow_paid"] == reward * len(HONEST)
+    # The chain, read by the test before and after: rewards in, fees out, nothing else.
+    for c in summary["contributors"]:
+        paid = reward * ROUNDS if c["name"] in HONEST else 0
+        assert c["paid"] == paid
+        assert c["fees"] == sum(next(res["fees"] for res in r["results"] if res["name"] == c["name"])
+                                for r in summary["rounds"])
+        assert _delta(before, after, c["name"]) == paid - c["fees"], c["name"]
+
+
+def test_the_creator_pays_only_the_accepted_rewards_and_her_fees(round_run, devnet_url):
+    summary, _, before, after = round_run
+    reward = summary["reward"]
+    paid = reward * len(HONEST) * ROUNDS
+    assert _delta(before, after, "Alice") == -(paid + summary["creator"]["fees"])
+    market = Marketplace.connect(devnet_url, need_signer=False)
+    for r in summary["rounds"]:
+        task = market.get_task(r["task_id"])
+        assert task.status is TaskStatus.CLOSED
+        assert task.bundle.storage_type is StorageType.IPFS
+        assert task.escrow == reward  # Eve's reward, held while she may appeal
+        statuses = {ss58_decode(s.contributor): s for s in market.list_task_results(r["task_id"])}
+        for c in summary["contributors"]:
+            submission = statuses[ss58_decode(c["address"])]
+            expected = SubmissionStatus.REJECTED if c["name"] == SABOTEUR else SubmissionStatus.ACCEPTED
+            assert submission.status is expected, (r["round"], c["name"])
+            assert submission.result_location.storage_type is StorageType.S3
+
+
+def test_each_round_s_task_continues_the_previous_one_on_chain(round_run, devnet_url):
+    summary = round_run[0]
+    market = Marketplace.connect(devnet_url, need_signer=False)
+    campaign = market.get_campaign(summary["campaign_id"])
+    assert campaign.rounds == ROUNDS and ss58_decode(campaign.creator) == ss58_decode(dev_address("Alice"))
+    tasks = [r["task_id"] for r in summary["rounds"]]
+    assert market.campaign_rounds(summary["campaign_id"]) == list(enumerate(tasks, start=1))
+    assert campaign.latest_task == tasks[-1]
+    previous = None
+    for number, task_id in enumerate(tasks, start=1):
+        lineage = market.get_task(task_id).lineage
+        assert (lineage.campaign, lineage.round, lineage.continues) == (summary["campaign_id"], number, previous)
+        assert summary["rounds"][number - 1]["continues"] == previous
+        previous = task_id
+
+
+def test_the_federated_model_improves_every_round_and_beats_every_contributor_at_the_end(round_run):
+    summary = round_run[0]
+    federated = [summary["initial_accuracy"]] + [r["federated_accuracy"] for r in summary["rounds"]]
+    assert all(b > a for a, b in zip(federated, federated[1:])), federated
+    last = summary["rounds"][-1]
+    best = max(res["accuracy"] for res in last["results"])
+    assert last["federated_accuracy"] > best, (last["federated_accuracy"], best)
+    assert summary["federated_accuracy"] == last["federated_accuracy"]
+    for r, start in zip(summary["rounds"], federated):
+        assert r["starting_accuracy"] == start
+    # Non-IID: every honest contributor's model knows only its own labels.
+    for r in summary["rounds"]:
+        for res in r["results"]:
+            if res["name"] in HONEST:
+                assert 0.15 <= res["accuracy"] < 0.5, (r["round"], res)
     assert (Path(summary["federated_model_dir"]) / "saved_model.pb").is_file()
 
 
-def test_each_honest_contributor_receives_exactly_the_reward(round_run, devnet_url):
-    summary, _, before, after = round_run
-    deposit = Marketplace.connect(devnet_url, need_signer=False).deadlines().submission_deposit
-    for name in HONEST:
-        c = _contributor(summary, name)
-        assert c["decision"] == "accepted", (name, c["reason"])
-        assert c["federated"]
-        assert c["paid"] == summary["reward"]
-        assert 0 < c["fees"] < summary["reward"] // 100  # assign + send, paid by the contributor
-        # The chain, read by the test: reward in, fees out, nothing else.
-        assert _delta(before, after, name) == summary["reward"] - c["fees"]
-        # Only the storage deposit of the submission record stays held until its removal.
-        assert after[name]["reserved"] == before[name]["reserved"] + deposit
+def test_each_round_s_time_is_split_into_training_and_the_rest(round_run):
+    summary = round_run[0]
+    for r in summary["rounds"]:
+        assert 0 < r["training_seconds"] <= r["wall_seconds"]
+        assert r["overhead_seconds"] == pytest.approx(r["wall_seconds"] - r["training_seconds"], abs=0.01)
+        assert r["overhead_share"] == pytest.approx(r["overhead_seconds"] / r["training_seconds"], abs=1e-3)
+        assert all(res["train_seconds"] and res["train_seconds"] <= r["training_seconds"] + 1
+                   for res in r["results"])
+        assert set(r["timings"]) >= {"chain", "storage", "waiting"}
 
 
-def test_the_saboteur_is_rejected_unpaid_and_left_out_of_the_federated_model(round_run):
-    summary, _, before, after = round_run
-    eve = _contributor(summary, SABOTEUR)
-    assert eve["saboteur"]
-    assert eve["decision"] == "rejected"
-    assert "threshold" in eve["reason"]
-    assert eve["accuracy"] < summary["threshold"]
-    assert eve["paid"] == 0
-    assert not eve["federated"]
-    assert _delta(before, after, SABOTEUR) == -eve["fees"]
-    federation_info = json.loads(
-        (Path(summary["federated_model_dir"]) / "decentralml_federation.json").read_text())
-    sources = [Path(p).name for p in federation_info["sources"]]
-    assert sorted(sources) == sorted(n.lower() for n in HONEST)
-
-
-def test_closing_the_task_returns_the_rest_of_the_escrow(round_run, devnet_url):
-    summary, _, before, after = round_run
-    reward = summary["reward"]
-    paid = reward * len(HONEST)
-    assert summary["escrow"] == reward * len(ACCOUNTS[1:])
-    assert summary["escrow_paid"] == paid
-    # The saboteur's reward stays held while she may still appeal her rejection.
-    assert summary["escrow_held_for_appeal"] == reward
-    assert summary["escrow_refunded"] == summary["escrow"] - paid - reward
-    # The creator holds only that reward and the task's storage deposit, and she is down
-    # exactly the rewards paid and her own fees.
-    market = Marketplace.connect(devnet_url, need_signer=False)
-    task = market.get_task(summary["task_id"])
-    assert after["Alice"]["reserved"] == before["Alice"]["reserved"] + reward + task.deposit
-    assert _delta(before, after, "Alice") == -(paid + summary["creator"]["fees"])
-    assert task.status is TaskStatus.CLOSED
-    assert task.escrow == reward
-    assert task.bundle.storage_type is StorageType.IPFS
-    # The chain may print addresses in another SS58 format: compare accounts.
-    statuses = {ss58_decode(s.contributor): s.status for s in market.list_task_results(summary["task_id"])}
-    assert statuses[ss58_decode(_contributor(summary, SABOTEUR)["address"])] is SubmissionStatus.REJECTED
-    for name in HONEST:
-        assert statuses[ss58_decode(_contributor(summary, name)["address"])] is SubmissionStatus.ACCEPTED
-    for s in market.list_task_results(summary["task_id"]):
-        assert s.result_location.storage_type is StorageType.S3
+def test_no_agent_is_left_running_and_each_kept_its_log(round_run):
+    summary = round_run[0]
+    run_dir = summary["run_dir"]
+    assert _processes_naming(run_dir) == []
+    for name in ACCOUNTS[1:]:
+        lines = [json.loads(line) for line in
+                 (Path(run_dir) / "contributors" / f"{name.lower()}.log").read_text().splitlines()
+                 if line.startswith("{")]
+        assert [step["step"] for step in lines].count("sent") == ROUNDS, name
+        assert lines[-1]["step"] == "stopped"
 
 
 def test_the_summary_json_and_chart_are_written(round_run):
@@ -148,9 +226,9 @@ def test_the_summary_json_and_chart_are_written(round_run):
     data = json.loads(Path(summary["summary_path"]).read_text())
     assert data == summary
     assert {c["name"] for c in data["contributors"]} == set(ACCOUNTS[1:])
-    assert set(data["timings"]) >= {"chain", "storage", "validation", "federation", "training"}
     text = render_text(data)
-    for word in ("Bob", "Eve", "rejected", "refunded", str(summary["federated_model_dir"])):
+    for word in ("Round 1: task", "Round 3: task", "Eve (saboteur)", "rejected", "of training",
+                 "Held-out accuracy over the rounds", str(summary["federated_model_dir"])):
         assert word in text
 
 
@@ -158,10 +236,11 @@ def test_progress_is_reported_step_by_step_without_tensorflow_chatter(round_run)
     summary, stderr = round_run[0], round_run[1]
     lines = stderr.splitlines()
     steps = [line for line in lines if line.startswith("[")]
-    assert [s.split("]")[0] + "]" for s in steps] == [f"[{i}/8]" for i in range(1, 9)]
-    assert any(s.startswith("[3/8] Bob training on shard 1/3") for s in steps)
-    assert any("Eve" in s and "random weights" in s for s in steps)
-    # Only the round's own lines reach the terminal: steps and their details.
+    total = 4 + ROUNDS
+    assert [s.split("]")[0] + "]" for s in steps] == [f"[{i}/{total}]" for i in range(1, total + 1)]
+    assert any(s.startswith("[4/7] Round 1 of 3") for s in steps)
+    assert any("Eve: sends random weights every round" in line for line in lines)
+    # Only the run's own lines reach the terminal: steps and their details.
     assert all(line.startswith(("[", "      ")) for line in lines), stderr
     assert not [line for line in lines if NOISE.search(line)], stderr
     # TensorFlow's start-up chatter went to the run's log, beside the same steps.
@@ -169,7 +248,7 @@ def test_progress_is_reported_step_by_step_without_tensorflow_chatter(round_run)
     assert all(step in log for step in steps)
 
 
-def test_show_round_prints_a_finished_round_again(round_run, tmp_path):
+def test_show_round_prints_a_finished_run_again(round_run, tmp_path):
     from click.testing import CliRunner
 
     from substrate_client.cli import cli
@@ -180,25 +259,32 @@ def test_show_round_prints_a_finished_round_again(round_run, tmp_path):
     assert shown.exit_code == 0, shown.output
     assert shown.stdout.strip() == render_text(summary).strip()
     assert (tmp_path / "again.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for where in (summary["run_dir"], summary["summary_path"]):
+        again = runner.invoke(cli, ["show_round", where, "--json"])
+        assert again.exit_code == 0 and json.loads(again.stdout) == summary
     (tmp_path / "not-a-summary.json").write_text("[1, 2]")
     refused = runner.invoke(cli, ["show_round", str(tmp_path / "not-a-summary.json")])
     assert refused.exit_code == 2
     assert refused.stderr.strip() == f"error: {tmp_path / 'not-a-summary.json'} is not a round's summary"
 
 
-def test_show_round_json_gives_back_the_round_s_figures(round_run):
+def test_show_round_still_shows_a_single_round_summary_of_earlier_versions(tmp_path):
     from click.testing import CliRunner
 
     from substrate_client.cli import cli
 
-    summary = round_run[0]
-    for where in (summary["run_dir"], summary["summary_path"]):
-        shown = CliRunner().invoke(cli, ["show_round", where, "--json"])
-        assert shown.exit_code == 0, shown.output
-        data = json.loads(shown.stdout)
-        assert data == summary
-        assert data["task_id"] == summary["task_id"] and data["reward"] > 0
-        assert data["escrow_paid"] == data["reward"] * len(HONEST)
-        assert data["federated_accuracy"] > data["initial_accuracy"]
-        assert {c["name"]: c["decision"] for c in data["contributors"]} == \
-            {"Bob": "accepted", "Charlie": "accepted", "Eve": "rejected"}
+    balance = {"free": 10**18, "reserved": 0}
+    old = {"run_dir": str(tmp_path), "chain_url": "ws://127.0.0.1:9944", "started_at": "2026-11-30T10:00:00",
+           "token": {"symbol": "DML", "decimals": 12}, "task_id": 4, "dataset": "mnist", "policy": "average",
+           "threshold": 0.5, "reward": 10**13, "escrow": 2 * 10**13, "escrow_paid": 10**13,
+           "escrow_refunded": 0, "initial_accuracy": 0.1, "federated_accuracy": 0.8,
+           "creator": {"name": "Alice", "balance_before": balance, "balance_after": balance, "fees": 5},
+           "contributors": [{"name": "Bob", "shard_index": 0, "num_shards": 1, "samples": 600,
+                             "accuracy": 0.8, "decision": "accepted", "federated": True, "paid": 10**13,
+                             "fees": 3, "reason": "ok", "balance_before": balance, "balance_after": balance}],
+           "timings": {"training": 3.0}, "total_seconds": 9.0}
+    (tmp_path / "summary.json").write_text(json.dumps(old))
+    shown = CliRunner().invoke(cli, ["show_round", str(tmp_path), "--chart", str(tmp_path / "old.png")])
+    assert shown.exit_code == 0, shown.output
+    assert "Federated round: task 4" in shown.stdout and "initial 0.100 -> federated 0.800" in shown.stdout
+    assert (tmp_path / "old.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,6 +1,6 @@
-"""``run_round``: one federated round on the local dev chain, end to end
-(:mod:`substrate_client.demo`, with its options and defaults); ``show_round``: a
-finished round's summary again."""
+"""``run_round``: the main job, a federated training campaign on the local dev chain,
+end to end (:mod:`substrate_client.demo`, with its options and defaults); ``show_round``:
+a finished run's summary again."""
 
 from __future__ import annotations
 
@@ -28,24 +28,28 @@ def _round_options(f: Callable) -> Callable:
 @command("run_round", epilog="""
     \b
     Examples:
-      {prog} --epochs 1 --policy average
-      {prog} --contributors Bob,Charlie --saboteurs '' --max-samples 2000 --out runs/quick
+      {prog} --rounds 3 --partition by_label
+      {prog} --rounds 1 --contributors Bob,Charlie --saboteurs '' --out runs/quick
+      {prog} --clip-norm 1.0 --noise-multiplier 0.5
       {prog} --url ws://127.0.0.1:9944 --json > summary.json
     """)
 @_round_options
 def run_round(**options: Any) -> None:
-    """Run one federated round on the local dev chain, end to end.
+    """Run a federated training campaign on the local dev chain, end to end.
 
-    Alice creates a CustomAccept task with a slot per contributor; each contributor
-    (Bob, Charlie, Dave; Eve sends random weights) trains on its own shard and sends
-    its result sealed to her key; she validates the results on her held-out data,
-    federates the accepted models, pays on-chain in one batch and closes the task.
-    The dev chain and the storage daemons (Kubo, MinIO) are started unless --url,
-    --ipfs-api and --s3-endpoint (or their environment or config file) say where they
-    are; --key-file and --local-store are not used (dev accounts sign; results go to S3).
+    Alice runs the rounds (3 by default; --rounds 1: a single round), each a CustomAccept
+    task whose bundle carries the model federated in the round before. Bob, Charlie,
+    Dave and Eve each run a `decentralml work` agent signing with their own account: the
+    honest ones train on their own shard (by label: non-IID), Eve sends random weights
+    every round. Alice judges each result on her held-out data, pays on-chain in one
+    batch, federates the accepted models and closes the round's task. The dev chain and
+    the storage daemons (Kubo, MinIO) are started unless --url, --ipfs-api and
+    --s3-endpoint (or their environment or config file) say where they are; --key-file
+    and --local-store are not used (dev accounts sign; results go to S3).
 
-    Steps go to stderr; the summary (who earned and paid what, time per phase) to
-    stdout. The run folder keeps round.log, summary.json and round.png.
+    Steps go to stderr; the summary (per round: results, decisions, payments, fees,
+    held-out accuracies, time) to stdout. The run folder keeps round.log, the agents'
+    logs (contributors/), summary.json and round.png.
     """
     from ..demo import report
 
@@ -72,7 +76,7 @@ def run_round(**options: Any) -> None:
 @click.option("--chart", type=click.Path(dir_okay=False, path_type=Path),
               help="Also draw the chart again, to this PNG file.")
 def show_round(summary: Path, chart: Path | None) -> None:
-    """Show the summary of a finished round again (a run folder or its summary.json)."""
+    """Show the summary of a finished run again (a run folder or its summary.json)."""
     from ..demo import report
 
     path = summary / report.SUMMARY_FILE if summary.is_dir() else summary

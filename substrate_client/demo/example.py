@@ -20,8 +20,10 @@ from ..errors import ConfigError, UserInputError
 
 #: The folder holding the example's ``assets/`` package.
 EXAMPLE_ROOT = Path(__file__).resolve().parent / "example-task"
-#: The example's CustomAccept hook, in the package of the creator's module.
+#: The example's CustomAccept hooks, in the package of the creator's module: by held-out
+#: accuracy, and by held-out accuracy and loss (for contributors holding a few labels each).
 HOOK = "model_creator.hooks:accuracy_threshold"
+LOSS_HOOK = "model_creator.hooks:accuracy_and_loss"
 
 
 class ExampleTask(NamedTuple):
@@ -35,6 +37,11 @@ class ExampleTask(NamedTuple):
     def hook(self) -> str:
         """The spec of the example's CustomAccept hook (``assets.model_creator.hooks:...``)."""
         return f"{self.assets.name}.{HOOK}"
+
+    @property
+    def loss_hook(self) -> str:
+        """The spec of the example's hook by held-out accuracy and loss."""
+        return f"{self.assets.name}.{LOSS_HOOK}"
 
 
 def assets_dir() -> Path:

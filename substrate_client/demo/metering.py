@@ -112,13 +112,16 @@ class _TimedStream:
 
 
 class LedgerChain(Chain):
-    """A signer's chain connection that adds up the fees of what it submits."""
+    """A signer's chain connection that adds up the fees of what it submits (and, given a
+    timer, counts the submissions in its ``chain`` phase)."""
 
-    def __init__(self, substrate, keypair, fees: dict[str, int]):
+    def __init__(self, substrate, keypair, fees: dict[str, int], timer: PhaseTimer | None = None):
         super().__init__(substrate, keypair)
         self._fees = fees
+        self._timer = timer
 
     def submit_call(self, call: Any) -> Receipt:
-        receipt = super().submit_call(call)
+        with self._timer.phase("chain") if self._timer else contextlib.nullcontext():
+            receipt = super().submit_call(call)
         self._fees[self.address] = self._fees.get(self.address, 0) + receipt.fee
         return receipt

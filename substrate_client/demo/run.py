@@ -1,43 +1,50 @@
-"""One round, step by step: :func:`run_round` plays every part, each with its own dev
+"""The campaign, step by step: :func:`run_round` plays every part, each with its own dev
 account (see :mod:`substrate_client.demo` for the steps)."""
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import datetime as _dt
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterator
 
-from substrateinterface.utils.ss58 import ss58_decode
-
-from .. import config, keys, sandbox, validation
+from .. import config, keys, validation
 from .. import storage as storage_mod
-from ..chain import Chain, connect, load_keypair
+from ..campaign import CampaignJournal, CampaignPlan, PrivacyPlan, run_campaign
+from ..chain import Chain, connect, dev_address, load_keypair, same_account
 from ..errors import ConfigError, DecentralMLError, UserInputError
-from ..federation.metadata import read_result_metadata
-from ..files import log_tail
+from ..federation import POLICIES, SERVER_OPTIMIZERS
 from ..marketplace import Marketplace
-from ..records import StorageType, SubmissionStatus, ValidationStrategy, parse_enum
-from . import example, report as report_mod, services
+from ..records import StorageType, SubmissionStatus, parse_enum
+from . import example, ledger, report as report_mod, services
+from .agents import AgentData, Agents, AgentSpec, Connection
 from .metering import LedgerChain, PhaseTimer, TimedBackend
 from .settings import RoundSettings, default_run_dir
-from .summary import AccountOutcome, Balance, ContributorOutcome, RoundSummary
+from .summary import AccountOutcome, ContributorOutcome, RoundOutcome, RoundResult, RunSummary
 
 log = logging.getLogger(__name__)
 
+PARTITIONS = ("by_label", "iid")
+#: A line of the campaign runner about one round: ``round 2/3: task 14 closed``.
+_ROUND_LINE = re.compile(r"^round (\d+)/(\d+): (.*)$")
+_CLOSED = re.compile(r"^task (\d+) closed$")
+_CAMPAIGN = re.compile(r"^campaign (\d+) \(journal ")
+
 
 class RoundError(DecentralMLError):
-    """A step of the round failed (a contributor's training, a missing result...)."""
+    """A step of the run failed (an agent stopped, a round ended short...)."""
 
 
 class _RoundMarketplace(Marketplace):
-    """The marketplace for one participant, with storage backends built once and
-    shared by every participant of the round (a new S3 client per transfer costs)."""
+    """The creator's marketplace, with storage backends built once (a new S3 client per
+    transfer costs) and timed."""
 
     def __init__(self, chain: Chain, backends: dict[str, Any]):
         super().__init__(chain, {})
@@ -48,47 +55,38 @@ class _RoundMarketplace(Marketplace):
         try:
             return self._backends[kind]
         except KeyError:
-            raise ConfigError(f"this round has no {kind} storage configured") from None
+            raise ConfigError(f"this run has no {kind} storage configured") from None
 
 
 def run_round(settings: RoundSettings, report: Callable[[str], None] = log.info, *,
-              native_output: Callable[[Path], ContextManager[Any]] | None = None) -> RoundSummary:
-    """Run one federated round as :mod:`substrate_client.demo` describes; return its summary.
+              native_output: Callable[[Path], ContextManager[Any]] | None = None) -> RunSummary:
+    """Run the campaign as :mod:`substrate_client.demo` describes; return its summary.
 
-    ``report`` receives one line per step and a few detail lines (``[3/9] Bob training
-    on shard 1/4 (fashion_mnist)...``). The summary is also written to
-    ``<run_dir>/summary.json`` with a chart ``<run_dir>/round.png``. The run's log
-    ``<run_dir>/round.log`` holds the same lines; ``native_output``, if given, is entered
-    with its path for the length of the round (the command line routes the output of
-    native libraries there).
+    ``report`` receives one line per step and a few detail lines (``[4/8] Round 1 of
+    3...``). The summary is also written to ``<run_dir>/summary.json`` with a chart
+    ``<run_dir>/round.png``. The run's log ``<run_dir>/round.log`` holds the same lines;
+    each contributor's agent logs to ``<run_dir>/contributors/<name>.log``.
+    ``native_output``, if given, is entered with the log's path for the length of the
+    run (the command line routes the output of native libraries there).
     """
-    return _Round(settings, report, native_output).run()
+    return _Run(settings, report, native_output).run()
 
 
-class _Round:
+class _Run:
     def __init__(self, settings: RoundSettings, report: Callable[[str], None],
                  native_output: Callable[[Path], ContextManager[Any]] | None = None):
         self.s = settings
-        self.timer = PhaseTimer()
+        _check(settings)
+        self.names = [n.capitalize() for n in settings.contributors]
+        self.saboteurs = {n.lower() for n in settings.saboteurs}
+        self.honest = [n for n in self.names if n.lower() not in self.saboteurs]
         self.started = time.perf_counter()
-        names = [n.capitalize() for n in settings.contributors]
-        if not names:
-            raise UserInputError("a round needs at least one contributor")
-        if len(set(n.lower() for n in names)) != len(names):
-            raise UserInputError(f"contributors must be distinct accounts: {', '.join(names)}")
-        if settings.creator.lower() in (n.lower() for n in names):
-            raise UserInputError("the creator cannot contribute to their own task")
-        unknown = {n.lower() for n in settings.saboteurs} - {n.lower() for n in names}
-        if unknown:
-            raise UserInputError(f"saboteurs {', '.join(sorted(unknown))} are not among the contributors")
-        if settings.epochs < 1:
-            raise UserInputError("epochs must be at least 1")
-        self.names = names
+        self.timer = PhaseTimer()
         self.run_dir = Path(settings.run_dir or default_run_dir()).expanduser().resolve()
         if self.run_dir.exists() and any(self.run_dir.iterdir()):
             raise UserInputError(f"{self.run_dir} already holds files; choose a new run folder")
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.total_steps = 5 + len(names)
+        self.total_steps = 4 + settings.rounds
         self.step_no = 0
         self.log_path = self.run_dir / "round.log"
         self._log_file = open(self.log_path, "a", encoding="utf-8")
@@ -99,20 +97,21 @@ class _Round:
     # -- reporting ---------------------------------------------------------------
 
     def say(self, line: str) -> None:
-        self._log_file.write(line + "\n")
+        stamp = _dt.datetime.now().strftime("%H:%M:%S.%f")[:-3]
+        self._log_file.write(f"{stamp} {line}\n")
         self._log_file.flush()
         self._report(line)
 
-    def step(self, text: str) -> None:
-        self.step_no += 1
+    def step(self, text: str, number: int | None = None) -> None:
+        self.step_no = number or self.step_no + 1
         self.say(f"[{self.step_no}/{self.total_steps}] {text}")
 
     def detail(self, text: str) -> None:
         self.say(f"      {text}")
 
-    # -- the whole round ---------------------------------------------------------
+    # -- the whole run -----------------------------------------------------------
 
-    def run(self) -> RoundSummary:
+    def run(self) -> RunSummary:
         try:
             with (self._native_output(self.log_path) if self._native_output
                   else contextlib.nullcontext()):
@@ -120,72 +119,67 @@ class _Round:
         finally:
             self._log_file.close()
 
-    def _run(self) -> RoundSummary:
+    def _run(self) -> RunSummary:
         s = self.s
         self.step("Making sure the dev chain and storage (Kubo, MinIO) are up...")
         with self.timer.phase("setup"):
-            url = self._chain_up()
-            backends = self._storage_up()
+            url = services.chain_up(s.url, s.port)[0]
+            connection, backends = self._storage_up(url)
             substrate = connect(url)
             props = getattr(substrate, "properties", None) or {}
             token = {"symbol": props.get("tokenSymbol") or "UNIT",
                      "decimals": int(props.get("tokenDecimals") or 12)}
-            self.creator_mod, self.creator_settings = self._load_creator()
-            accounts = {n: load_keypair(f"//{n}") for n in [s.creator.capitalize()] + self.names}
-            markets = {n: _RoundMarketplace(LedgerChain(substrate, kp, self.fees), backends)
-                       for n, kp in accounts.items()}
-        alice_name = s.creator.capitalize()
-        alice = markets[alice_name]
+            task = example.load(s.assets_dir)
+            self.creator_mod, self.creator_settings = task.creator, task.settings
+            alice_name = s.creator.capitalize()
+            alice = _RoundMarketplace(LedgerChain(substrate, load_keypair(f"//{alice_name}"), self.fees,
+                                                  self.timer), backends)
+        self.detail(f"chain {url} ({token['symbol']}); {backends['IPFS']!r}; {backends['S3']!r}")
         reward = s.reward if s.reward is not None else 10 * 10 ** token["decimals"]
         if reward <= 0:
             raise UserInputError("the reward must be more than zero")
 
-        summary = RoundSummary(run_dir=str(self.run_dir), chain_url=url, token=token,
-                               started_at=_dt.datetime.now().isoformat(timespec="seconds"),
-                               reward=reward, max_assignments=len(self.names))
-        with self.timer.phase("chain"):
-            summary.creator = AccountOutcome(alice_name, alice.chain.address,
-                                             self._balance(alice, alice.chain.address))
-            for i, name in enumerate(self.names):
-                address = markets[name].chain.address
-                summary.contributors.append(ContributorOutcome(
-                    name, address, self._balance(alice, address), shard_index=i,
-                    num_shards=len(self.names),
-                    saboteur=name.lower() in {x.lower() for x in s.saboteurs}))
-        self.detail(f"chain {url} ({token['symbol']}); {backends['IPFS']!r}; {backends['S3']!r}")
-
         with self.timer.phase("setup"):
-            x, y, self.dataset = self.creator_mod.held_out_data(dataset=s.dataset)
-        summary.dataset = self.dataset
-        summary.held_out_samples = int(len(y))
-        summary.policy = s.policy or self.creator_settings.POLICY
-        summary.threshold = float(s.threshold if s.threshold is not None
-                                  else self.creator_settings.ACCURACY_THRESHOLD)
-        # The example hook reads the threshold and the data set from the creator's
-        # settings when it runs: make them the round's for the duration of the round.
-        overrides = {"DATASET": self.dataset, "ACCURACY_THRESHOLD": summary.threshold}
-        self.task_id: int | None = None
-        with contextlib.closing(substrate), _module_overrides(self.creator_settings, overrides):
-            try:
-                self._create_task(alice, summary, x, y)
-                for outcome in summary.contributors:
-                    self._contribute(markets[outcome.name], self.task_id, outcome)
-                decisions, models = self._validate(alice, self.task_id, summary)
-                self._federate(summary, models)
-                self._settle(alice, self.task_id, summary, decisions)
-            except BaseException as error:
-                if self.task_id is not None:
-                    self._abort(alice, self.task_id, error)
-                raise
-            with self.timer.phase("chain"):
-                summary.creator.balance_after = self._balance(alice, summary.creator.address)
-                for c in summary.contributors:
-                    c.balance_after = self._balance(alice, c.address)
-        summary.creator.fees = self.fees.get(summary.creator.address, 0)
-        for c in summary.contributors:
-            c.fees = self.fees.get(c.address, 0)
+            x, y, dataset = self.creator_mod.held_out_data(dataset=s.dataset)
+        summary = RunSummary(
+            run_dir=str(self.run_dir), chain_url=url, token=token,
+            started_at=_dt.datetime.now().isoformat(timespec="seconds"), rounds_planned=s.rounds,
+            dataset=dataset, partition=s.partition, epochs=s.epochs, max_samples=s.max_samples,
+            batch_size=s.batch_size, learning_rate=s.learning_rate, local_optimizer=s.local_optimizer,
+            policy=s.policy or self.creator_settings.POLICY, optimizer=s.optimizer,
+            threshold=float(s.threshold), max_loss=float(s.max_loss), held_out_samples=int(len(y)), reward=reward,
+            slots=len(self.names), min_results=len(self.honest))
+        summary.creator = AccountOutcome(alice_name, alice.chain.address, None)
+        shards = {name: i for i, name in enumerate(self.honest)}
+        for name in self.names:
+            summary.contributors.append(ContributorOutcome(
+                name, dev_address(name), None, shard_index=shards.get(name),
+                num_shards=len(self.honest), saboteur=name.lower() in self.saboteurs))
+        self.addresses = [summary.creator.address] + [c.address for c in summary.contributors]
+        self.names_by_address = {a: n for a, n in zip(self.addresses, [alice_name] + self.names)}
 
-        summary.timings = {k: round(v, 3) for k, v in self.timer.totals.items()}
+        # The example hooks read the threshold, loss limit and data set from the creator's
+        # settings when it runs: make them this run's for the duration of the run.
+        overrides = {"DATASET": dataset, "ACCURACY_THRESHOLD": summary.threshold, "MAX_LOSS": s.max_loss}
+        self.substrate = substrate
+        with contextlib.closing(substrate), _module_overrides(self.creator_settings, overrides):
+            plan = self._prepare(summary, task)
+            specs = [AgentSpec(c.name, c.shard_index, c.num_shards, c.saboteur) for c in summary.contributors]
+            agents = Agents(specs, connection, AgentData(s.partition, s.max_samples, dataset, s.result_storage),
+                            self.run_dir / "contributors", on_failure=self._agent_failed)
+            with agents, services.BlockClock(url) as clock:
+                self._campaign(alice, plan, summary, agents)
+                if clock.built:
+                    self.detail(f"the dev chain was given {clock.built} empty block(s) while nothing happened "
+                                "(a real chain builds one every few seconds)")
+                self.step("Stopping the contributors' agents; reading the fees and balances from the chain...",
+                          self.total_steps)
+                codes = agents.stop()
+            self.detail("agents stopped: " + ", ".join(f"{n} (exit {c})" for n, c in codes.items()))
+            with self.timer.phase("chain"):
+                self._ledger(summary)
+
+        summary.timings = {k: round(v, 3) for k, v in self.timer.totals.items() if v}
         summary.total_seconds = round(time.perf_counter() - self.started, 3)
         json_path, chart = report_mod.write_report(summary.to_dict(), self.run_dir)
         summary.summary_path, summary.chart_path = str(json_path), str(chart)
@@ -193,13 +187,7 @@ class _Round:
 
     # -- services ----------------------------------------------------------------
 
-    def _chain_up(self) -> str:
-        url, state = services.chain_up(self.s.url, self.s.port)
-        if state is not None:
-            self.detail(f"dev chain at {state.url} (block {state.block_number}); log {state.log_file}")
-        return url
-
-    def _storage_up(self) -> dict[str, TimedBackend]:
+    def _storage_up(self, url: str) -> tuple[Connection, dict[str, TimedBackend]]:
         s = self.s
         where = config.resolve({"ipfs_api": s.ipfs_api, "s3_endpoint": s.s3_endpoint,
                                 "s3_bucket": s.s3_bucket})
@@ -208,7 +196,7 @@ class _Round:
             local = services.storage_up()
             ipfs, s3 = ipfs or local.ipfs_api, s3 or local.s3_endpoint
             # boto3 reads S3 credentials from the environment only; use MinIO's unless
-            # the caller chose their own.
+            # the caller chose their own (the agents inherit them).
             if not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_SECRET_ACCESS_KEY"):
                 os.environ["AWS_ACCESS_KEY_ID"] = local.access_key
                 os.environ["AWS_SECRET_ACCESS_KEY"] = local.secret_key
@@ -216,258 +204,317 @@ class _Round:
             "IPFS": storage_mod.backend_from_settings("IPFS", api_url=ipfs),
             "S3": storage_mod.backend_from_settings("S3", endpoint_url=s3, bucket=where.s3_bucket),
         }
-        return {kind: TimedBackend(b, self.timer) for kind, b in backends.items()}
+        timed = {kind: TimedBackend(b, self.timer) for kind, b in backends.items()}
+        return Connection(url, ipfs, s3, where.s3_bucket), timed
 
-    def _load_creator(self):
-        task = example.load(self.s.assets_dir)
-        self.assets = task.assets
-        self.hook = task.hook
-        return task.creator, task.settings
+    # -- 2: the creator's model, bundle and plan ----------------------------------
 
-    # -- 2: the creator posts the task ------------------------------------------
-
-    def _create_task(self, alice: _RoundMarketplace, summary: RoundSummary, x, y) -> None:
+    def _prepare(self, summary: RunSummary, task: example.ExampleTask) -> CampaignPlan:
         s, cm, cs = self.s, self.creator_mod, self.creator_settings
-        n = len(self.names)
         creator_dir = self.run_dir / "creator"
-        dataset = self.dataset
-        self.step(f"{summary.creator.name} builds the initial model and posts a task for {n} "
-                  f"contributors ({dataset}, reward "
-                  f"{_tokens(summary.reward, summary.token)} each)...")
+        n = len(self.names)
+        self.step(f"{summary.creator.name} builds the initial model and plans {s.rounds} round(s) for "
+                  f"{n} contributors ({summary.dataset}, {s.partition} shards, reward "
+                  f"{_tokens(summary.reward, summary.token)} per accepted result)...")
         with self.timer.phase("setup"):
-            public_key = keys.generate_keypair(creator_dir / "result_key")
-            model = cm.create_model()
+            key_file = creator_dir / "result_key"
+            keys.generate_keypair(key_file)
+            model = cm.create_model(learning_rate=s.learning_rate, optimizer=s.local_optimizer)
             bundle = cm.prepare_bundle(model, creator_dir / "bundle")
-            _update_task_settings(bundle, {"EPOCHS": s.epochs, "NUM_SHARDS": n, "DATASET": dataset,
-                                           "PARTITION": "iid"})
-            self.initial_model_dir = creator_dir / "initial_model"
-            shutil.copytree(bundle / "model", self.initial_model_dir)
-        with self.timer.phase("validation"):
-            summary.initial_accuracy = float(cm.evaluate_model(model, x, y)["accuracy"])
-        self.detail(f"initial model: held-out accuracy {summary.initial_accuracy:.3f} "
-                    f"on {len(y)} {dataset} test samples")
-        with self.timer.phase("chain"):
-            task = alice.create_task_model_contributor(
-                question=f"Train {cs.MODEL_NAME} on your shard of {dataset} "
-                         f"({s.epochs} epoch(s), IID shard i of {n})",
-                pays_amount=summary.reward, max_assignments=n,
-                model_contributor_script_path=bundle,
-                model_contributor_script_storage_type=s.bundle_storage,
-                expires_in_blocks=s.expires_in_blocks,
-                validation_strategy=ValidationStrategy.CUSTOM_ACCEPT,
-                result_public_key=public_key,
-            )
-        self.task_id = summary.task_id = task.task_id
-        summary.escrow = task.escrow
-        self.detail(f"task {task.task_id}: bundle on {task.bundle.storage_type.value} "
-                    f"{task.bundle.path}, escrow {_tokens(task.escrow, summary.token)}, "
-                    f"results sealed to {creator_dir / 'result_key.pub'}")
+            _update_task_settings(bundle, {"EPOCHS": s.epochs, "BATCH_SIZE": s.batch_size,
+                                           "NUM_SHARDS": len(self.honest), "DATASET": summary.dataset,
+                                           "PARTITION": s.partition})
+        privacy = None
+        if s.clip_norm is not None:
+            privacy = PrivacyPlan(clip_norm=s.clip_norm, noise_multiplier=s.noise_multiplier, delta=s.delta)
+        plan = CampaignPlan(
+            bundle=str(bundle), creator_dir=str(task.assets / "model_creator"), rounds=s.rounds,
+            slots=n, min_results=len(self.honest), reward=summary.reward, policy=summary.policy,
+            optimizer=s.optimizer, hook=s.hook or task.loss_hook, round_blocks=s.round_blocks,
+            bundle_storage=s.bundle_storage, result_storage=s.result_storage,
+            question=(f"Train {cs.MODEL_NAME} on your shard of {summary.dataset} ({s.epochs} epoch(s), "
+                      f"{s.partition} shards of {len(self.honest)})"),
+            privacy=privacy, result_key_file=str(key_file), trim_fraction=cs.TRIM_FRACTION)
+        if privacy is not None:
+            summary.privacy = {"clip_norm": privacy.clip_norm, "noise_multiplier": privacy.noise_multiplier,
+                               "delta": privacy.delta}
+        rule = (f"hook {s.hook}" if s.hook
+                else f"held-out accuracy >= {summary.threshold:.2f} and loss <= {s.max_loss:g}")
+        self.detail(f"{s.local_optimizer} at learning rate {s.learning_rate} in batches of {s.batch_size}, "
+                    f"{s.epochs} epoch(s) on at most "
+                    f"{s.max_samples or 'all'} samples per contributor and round; results accepted by "
+                    f"CustomAccept ({rule}), federated with {summary.policy} + {s.optimizer}"
+                    + (f"; updates clipped to {s.clip_norm} with noise x{s.noise_multiplier}" if privacy else ""))
+        return plan
 
-    # -- 3: each contributor ------------------------------------------------------
+    # -- 3..: the agents and the rounds --------------------------------------------
 
-    def _contribute(self, market: _RoundMarketplace, task_id: int, c: ContributorOutcome) -> None:
+    def _campaign(self, alice: _RoundMarketplace, plan: CampaignPlan, summary: RunSummary,
+                  agents: Agents) -> None:
         s = self.s
-        work = self.run_dir / "contributors" / c.name.lower()
-        what = "preparing random weights (saboteur)" if c.saboteur else "training"
-        dataset = self.dataset
-        self.step(f"{c.name} {what} on shard {c.shard_index + 1}/{c.num_shards} ({dataset})...")
         with self.timer.phase("chain"):
-            assignment = market.assign_task(task_id, work / "bundle")
-        c.submission_id = assignment.submission_id
-        # The bundle is the creator's code: it runs in the sandbox, with no signer, key or
-        # storage credential in reach and no network; the round sends the result itself.
-        env = _contributor_env(c, s.max_samples)
-        log_path = work / "training.log"
-        with self.timer.phase("training"):
-            t0 = time.perf_counter()
-            with open(log_path, "w", encoding="utf-8") as log_handle:
-                run = sandbox.run_bundle(assignment.bundle_dir, env,
-                                         echo=lambda line: print(line, file=log_handle))
-            c.train_seconds = round(time.perf_counter() - t0, 2)
-        if not run.ok:
-            raise RoundError(f"{c.name}'s {run.describe()}; last lines of {log_path}:\n"
-                             f"{log_tail(log_path)}")
+            predicted = int(alice.chain.query("NextCampaignId"))
+            self.snapshots = [ledger.snapshot(self.substrate, self.addresses)]
+        summary.creator.balance_before = self.snapshots[0].balances[summary.creator.address]
+        for c in summary.contributors:
+            c.balance_before = self.snapshots[0].balances[c.address]
+        self.step(f"{', '.join(self.names)} start their agents (decentralml work), each signing with "
+                  f"its own account...")
+        with self.timer.phase("setup"):
+            agents.start(predicted, summary.creator.address, s.rounds)
+        for c in summary.contributors:
+            what = ("sends random weights every round (saboteur)" if c.saboteur
+                    else f"trains on shard {c.shard_index + 1}/{c.num_shards}")
+            self.detail(f"{c.name}: {what}; log {agents.folder / (c.name.lower() + '.log')}")
+
+        tracker = _RoundTracker(self, summary, agents, alice, predicted)
         try:
-            result = sandbox.find_result(run.output_dir)
-        except sandbox.BundleError as error:
-            raise RoundError(f"{c.name}'s training: {error}") from None
-        meta = read_result_metadata(result)
-        c.samples, c.dataset = meta.get("samples"), meta.get("dataset")
-        train_acc = (meta.get("train_metrics") or {}).get("accuracy")
-        with self.timer.phase("chain"):
-            market.send_task_result(c.submission_id, result=f"{result.name} ({c.dataset})",
-                                    result_path=result, result_storage_type=s.result_storage)
-        acc = "" if train_acc is None else f", training accuracy {train_acc:.3f}"
-        self.detail(f"{c.samples} samples in {c.train_seconds:.1f}s{acc}; result sent sealed to "
-                    f"{s.result_storage} (submission {c.submission_id})")
+            result = run_campaign(alice, plan, self.run_dir / "creator" / "campaigns", report=tracker.line)
+        except BaseException as error:
+            agents.on_failure = None
+            tracker.failed(error)
+            failures = agents.failures()
+            if failures and isinstance(error, (DecentralMLError, KeyboardInterrupt)):
+                # An agent that stopped leaves the round waiting for its result: stop it all.
+                raise RoundError("; ".join(failures)) from None
+            raise
+        agents.on_failure = None
+        summary.campaign_id = result.campaign
+        summary.finished = result.finished
+        summary.initial_accuracy = result.initial_accuracy
+        journal = CampaignJournal.find(self.run_dir / "creator" / "campaigns", alice.chain.genesis_hash,
+                                       result.campaign)
+        previous = result.initial_accuracy
+        for number, chain_round in enumerate(result.rounds, start=1):
+            outcome = tracker.rounds.get(number) or RoundOutcome(number)
+            self._round_outcome(outcome, chain_round, summary, agents, journal, previous)
+            previous = outcome.federated_accuracy if outcome.federated_accuracy is not None else previous
+            summary.rounds.append(outcome)
+        if result.privacy:
+            summary.privacy = dict(result.privacy)
+        if summary.rounds and summary.rounds[-1].federated_model_dir:
+            summary.federated_accuracy = summary.rounds[-1].federated_accuracy
+            final = self.run_dir / "federated_model"  # where the run's result is easy to find
+            shutil.copytree(summary.rounds[-1].federated_model_dir, final)
+            summary.federated_model_dir = str(final)
+        short = [r.round for r in summary.rounds if r.federated_accuracy is None]
+        if short or len(summary.rounds) < s.rounds:
+            raise RoundError(f"the campaign ended early: {summary.finished}")
 
-    # -- 4: validation -------------------------------------------------------------
-
-    def _validate(self, alice: _RoundMarketplace, task_id: int, summary: RoundSummary):
-        cm = self.creator_mod
-        # The example hook, imported from the same package as the creator's settings
-        # (whose threshold and data set this round sets).
-        hook_spec = self.s.hook or self.hook
-        rule = (f"hook {self.s.hook}" if self.s.hook
-                else f"held-out accuracy >= {summary.threshold:.2f}")
-        self.step(f"{summary.creator.name} validates {len(summary.contributors)} results "
-                  f"(CustomAccept: {rule})...")
-        # Addresses may come back from the chain in another SS58 format: match by account.
-        by_account = {_account(c.address): c for c in summary.contributors}
-        key = keys.load_private_key(self.run_dir / "creator" / "result_key")
-        with self.timer.phase("chain"):
-            pending = [p for p in alice.list_task_results(task_id, SubmissionStatus.PENDING)
-                       if _account(p.contributor) in by_account]
-        missing = ({c.name for c in summary.contributors}
-                   - {by_account[_account(p.contributor)].name for p in pending})
-        if missing:
-            raise RoundError(f"no pending result from {', '.join(sorted(missing))}")
-        strategy = validation.CustomAccept(hook_spec)
-        x, y, _ = cm.held_out_data(dataset=summary.dataset)
-
-        def folder_name(sub) -> str:  # results/<contributor>, as the summary shows them
-            c = by_account.get(_account(sub.contributor))
-            return c.name.lower() if c is not None else f"submission_{sub.submission_id}"
-
-        with self.timer.phase("validation"):
-            # The one validation route: each result's weights are restored into the
-            # creator's own initial model (its graph is never loaded), evaluated on her
-            # held-out data and judged by the hook; a result that fails is rejected.
-            reviews = validation.validate_task_results(
-                alice, task_id, strategy, work_dir=self.run_dir / "creator" / "results",
-                creator_model=validation.CreatorModel(self.initial_model_dir), private_key=key,
-                evaluator=lambda model: cm.evaluate_model(model, x, y),
-                folder_name=folder_name)
-        decisions: dict[int, Any] = {}
-        models: dict[int, Path] = {}
-        for review in reviews:
-            decisions[review.submission_id] = review.decision
-            if review.model_dir is not None:
-                models[review.submission_id] = review.model_dir
-            c = by_account.get(_account(review.contributor))
-            if c is None:  # not one of this round's contributors
+    def _round_outcome(self, outcome: RoundOutcome, chain_round, summary: RunSummary, agents: Agents,
+                       journal, previous: float | None) -> None:
+        outcome.task_id = chain_round.task_id
+        outcome.continues = chain_round.continues
+        outcome.starting_accuracy = previous
+        outcome.federated_accuracy = chain_round.federated_accuracy
+        outcome.epsilon = chain_round.epsilon
+        outcome.escrow_paid = chain_round.paid
+        if journal is not None:
+            folder = journal.work / f"round_{outcome.round}" / "federated_model"
+            outcome.federated_model_dir = str(folder) if folder.is_dir() else None
+        trainings = agents.trainings_for(chain_round.task_id) if chain_round.task_id is not None else {}
+        by_name = {c.name: c for c in summary.contributors}
+        results = {}
+        for result in chain_round.results:
+            name = next((c.name for c in summary.contributors if same_account(c.address, result.contributor)), None)
+            if name is None:
                 continue
-            c.result_dir = None if review.folder is None else str(review.folder)
-            accuracy = review.metrics.get("accuracy")
-            c.accuracy = None if accuracy is None else float(accuracy)
-            c.decision = {"accept": "accepted", "reject": "rejected"}.get(review.verdict, "pending")
-            c.reason = review.reason
-            shown = "-" if c.accuracy is None else f"{c.accuracy:.3f}"
-            self.detail(f"{c.name}: accuracy {shown} -> {review.verdict} ({review.reason})")
-        return decisions, models
-
-    # -- 5: federation ---------------------------------------------------------------
-
-    def _federate(self, summary: RoundSummary, models: dict[int, Path]) -> None:
-        from .. import federation
-
-        cm = self.creator_mod
-        accepted = [c for c in summary.contributors if c.decision == "accepted"]
-        self.step(f"Federating the {len(accepted)} accepted models ({summary.policy})...")
-        if not accepted:
-            self.detail("nothing accepted: no federated model")
-            return
-        out = self.run_dir / "federated_model"
-        with self.timer.phase("federation"):
-            dirs = [models[c.submission_id] for c in accepted]
-            weights = federation.federate(
-                dirs, summary.policy, reference=self.initial_model_dir,
-                trim_fraction=self.creator_settings.TRIM_FRACTION,
-                max_sample_count=getattr(self.creator_settings, "MAX_SAMPLE_COUNT",
-                                         federation.DEFAULT_MAX_SAMPLE_COUNT))
-            federation.save_federated_model(self.initial_model_dir, weights, out)
-        with self.timer.phase("validation"):
-            x, y, _ = cm.held_out_data(dataset=summary.dataset)
-            summary.federated_accuracy = float(cm.evaluate_model(cm.load_model(out), x, y)["accuracy"])
-        for c in accepted:
-            c.federated = True
-        summary.federated_model_dir = str(out)
-        self.detail(f"federated model ({', '.join(c.name for c in accepted)}): held-out accuracy "
-                    f"{summary.federated_accuracy:.3f} (initial {summary.initial_accuracy:.3f}); "
-                    f"saved to {out}")
-
-    # -- 6: decisions on-chain, close ---------------------------------------------
-
-    def _settle(self, alice: _RoundMarketplace, task_id: int, summary: RoundSummary,
-                decisions: dict[int, Any]) -> None:
-        self.step(f"{summary.creator.name} accepts and rejects on-chain in one batch, "
-                  "then closes the task...")
-        accept = [sid for sid, d in decisions.items() if d.verdict == "accept"]
-        reject = {sid: d.reason for sid, d in decisions.items() if d.verdict == "reject"}
-        by_sid = {c.submission_id: c for c in summary.contributors}
-        # Closing a task pays every result still pending; one the hook could not decide
-        # must not be paid by default, so it is rejected, saying why.
-        for sid, d in decisions.items():
-            if d.verdict not in ("accept", "reject"):
-                reject[sid] = f"not validated: {d.reason}"
-                by_sid[sid].decision = "rejected"
-                by_sid[sid].reason = reject[sid]
-        limit = alice.limit("MaxReasonLen")
-        reject = {sid: validation.clean_reason(reason, limit) for sid, reason in reject.items()}
-        with self.timer.phase("chain"):
-            receipt = alice.decide_task_results(accept=accept, reject=reject)
-            closed = alice.close_task(task_id)
-        paid_events = (receipt.find("ResultAccepted") if receipt else []) + closed.find("ResultAccepted")
-        for event in paid_events:
-            c = by_sid.get(int(event.attributes["submission_id"]))
-            if c is not None:
-                c.paid += int(event.attributes["paid"])
-        closing = closed.first("TaskClosed").attributes
-        summary.escrow_refunded = int(closing["refunded"])
-        summary.escrow_paid = sum(c.paid for c in summary.contributors)
-        # A rejected contributor may appeal: that reward stays held until the appeal
-        # period ends (then anyone runs release_rejection) or the arbiter decides.
-        summary.escrow_held_for_appeal = alice.get_task(task_id).escrow
-        if reject:  # the rejections landed with the decisions' batch
-            summary.appeal_period_ends = receipt.block_number + alice.deadlines().appeal_period
-        tok = summary.token
-        held = (f"; {_tokens(summary.escrow_held_for_appeal, tok)} stays held for appeals until block "
-                f"{summary.appeal_period_ends}" if summary.escrow_held_for_appeal else "")
-        self.detail(f"accepted {len(accept)}, rejected {len(reject)}; paid "
-                    f"{_tokens(summary.escrow_paid, tok)}, refunded "
-                    f"{_tokens(summary.escrow_refunded, tok)} of the escrow on close{held}")
-
-    def _abort(self, alice: _RoundMarketplace, task_id: int, error: BaseException) -> None:
-        """After a failure: reject what is pending (closing would pay it) and close the
-        task, so the creator's escrow is not left held. Best effort."""
-        try:
-            pending = alice.list_task_results(task_id, SubmissionStatus.PENDING)
-            reason = validation.clean_reason(f"round aborted: {type(error).__name__}",
-                                             alice.limit("MaxReasonLen"))
-            alice.decide_task_results(reject={p.submission_id: reason for p in pending})
-            if alice.get_task(task_id).status.value == "Open":
-                alice.close_task(task_id)
-            self.say(f"round aborted; task {task_id} closed and its escrow returned")
-        except Exception as cleanup_error:  # the original error matters more
-            log.warning("could not close task %s after the failure: %s", task_id, cleanup_error)
+            decision = {"Accepted": "accepted", "Rejected": "rejected", "Appealed": "rejected"}.get(
+                result.status, result.status.lower())
+            results[name] = RoundResult(name, result.submission_id, accuracy=result.accuracy, decision=decision,
+                                        reason=result.reason or "", federated=decision == "accepted",
+                                        paid=result.paid)
+        for name in by_name:
+            r = results.get(name) or RoundResult(name)
+            training = trainings.get(name)
+            r.train_seconds = None if training is None else training.seconds
+            outcome.results.append(r)
+        outcome.training_seconds = round(_union_seconds(
+            [(t.started, t.ended) for t in trainings.values() if t.ended is not None]), 3)
+        outcome.overhead_seconds = round(max(outcome.wall_seconds - outcome.training_seconds, 0.0), 3)
+        outcome.overhead_share = (round(outcome.overhead_seconds / outcome.training_seconds, 4)
+                                  if outcome.training_seconds else None)
+        outcome.timings.update(waiting=round(chain_round.training_wait_seconds, 3),
+                               creator_busy=round(chain_round.other_seconds, 3))
 
     @staticmethod
-    def _balance(market: Marketplace, address: str) -> Balance:
-        data = market.balance(address)
-        return Balance(free=int(data.get("free", 0)), reserved=int(data.get("reserved", 0)))
+    def _agent_failed(name: str) -> None:
+        """An agent exited with an error while the campaign runs: a round would wait for
+        its result until its deadline, so the campaign is interrupted (the agents'
+        failures are named where it stops)."""
+        log.warning("%s's agent stopped with an error; interrupting the campaign", name)
+        _thread.interrupt_main()
+
+    # -- the end: fees and balances per round ----------------------------------------
+
+    def _ledger(self, summary: RunSummary) -> None:
+        """Each round's fees (from the chain's fee events in its blocks) and balance
+        changes (from the snapshots at its end), and the run's totals."""
+        final = ledger.snapshot(self.substrate, self.addresses)
+        if final.block != self.snapshots[-1].block:
+            self.snapshots.append(final)
+        ends = {r.round: r.last_block for r in summary.rounds}
+        by_block = {snap.block: snap for snap in self.snapshots}
+        start = self.snapshots[0]
+        names = self.names_by_address
+        for outcome in summary.rounds:
+            end = by_block.get(ends.get(outcome.round)) or final
+            fees = ledger.by_name(ledger.fees_paid(self.substrate, start.block + 1, end.block, self.addresses), names)
+            change = ledger.by_name(ledger.changes(start, end), names)
+            outcome.first_block, outcome.last_block = start.block + 1, end.block
+            outcome.creator_fees = fees[summary.creator.name]
+            outcome.creator_balance_change = change[summary.creator.name]
+            for r in outcome.results:
+                r.fees, r.balance_change = fees[r.name], change[r.name]
+            start = end
+        # After the last round: stopping the agents sends nothing, but count it all.
+        tail = ledger.by_name(ledger.fees_paid(self.substrate, start.block + 1, final.block, self.addresses), names)
+        for account in [summary.creator] + summary.contributors:
+            account.balance_after = final.balances[account.address]
+            account.fees = tail[account.name] + sum(
+                (r.creator_fees if account is summary.creator else r.result(account.name).fees)
+                for r in summary.rounds)
+            if account is not summary.creator:
+                account.paid = sum(r.result(account.name).paid for r in summary.rounds)
+        self.detail(f"{len(summary.rounds)} round(s) in blocks {self.snapshots[0].block + 1}-{final.block}; "
+                    f"paid {_tokens(sum(r.escrow_paid for r in summary.rounds), summary.token)} in rewards")
+
+
+class _RoundTracker:
+    """Follows the campaign runner's lines: says them, numbers the rounds as steps, and
+    marks each round's end (time, and a snapshot of the balances at that block)."""
+
+    def __init__(self, run: _Run, summary: RunSummary, agents: Agents, alice: _RoundMarketplace,
+                 predicted_campaign: int):
+        self.run = run
+        self.summary = summary
+        self.agents = agents
+        self.alice = alice
+        self.campaign = predicted_campaign
+        self.rounds: dict[int, RoundOutcome] = {}
+        self.current: int | None = None
+        self.round_started = time.monotonic()
+        self.timer_at_start = dict(run.timer.totals)
+
+    def line(self, text: str) -> None:
+        run = self.run
+        found = _CAMPAIGN.match(text)
+        if found and int(found.group(1)) != self.campaign:
+            # Someone else's campaign took the id the agents were told: tell them the real one.
+            self.campaign = int(found.group(1))
+            run.detail(f"the campaign is {self.campaign}, not the one expected: restarting the agents")
+            self.agents.stop()
+            self.agents.start(self.campaign, self.summary.creator.address, run.s.rounds)
+        matched = _ROUND_LINE.match(text)
+        if not matched:
+            if text.startswith("initial model"):
+                self.round_started = time.monotonic()
+                self.timer_at_start = dict(run.timer.totals)
+            run.detail(text)
+            return
+        number, rounds, rest = int(matched.group(1)), int(matched.group(2)), matched.group(3)
+        if number != self.current:
+            self.current = number
+            self.rounds[number] = RoundOutcome(number)
+            model = "the initial model" if number == 1 else f"round {number - 1}'s federated model"
+            run.step(f"Round {number} of {rounds}: {self.summary.creator.name} posts {model}; the "
+                     f"agents train on it and send...", 3 + number)
+        run.detail(rest)
+        if _CLOSED.match(rest):
+            self._round_ended(number)
+        failures = self.agents.failures()
+        if failures:
+            raise RoundError("; ".join(failures))
+
+    def _round_ended(self, number: int) -> None:
+        run = self.run
+        outcome = self.rounds[number]
+        with run.timer.phase("chain"):
+            snap = ledger.snapshot(run.substrate, run.addresses)
+        run.snapshots.append(snap)
+        now = time.monotonic()
+        outcome.wall_seconds = round(now - self.round_started, 3)
+        outcome.last_block = snap.block
+        totals = run.timer.totals
+        outcome.timings = {phase: round(totals.get(phase, 0.0) - self.timer_at_start.get(phase, 0.0), 3)
+                           for phase in ("chain", "storage")}
+        self.round_started, self.timer_at_start = now, dict(totals)
+
+    def failed(self, error: BaseException) -> None:
+        """After a failure: reject what is pending (closing would pay it) and close the
+        round's task, so the creator's escrow is not left held. Best effort."""
+        run, alice = self.run, self.alice
+        try:
+            campaign = alice.get_campaign(self.campaign)
+            task = alice.get_task(campaign.latest_task)
+            if not same_account(task.creator, alice.chain.address) or task.status.value != "Open":
+                return
+            pending = alice.list_task_results(task.task_id, SubmissionStatus.PENDING)
+            reason = validation.clean_reason(f"campaign aborted: {type(error).__name__}",
+                                             alice.limit("MaxReasonLen"))
+            if pending:
+                alice.decide_task_results(reject={p.submission_id: reason for p in pending})
+            alice.close_task(task.task_id)
+            run.say(f"campaign aborted; task {task.task_id} closed and its escrow returned")
+        except Exception as cleanup_error:  # the original error matters more
+            log.warning("could not close the campaign's open task after the failure: %s", cleanup_error)
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _contributor_env(c: ContributorOutcome, max_samples: int) -> dict[str, str]:
-    """All a contributor's bundle is told (the sandbox adds its Python, home and output
-    folder); the training settings are the creator's, in the bundle's task_settings.json."""
-    return {
-        "DECENTRALML_SUBMISSION_ID": str(c.submission_id),
-        "DECENTRALML_CONTRIBUTOR_ID": c.name.lower(),
-        "DECENTRALML_SHARD_INDEX": str(c.shard_index),
-        "DECENTRALML_NUM_SHARDS": str(c.num_shards),
-        "DECENTRALML_MAX_SAMPLES": str(max_samples or 0),
-        "DECENTRALML_SABOTAGE": "random_weights" if c.saboteur else "",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PYTHONUNBUFFERED": "1",
-    }
+def _check(s: RoundSettings) -> None:
+    """Refuse bad settings before anything starts (UserInputError naming the problem)."""
+    names = [n.capitalize() for n in s.contributors]
+    if not names:
+        raise UserInputError("a run needs at least one contributor")
+    if len(set(n.lower() for n in names)) != len(names):
+        raise UserInputError(f"contributors must be distinct accounts: {', '.join(names)}")
+    if s.creator.lower() in (n.lower() for n in names):
+        raise UserInputError("the creator cannot contribute to their own task")
+    unknown = {n.lower() for n in s.saboteurs} - {n.lower() for n in names}
+    if unknown:
+        raise UserInputError(f"saboteurs {', '.join(sorted(unknown))} are not among the contributors")
+    if len(set(n.lower() for n in s.saboteurs)) >= len(names):
+        raise UserInputError("a campaign needs at least one honest contributor (not a saboteur)")
+    if s.rounds < 1:
+        raise UserInputError("rounds must be at least 1")
+    if s.epochs < 1:
+        raise UserInputError("epochs must be at least 1")
+    if s.max_samples < 0:
+        raise UserInputError("max-samples must be 0 (the whole shard) or more")
+    if s.partition not in PARTITIONS:
+        raise UserInputError(f"unknown partition {s.partition!r}; choose {' or '.join(PARTITIONS)}")
+    if not (s.learning_rate > 0):
+        raise UserInputError("the learning rate must be more than 0")
+    if s.local_optimizer not in ("sgd", "adam"):
+        raise UserInputError(f"unknown local optimizer {s.local_optimizer!r}; choose sgd or adam")
+    if s.policy is not None and s.policy not in POLICIES:
+        raise UserInputError(f"unknown policy {s.policy!r}; choose one of {', '.join(sorted(POLICIES))}")
+    if s.optimizer not in SERVER_OPTIMIZERS:
+        raise UserInputError(f"unknown optimizer {s.optimizer!r}; choose one of "
+                             f"{', '.join(sorted(SERVER_OPTIMIZERS))}")
+    if s.batch_size < 1:
+        raise UserInputError("the batch size must be at least 1")
+    if not s.max_loss > 0:
+        raise UserInputError("the loss limit must be more than 0")
+    if not 0 <= s.threshold <= 1:
+        raise UserInputError(f"the threshold is a held-out accuracy from 0 to 1, got {s.threshold}")
+    if (s.clip_norm is None) != (s.noise_multiplier is None):
+        raise UserInputError("differential privacy needs both --clip-norm and --noise-multiplier")
 
 
-def _account(address: str) -> str:
-    """The account (public key, hex) an SS58 address names, whatever its network prefix."""
-    return ss58_decode(address)
+def _union_seconds(intervals: list[tuple[float, float]]) -> float:
+    """How long at least one of the intervals was running."""
+    total, end = 0.0, None
+    for start, stop in sorted(intervals):
+        if end is None or start > end:
+            total += stop - start
+            end = stop
+        elif stop > end:
+            total += stop - end
+            end = stop
+    return total
 
 
 def _update_task_settings(bundle: Path, values: dict[str, Any]) -> None:
