@@ -373,6 +373,14 @@ def test_a_three_round_campaign_chains_its_tasks_carries_each_federated_model_an
     accuracies = [r.federated_accuracy for r in summary.rounds]
     assert summary.initial_accuracy < accuracies[0] <= accuracies[1] <= accuracies[2]
     assert summary.total_paid == 6 * REWARD and summary.finished == "all 3 rounds done"
+    # The server optimizer's state and the global model are kept per round (.npz, no pickle).
+    journal = CampaignJournal.open(tmp_path / "journals", market.chain.genesis_hash, summary.campaign)
+    for number in (1, 2, 3):
+        assert ServerOptimizer.load(journal.work / f"round_{number}" / "optimizer.npz").rounds == number
+        kept = list(load_weights(journal.work / f"round_{number}" / "global.npz").values())
+        expected = [np.mean([w[i] for w in rounds[number - 1]["honest"]], axis=0) for i in range(2)]
+        for got, want in zip(kept, expected):
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 
     # `campaign status` says the same from the chain (and the journal's accuracies).
     status = as_json(dml("--json", "campaign", "status", summary.campaign, "--journal-dir",

@@ -102,7 +102,8 @@ class _Campaign:
 
     def __init__(self, market, plan: CampaignPlan, report: Report):
         from .. import keys
-        from ..federation import load_creator_model, model_weights_by_key
+        from ..federation import load_creator_model
+        from ..federation.weights import model_variables
         from ..tensorflow_setup import load_tensorflow
 
         self.market = market
@@ -117,7 +118,8 @@ class _Campaign:
             self.model = load_creator_model(Path(plan.bundle) / "model")
         except DecentralMLError as error:
             raise UserInputError(f"the bundle's initial model: {error}") from None
-        self.initial_weights = {k: v.numpy() for k, v in model_weights_by_key(self.model).items()}
+        # the model weights federation combines, by checkpoint key (no optimizer state or counters)
+        self.initial_weights = {k: v.numpy() for k, v in model_variables(self.model).items()}
         self.journal: CampaignJournal | None = None
 
     # ------------------------------------------------------------------ the campaign
@@ -347,6 +349,8 @@ class _Campaign:
         policy = federation.ServerOptimized(plan.policy, optimizer, previous, trim_fraction=plan.trim_fraction)
         weights = federation.federate([d for _sid, d in accepted], policy, reference=self.model,
                                       trim_fraction=plan.trim_fraction)
+        if not policy.finished:  # its state would not move on: the next round would step from stale moments
+            raise CampaignError(f"round {record.round}: the server optimizer did not step every weight of the model")
         shutil.rmtree(files.federated_model, ignore_errors=True)
         federation.save_federated_model(self.model, weights, files.federated_model)
         metrics = self.evaluator(self.model)
