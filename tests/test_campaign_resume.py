@@ -20,6 +20,7 @@ from pathlib import Path
 import boto3
 import numpy as np
 
+from substrate_client.campaign.model_state import load_weights
 from substrate_client.chain import Chain, connect
 from substrate_client.marketplace import Marketplace
 from substrate_client.records import SubmissionStatus, TaskStatus
@@ -86,7 +87,7 @@ def test_a_creator_killed_at_every_phase_of_a_round_resumes_with_nothing_twice_a
     start = ["campaign", "start", "--bundle", files["bundle"], "--creator-dir", files["creator_dir"],
              "--rounds", 2, "--slots", 3, "--min-results", 2, "--reward", REWARD, "--hook", files["hook"],
              "--round-blocks", 300, "--storage", "s3", "--result-key-file", files["result_key"],
-             "--question", "Train the tiny model"]
+             "--question", "Train the tiny model", "--optimizer", "fedavgm", "--server-lr", 1, "--momentum", 0.9]
 
     def tasks() -> list:
         return market.list_tasks(creator=creator.ss58_address)
@@ -130,8 +131,8 @@ def test_a_creator_killed_at_every_phase_of_a_round_resumes_with_nothing_twice_a
     # Round 2 runs to the end.
     run = Creator(["campaign", "resume", campaign], env)
     task_2 = int(run.wait_for("round 2/2: task ").split(": task ")[1].split()[0])
-    _, bundle_2, _ = contribute(dml, bob, task_2, tmp_path / "r2" / "bob", contributors, seed=3)
-    contribute(dml, carol, task_2, tmp_path / "r2" / "carol", contributors, seed=4)
+    _, bundle_2, bob_2 = contribute(dml, bob, task_2, tmp_path / "r2" / "bob", contributors, seed=3)
+    _, _, carol_2 = contribute(dml, carol, task_2, tmp_path / "r2" / "carol", contributors, seed=4)
     run.finished()
 
     # No task twice for a round.
@@ -147,6 +148,14 @@ def test_a_creator_killed_at_every_phase_of_a_round_resumes_with_nothing_twice_a
     # Every accepted result of round 1 is in the model round 2 carries (their average).
     for got, *sent in zip(model_weights(bundle_2 / "model"), bob_1, carol_1):
         np.testing.assert_allclose(got, np.mean(sent, axis=0), rtol=1e-6, atol=1e-6)
+    # The server momentum of round 1 survived the kills: round 2 steps with it (FedAvgM, lr 1).
+    initial = model_weights(files["bundle"] / "model")
+    work = state / "campaigns" / next((state / "campaigns").iterdir()).name / journal_of(state)["work"]
+    kept = list(load_weights(work / "round_2" / "global.npz").values())
+    for i, got in enumerate(kept):
+        average_1, average_2 = np.mean([bob_1[i], carol_1[i]], axis=0), np.mean([bob_2[i], carol_2[i]], axis=0)
+        momentum = 0.9 * (initial[i] - average_1) + (average_1 - average_2)
+        np.testing.assert_allclose(got, average_1 - momentum, rtol=1e-5, atol=1e-5)
     # No orphan in storage: every object is a task's bundle or a submission's result.
     referenced = set()
     for task in tasks():
