@@ -156,6 +156,17 @@ def test_a_bad_plan_is_refused_naming_the_problem_with_exit_2_and_nothing_create
     assert not (tmp_path / "state").exists()  # no journal, no upload, no connection
 
 
+def test_a_creator_whose_held_out_evaluation_fails_is_told_before_anything_is_created(
+        creator_market, tmp_path):
+    files = creator_files(tmp_path)
+    (files["creator_dir"] / "model_creator.py").write_text("def held_out_data():\n    raise OSError('no data here')\n")
+    market = creator_market()
+    with pytest.raises(UserInputError, match="held-out data of .* failed: OSError: no data here"):
+        run_campaign(market, plan_for(files), tmp_path / "journals")
+    assert not (tmp_path / "journals").exists()
+    assert market.list_tasks(creator=market.chain.address) == []
+
+
 def test_a_plan_without_a_hook_or_with_a_person_deciding_is_refused(tmp_path):
     files = creator_files(tmp_path)
     with pytest.raises(UserInputError, match="needs --hook"):

@@ -120,6 +120,11 @@ class _Campaign:
             raise UserInputError(f"the bundle's initial model: {error}") from None
         # the model weights federation combines, by checkpoint key (no optimizer state or counters)
         self.initial_weights = {k: v.numpy() for k, v in model_variables(self.model).items()}
+        try:  # the creator's own evaluation must work before anything is created
+            self.initial_accuracy = float(self.evaluator(self.model)["accuracy"])
+        except Exception as error:
+            raise UserInputError(f"evaluating the initial model on the held-out data of {plan.creator_dir} "
+                                 f"failed: {type(error).__name__}: {error}") from None
         self.journal: CampaignJournal | None = None
 
     # ------------------------------------------------------------------ the campaign
@@ -127,7 +132,7 @@ class _Campaign:
     def run(self, journal: CampaignJournal) -> CampaignSummary:
         self.journal = journal
         if journal.data.get("initial_accuracy") is None:
-            journal.data["initial_accuracy"] = float(self.evaluator(self.model)["accuracy"])
+            journal.data["initial_accuracy"] = self.initial_accuracy
             journal.save()
             self.report(f"initial model: held-out accuracy {journal.data['initial_accuracy']:.4f}")
         reason = None
