@@ -288,3 +288,38 @@ def test_show_round_still_shows_a_single_round_summary_of_earlier_versions(tmp_p
     assert shown.exit_code == 0, shown.output
     assert "Federated round: task 4" in shown.stdout and "initial 0.100 -> federated 0.800" in shown.stdout
     assert (tmp_path / "old.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_agent_that_dies_stops_the_run_with_its_name_and_leaves_nothing_running(
+        devnet_url, kubo, minio, tmp_path, substrate):
+    run_dir = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECENTRALML_")}
+    env.update(DECENTRALML_CONFIG=str(tmp_path / "no-config.toml"), DECENTRALML_STATE_DIR=str(tmp_path / "state"),
+               DECENTRALML_RUN_DIR=os.environ["DECENTRALML_RUN_DIR"])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "substrate_client.cli", "--url", devnet_url, "--ipfs-api", kubo.api_url,
+         "--s3-endpoint", minio.endpoint_url, "--s3-bucket", "decentralml-round-test", "run_round",
+         "--out", str(run_dir), "--rounds", "2", "--contributors", "Bob,Charlie", "--saboteurs", ""],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        log = run_dir / "contributors" / "bob.log"
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:  # Bob trains in round 1
+            time.sleep(0.5)
+            if log.is_file() and '"step": "train"' in log.read_text():
+                break
+        bob = [p for p in _processes_naming(str(run_dir / "contributors" / "bob")) if " work " in p]
+        assert bob, "Bob's agent is not training"
+        os.kill(int(bob[0].split(":")[0]), 9)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert "Bob's agent exited with status -9" in err
+    assert _processes_naming(str(run_dir)) == []
+    # The round's task is closed: the creator's escrow is not left held.
+    summary_lines = [line for line in err.splitlines() if "campaign aborted; task" in line]
+    assert summary_lines, err
+    task_id = int(summary_lines[0].split("task ")[1].split()[0])
+    assert Marketplace.connect(devnet_url, need_signer=False).get_task(task_id).status is TaskStatus.CLOSED

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds an agent is given after each Ctrl-C before the next step of stopping it.
 STOP_GRACE = (20.0, 10.0)
+#: The same when the run failed: no slot is worth finishing.
+HURRIED_GRACE = (2.0, 10.0)
 #: Environment variables that say who signs: the user's own are not passed to an agent.
 _SIGNER_VARIABLES = ("DECENTRALML_SURI", "DECENTRALML_KEY_FILE")
 
@@ -145,8 +147,8 @@ class Agents:
     def __enter__(self) -> "Agents":
         return self
 
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
+    def __exit__(self, kind, value, traceback) -> None:
+        self.stop(hurry=kind is not None)
 
     # ------------------------------------------------------------------ starting
 
@@ -228,10 +230,11 @@ class Agents:
 
     # ------------------------------------------------------------------ stopping
 
-    def stop(self) -> dict[str, int]:
-        """Stop every agent still running (see the module's docstring); their exit codes."""
+    def stop(self, hurry: bool = False) -> dict[str, int]:
+        """Stop every agent still running (see the module's docstring); their exit codes.
+        ``hurry`` (the run failed): a slot in progress is given up rather than finished."""
         self._stopping = True
-        for grace in STOP_GRACE:
+        for grace in (HURRIED_GRACE if hurry else STOP_GRACE):
             alive = [a for a in self._agents if a.process.poll() is None]
             for agent in alive:
                 with _suppress_gone():
