@@ -215,3 +215,28 @@ def test_install_data_script_is_idempotent(tmp_path):
         assert proc.returncode == 0, proc.stderr
     files = sorted(p.name for p in (tmp_path / ".keras" / "datasets" / "fashion-mnist").iterdir())
     assert files == sorted(model_contributor.FASHION_MNIST_FILES)
+
+
+def test_the_loss_hook_rejects_random_weights_and_accepts_a_model_that_knows_a_few_labels(monkeypatch):
+    from types import SimpleNamespace
+
+    from assets.model_creator import hooks
+    from assets.model_creator import settings as creator_settings
+
+    monkeypatch.setattr(creator_settings, "ACCURACY_THRESHOLD", 0.15)
+    monkeypatch.setattr(creator_settings, "MAX_LOSS", 20.0)
+    (x, y), _, _ = model_contributor.load_dataset("fashion_mnist")
+    monkeypatch.setattr(creator_settings, "DATASET", "fashion_mnist")
+    shard = model_contributor.shard_indices(y, 0, 3, "by_label")[:2000]  # labels 0 to 3 only
+    few_labels = model_creator.create_model(learning_rate=0.2, optimizer="sgd")
+    few_labels.fit(x[shard], y[shard], epochs=1, batch_size=64, verbose=0)
+    random = model_creator.create_model()
+    model_contributor.randomize_weights(random, seed=1)
+    submission = SimpleNamespace(submission_id=7, metadata={})
+
+    kept = hooks.accuracy_and_loss(few_labels, submission)
+    assert kept.verdict == "accept", kept.reason
+    assert kept.metrics["accuracy"] < 0.5  # it knows a few labels only
+    refused = hooks.accuracy_and_loss(random, submission)
+    assert refused.verdict == "reject" and refused.metrics["loss"] > 20
+    assert "held-out loss" in refused.reason and "> limit 20" in refused.reason
