@@ -1,26 +1,32 @@
-"""Campaigns: many contributor agents on one campaign, and what the creator pays per result.
+"""Campaigns: training's share of a round, and many contributor agents on one campaign.
 
-N contributor agents (``decentralml work``, each its own process with its own account in
-``DECENTRALML_SURI``, its own work and state folders) work on one campaign of a few rounds,
-N slots a round and ``min_results`` N, run by the creator (//Alice) in-process through
-``substrate_client.campaign.run_campaign``, for N in 10, 25, 50, 100 (smoke: 3), against
-a dev chain, Kubo and MinIO the benchmark starts on free ports.
+Two parts, each against a dev chain, Kubo and MinIO the benchmark starts on free ports.
 
-The task is tiny on purpose, so that what is measured is everything around training:
-its ``start_task.sh`` copies the bundle's model (a 4-input, 3-class Dense layer) as its
-result, no TensorFlow in the sandbox. Each result is sealed to the creator's key (a fresh
-ephemeral key per result, so no two stored results are alike) and judged by the creator's
-CustomAccept hook, which accepts a result whose held-out accuracy is a finite number.
-The accounts //Agent1..N are funded from //Alice in one ``Utility.batch_all``.
+``demo``: the main job (``decentralml run_round``: a campaign by Alice in-process through
+``substrate_client.campaign``, each contributor a ``decentralml work`` process) at the
+demo settings. Per round: wall, training (the contributors' ``start_task.sh``), the
+creator's storage, chain, validation, decisions, federation and close, the agents' side of
+the wait, the rest, and the share of everything that is not training over training
+(goal: at most 15%); round 1 against later ones (setup is paid once per campaign).
 
-Per N it reports the wall time of each round, the creator's time outside waiting for
-results (by phase: storage, chain, validation, the decisions' batch, federation, close),
-that time per accepted result, the results accepted against the slots (missed tasks),
-every nonce or priority error found in the agents' logs, the agents' peak memory and CPU,
-and the load. The creator's phases are timed by wrapping the runner's own steps in
-timers (nothing else changes): a step inside another counts only in the inner one.
+``scale``: N contributor agents (``decentralml work``, each its own process with its own
+account in ``DECENTRALML_SURI``, its own work and state folders) on one campaign of a few
+rounds, N slots a round and ``min_results`` N, run by //Alice in-process through
+``run_campaign``, for N in 10, 25, 50, 100 (smoke: 3). The task is tiny on purpose, so
+that what is measured is everything around training: its ``start_task.sh`` copies the
+bundle's model (a 4-input, 3-class Dense layer) as its result, no TensorFlow in the
+sandbox. Each result is sealed to the creator's key (a fresh ephemeral key per result, so
+no two stored results are alike) and judged by the creator's CustomAccept hook, which
+accepts a result whose held-out accuracy is a finite number. The accounts //Agent1..N
+are funded from //Alice in one ``Utility.batch_all``. Per N: the wall time of each round,
+the creator's time outside waiting for results (by phase), that time per accepted
+result, the results accepted against the slots (missed tasks), every nonce or priority
+error found in the agents' logs, the agents' peak memory and CPU, and the load.
 
-    python -m bench.campaign [--smoke] [--sizes 10,25,50,100] [--rounds 2]
+The creator's phases are timed by wrapping the runner's own steps in timers (nothing
+else changes): a step inside another counts only in the inner one.
+
+    python -m bench.campaign [--smoke] [--parts demo,scale] [--sizes 10,25,50,100] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -53,6 +59,9 @@ ERROR_PATTERN = re.compile(
     r"\b101[0-4]\b", re.IGNORECASE)
 #: Phases of the creator's round, in the order shown; ``waiting`` is time waiting for results.
 CREATOR_PHASES = ("storage", "chain", "validation", "decisions", "federation", "close")
+PARTS = ("demo", "scale")
+#: Everything that is not training, at most this share of training, per round (demo settings).
+DEMO_GOAL = 0.15
 
 # --------------------------------------------------------------------------- the tiny task
 
@@ -155,12 +164,15 @@ class PhaseTimer:
         return dict(self.totals), dict(self.calls)
 
 
-def instrument(timer: PhaseTimer, market, rounds_log: list[dict]) -> None:
-    """Wrap the campaign runner's steps (and the marketplace's reads) in ``timer``; each
-    round's phases, wall time and counts are appended to ``rounds_log``."""
+def instrument(timer: PhaseTimer, rounds_log: list[dict]) -> None:
+    """Wrap the campaign runner's steps (and the marketplace's reads, for every
+    marketplace of this process) in ``timer``; each round's phases, wall time and call
+    counts are appended to ``rounds_log``."""
     from substrate_client import storage as storage_mod
     from substrate_client import validation
     from substrate_client.campaign import rounds
+    from substrate_client.chain import Chain
+    from substrate_client.marketplace import Marketplace
     from substrate_client.validation import route
 
     rounds.wait_for_next_block = timer.wrap("waiting", rounds.wait_for_next_block)
@@ -174,8 +186,8 @@ def instrument(timer: PhaseTimer, market, rounds_log: list[dict]) -> None:
     rounds._Campaign._federate = timer.wrap("federation", rounds._Campaign._federate)
     rounds._Campaign._close = timer.wrap("close", rounds._Campaign._close)
     for name in ("list_task_results", "get_task", "get_submission", "result_binding", "campaign_rounds"):
-        setattr(market, name, timer.wrap("chain", getattr(market, name)))
-    market.chain.block_number = timer.wrap("chain", market.chain.block_number)
+        setattr(Marketplace, name, timer.wrap("chain", getattr(Marketplace, name)))
+    Chain.block_number = timer.wrap("chain", Chain.block_number)
 
     round_fn = rounds._Campaign._round
 
@@ -249,7 +261,7 @@ def worker_creator(args) -> dict[str, Any]:
         raise SystemExit(f"the next campaign is {next_campaign}, not {args.expect_campaign} the agents wait for")
     timer = PhaseTimer()
     rounds_log: list[dict] = []
-    instrument(timer, market, rounds_log)
+    instrument(timer, rounds_log)
     plan = CampaignPlan(bundle=str(files["bundle"]), creator_dir=str(files["creator_dir"]), rounds=args.rounds,
                         slots=args.n, min_results=args.n, reward=UNIT, policy="average", hook=str(files["hook"]),
                         round_blocks=args.round_blocks, bundle_storage="IPFS", result_storage="S3",
@@ -274,6 +286,79 @@ def worker_creator(args) -> dict[str, Any]:
     return {"campaign": data["campaign"], "finished": data["finished"], "rounds": rounds_out,
             "total_seconds": meter.result()["seconds"], "meter": meter.result(),
             "report_lines": lines, "calls": dict(timer.calls)}
+
+
+def worker_demo(args) -> dict[str, Any]:
+    """The main job (``decentralml run_round``: a campaign, Alice in-process, each
+    contributor a ``decentralml work`` process) at the demo settings; per round, the
+    creator's phases from the runner's timers beside the job's own figures."""
+    from substrate_client.demo import RoundSettings, run_round
+
+    timer = PhaseTimer()
+    rounds_log: list[dict] = []
+    instrument(timer, rounds_log)
+    extra = {"rounds": 2, "max_samples": 300} if args.smoke else {}
+    settings = RoundSettings(run_dir=Path(args.run_dir), url=args.url, ipfs_api=args.ipfs_api,
+                             s3_endpoint=args.s3_endpoint, s3_bucket=args.s3_bucket, **extra)
+    with common.Meter() as meter:
+        summary = run_round(settings, report=log)
+    data = summary.to_dict()
+    out = []
+    for r in data.get("rounds") or []:
+        mine = next((x for x in rounds_log if x["round"] == r["round"]), None)
+        if mine is None:
+            continue
+        phases = mine["phases"]
+        training = float(r.get("training_seconds") or 0.0)
+        wall = mine["wall"]
+        creator = {k: round(phases.get(k, 0.0), 3) for k in CREATOR_PHASES}
+        agents_side = max(phases.get("waiting", 0.0) - training, 0.0)
+        other = wall - training - sum(creator.values()) - agents_side
+        out.append({
+            "round": r["round"], "task_id": r.get("task_id"), "wall": round(wall, 3), "training": round(training, 3),
+            "phases": {**creator, "agents": round(agents_side, 3)}, "waiting": round(phases.get("waiting", 0.0), 3),
+            "other": round(other, 3), "share": common.ratio(wall - training, training, 4),
+            "job_wall": r.get("wall_seconds"), "job_overhead_share": r.get("overhead_share"),
+            "job_timings": r.get("timings"), "federated_accuracy": r.get("federated_accuracy"),
+            "contributors": [{k: x.get(k) for k in ("name", "train_seconds", "accuracy", "decision")}
+                             for x in r.get("results") or []],
+        })
+    return {"rounds": out, "timings": data.get("timings"), "total_seconds": meter.result()["seconds"],
+            "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(settings).items()
+                         if isinstance(v, (int, float, str, tuple, type(None), Path))},
+            "finished": data.get("finished")}
+
+
+def run_demo(args, url: str, daemons, workdir: Path) -> dict[str, Any]:
+    env = dict(daemons.env, DECENTRALML_STATE_DIR=str(workdir / "demo-state"),
+               DECENTRALML_CONFIG=str(workdir / "no-config.toml"))
+    load_before = common.load()
+    demo = common.run_worker(NAME, ["--task", "demo", "--url", url, "--ipfs-api", daemons.kubo.api_url,
+                                    "--s3-endpoint", daemons.minio.endpoint_url, "--s3-bucket", "dml-bench-demo",
+                                    "--run-dir", str(workdir / "demo" / "run")] + (["--smoke"] if args.smoke else []),
+                             env=env, timeout=3600, label="demo campaign")
+    rounds = demo["rounds"]
+    training = sum(r["training"] for r in rounds)
+    walls = sum(r["wall"] for r in rounds)
+    demo.update({
+        "phases": list(CREATOR_PHASES) + ["agents"],
+        "load_before": load_before, "load_after": common.load(),
+        "share_all_rounds": common.ratio(walls - training, training, 4),
+        "share_later_rounds": common.ratio(sum(r["wall"] - r["training"] for r in rounds[1:]),
+                                           sum(r["training"] for r in rounds[1:]), 4) if len(rounds) > 1 else None,
+        "description": (
+            "The main job (`decentralml run_round`) at the demo settings: a campaign by Alice in-process "
+            "(`substrate_client.campaign`), each contributor a `decentralml work` process. Per round: `wall` from "
+            "the round's bundle to its task closed; `training` the time some contributor's `start_task.sh` ran "
+            "(the union of their runs, as the job reports it); the creator's phases from timers around the "
+            "runner's steps (storage, chain, validation, decisions' batch, federation, close); `agents` the "
+            "creator's wait for results that was not training (the agents fetching the bundle, taking their "
+            "slots, storing and sending results, blocks); `other` the rest. Setup (TensorFlow, the model, the "
+            "agents started) is paid once per campaign, before round 1: "
+            + ", ".join(f"{k} {v} s" for k, v in (demo.get("timings") or {}).items() if k == "setup")
+            + "."),
+    })
+    return demo
 
 
 # --------------------------------------------------------------------------- the agents
@@ -483,6 +568,9 @@ def _agents_report(fleet: Fleet, addresses: dict[str, int], rounds: list[dict], 
                 if ERROR_PATTERN.search(line):
                     errors.append({"agent": agent.uri, "log": source, "line": i + 1,
                                    "excerpt": "\n".join(lines[max(0, i - 2):i + 3])[-1200:]})
+    stderr_all = "\n".join(a.stderr_path.read_text(errors="replace") for a in fleet.agents if a.stderr_path.is_file())
+    failures = Counter(re.sub(r"\d+", "#", x["message"].split(": ", 1)[-1])[:160]
+                       for x in retries if x["step"] == "failed")
     missed = []
     for r in rounds:
         sent_by = set(r.get("contributors") or [])
@@ -499,6 +587,9 @@ def _agents_report(fleet: Fleet, addresses: dict[str, int], rounds: list[dict], 
         "missed": missed[:200], "missed_count": len(missed),
         "errors": errors[:50], "error_count": len(errors),
         "retries_and_failures": retries[:50], "retry_count": len(retries),
+        "failure_kinds": dict(failures.most_common(10)),
+        "submit_timeouts": stderr_all.count("dropped while submitting"),
+        "landed_after_timeout": stderr_all.count("had landed in block"),
         "peak_rss_mb": {"max": round(max(peaks), 1) if peaks else None,
                         "median": round(common.median(peaks), 1) if peaks else None,
                         "sum": round(sum(peaks), 1)},
@@ -543,18 +634,58 @@ def run_size(n: int, args, url: str, port: int, daemons, workdir: Path, fund: in
         log(f"N={n}: all {n} agents watching after {start_seconds:.1f} s (load {common.load()}); the campaign starts")
         creator_load = common.load()
         t0 = time.monotonic()
+        creator_error = None
         with BlockClock(port, args.block_seconds) as clock:
-            creator = common.run_worker(
-                NAME, ["--task", "creator", *storage_args, "--n", str(n), "--rounds", str(args.rounds),
-                       "--round-blocks", str(round_blocks), "--expect-campaign", str(campaign_id),
-                       "--run-dir", str(workdir / f"n{n}" / "creator")] + (["--verbose"] if args.verbose else []),
-                env=creator_env, timeout=args.creator_timeout or 180 + 6 * n * args.rounds, label=f"creator N={n}")
+            try:
+                creator = common.run_worker(
+                    NAME, ["--task", "creator", *storage_args, "--n", str(n), "--rounds", str(args.rounds),
+                           "--round-blocks", str(round_blocks), "--expect-campaign", str(campaign_id),
+                           "--run-dir", str(workdir / f"n{n}" / "creator")] + (["--verbose"] if args.verbose else []),
+                    env=creator_env, timeout=args.creator_timeout or 180 + 6 * n * args.rounds,
+                    label=f"creator N={n}")
+            except common.WorkerError as error:  # reported with what the agents and the journal show
+                creator_error = str(error)
+                creator = creator_from_journal(workdir / f"n{n}" / "creator" / "journal")
         t1 = time.monotonic()
-        fleet.finish(grace=60)
+        fleet.finish(grace=60 if creator_error is None else 0)
     except BaseException:
         fleet.kill_all()
         raise
     during = [load for when, load in fleet.loads if t0 <= when <= t1]
+    row = size_row(n, creator, fleet, addresses)
+    row.update({
+        "round_blocks": round_blocks, "creator_error": creator_error, "creator_maxrss_mb": creator.get("process_maxrss_mb"),
+        "fund": {k: prep[k] for k in ("funded", "fund_seconds")},
+        "load_before": load_before, "load_at_campaign_start": creator_load,
+        "load_during_campaign": {"mean_1min": round(sum(during) / len(during), 2) if during else None,
+                                 "max_1min": round(max(during), 2) if during else None},
+        "load_after": common.load(), "clock_blocks": clock.made, "clock_failures": clock.failures,
+    })
+    return row
+
+
+def creator_from_journal(journal_dir: Path) -> dict[str, Any]:
+    """What a creator that failed or was stopped had done, from her campaign's journal:
+    each round's phase, and the results judged (not timed by phase)."""
+    found = sorted(journal_dir.glob("*/campaign-*.json"))
+    if not found:
+        return {"campaign": None, "finished": None, "rounds": [], "total_seconds": 0.0, "report_lines": []}
+    journal = json.loads(found[-1].read_text())
+    rounds = []
+    for number, rec in sorted(journal.get("rounds", {}).items(), key=lambda kv: int(kv[0])):
+        reviews = rec.get("reviews") or {}
+        rounds.append({"round": int(number), "task_id": rec.get("task_id"), "journal_phase": rec.get("phase"),
+                       "wall": round((rec.get("training_wait") or 0.0) + (rec.get("busy") or 0.0), 3),
+                       "phases": {}, "calls": {}, "results_sent": None,
+                       "accepted": sum(1 for v in reviews.values() if v.get("verdict") == "accept"),
+                       "judged": len(reviews), "contributors": sorted({v.get("contributor") for v in reviews.values()}),
+                       "stopped": rec.get("stopped")})
+    return {"campaign": journal.get("campaign"), "finished": journal.get("finished"), "rounds": rounds,
+            "total_seconds": sum(r["wall"] for r in rounds), "report_lines": [], "from_journal": True}
+
+
+def size_row(n: int, creator: dict[str, Any], fleet: "Fleet", addresses: dict[str, int]) -> dict[str, Any]:
+    """One N's figures from the creator's worker (or journal) and the agents."""
     rounds = creator["rounds"]
     for r in rounds:
         busy = sum(r["phases"].get(p, 0.0) for p in CREATOR_PHASES)
@@ -568,21 +699,12 @@ def run_size(n: int, args, url: str, port: int, daemons, workdir: Path, fund: in
     busy_total = sum(r["creator_busy"] for r in rounds)
     accepted_total = sum(r["accepted"] or 0 for r in rounds)
     return {
-        "n": n, "campaign": creator["campaign"], "finished": creator["finished"], "round_blocks": round_blocks,
-        "rounds": rounds, "agents": agents,
+        "n": n, "campaign": creator["campaign"], "finished": creator["finished"], "rounds": rounds, "agents": agents,
         "setup_seconds": round(creator["total_seconds"] - sum(r["wall"] for r in rounds), 3),
-        "campaign_seconds": creator["total_seconds"],
-        "creator_busy_seconds": round(busy_total, 3),
-        "accepted": accepted_total, "slots": n * len(rounds),
+        "campaign_seconds": creator["total_seconds"], "creator_busy_seconds": round(busy_total, 3),
+        "accepted": accepted_total, "slots": n * max(len(rounds), 1),
         "creator_busy_per_accepted": common.ratio(busy_total, accepted_total, 4),
-        "creator_maxrss_mb": creator.get("process_maxrss_mb"),
-        "fund": {k: prep[k] for k in ("funded", "fund_seconds")},
-        "load_before": load_before, "load_at_campaign_start": creator_load,
-        "load_during_campaign": {"mean_1min": round(sum(during) / len(during), 2) if during else None,
-                                 "max_1min": round(max(during), 2) if during else None},
-        "load_after": common.load(), "calls": creator.get("calls"),
-        "clock_blocks": clock.made, "clock_failures": clock.failures,
-        "creator_lines": creator["report_lines"][:40],
+        "calls": creator.get("calls"), "creator_lines": creator.get("report_lines", [])[:40],
     }
 
 
@@ -604,16 +726,31 @@ def _fit(points: list[tuple[float, float]]) -> dict[str, float] | None:
 
 
 def verdicts(result: dict[str, Any]) -> None:
+    demo = result.get("demo")
+    if demo and demo.get("rounds"):
+        rounds = demo["rounds"]
+        worst = max((r["share"] for r in rounds if r["share"] is not None), default=None)
+        result["ratios"]["demo_not_training_over_training_worst_round"] = worst
+        result["ratios"]["demo_not_training_over_training_all_rounds"] = demo.get("share_all_rounds")
+        result["ratios"]["demo_not_training_over_training_later_rounds"] = demo.get("share_later_rounds")
+        result["goals"].append(common.goal(
+            "overhead", f"per round of a campaign, everything that is not training at most {DEMO_GOAL:.0%} of "
+                        "training (demo settings)", f"<= {DEMO_GOAL:.2f} every round", worst,
+            None if worst is None else worst <= DEMO_GOAL,
+            detail="; ".join(f"round {r['round']}: {r['share']} ({r['wall']} s wall, {r['training']} s training)"
+                             for r in rounds)
+                   + f"; later rounds together: {demo.get('share_later_rounds')}"))
     sizes = result.get("sizes") or []
     if not sizes:
         return
-    small, large = sizes[0], sizes[-1]
+    complete = [s for s in sizes if not s.get("creator_error")] or sizes
+    small, large = complete[0], complete[-1]
     ratio = common.ratio(large["creator_busy_per_accepted"], small["creator_busy_per_accepted"], 3)
     result["ratios"]["creator_per_result_largest_over_smallest"] = ratio
-    points = [(s["n"], r["creator_busy"]) for s in sizes for r in s["rounds"]]
+    points = [(s["n"], r["creator_busy"]) for s in complete for r in s["rounds"]]
     result["creator_busy_fit"] = _fit(points)
-    if len(sizes) >= 3:
-        mid = sizes[-2]
+    if len(complete) >= 3:
+        mid = complete[-2]
         result["ratios"]["creator_per_result_largest_over_second_largest"] = common.ratio(
             large["creator_busy_per_accepted"], mid["creator_busy_per_accepted"], 3)
     errors = sum(s["agents"]["error_count"] for s in sizes)
@@ -626,12 +763,19 @@ def verdicts(result: dict[str, Any]) -> None:
                     "0", errors, errors == 0, detail=where),
         common.goal("missed", "no missed task: every slot of every round accepted", "0 missed",
                     missed, missed == 0,
-                    detail="; ".join(f"N={s['n']}: {s['accepted']}/{s['slots']} accepted" for s in sizes)),
-        common.goal("linear", f"the creator's time per accepted result at N={large['n']} at most "
-                              f"{LINEAR_FACTOR}× that at N={small['n']} (her per-round overhead grows at most linearly)",
-                    f"<= {LINEAR_FACTOR}", ratio, None if ratio is None else ratio <= LINEAR_FACTOR,
+                    detail="; ".join(f"N={s['n']}: {s['accepted']}/{s['slots']} accepted"
+                                     + (f" (stopped: {s['creator_error'][:120]})" if s.get("creator_error") else "")
+                                     + (f"; agents' failures: {s['agents']['failure_kinds']}" if s["agents"].get("failure_kinds") else "")
+                                     for s in sizes)),
+        common.goal("linear", f"the creator's time per accepted result at N={sizes[-1]['n']} at most "
+                              f"{LINEAR_FACTOR}× that at N={sizes[0]['n']} (her per-round overhead grows at most "
+                              f"linearly); measured: N={large['n']} over N={small['n']}",
+                    f"<= {LINEAR_FACTOR}", ratio,
+                    None if ratio is None or len(complete) < len(sizes) else ratio <= LINEAR_FACTOR,
                     detail=", ".join(f"N={s['n']}: {s['creator_busy_per_accepted']} s per result "
-                                     f"({s['creator_busy_seconds']} s for {s['accepted']})" for s in sizes)),
+                                     f"({s['creator_busy_seconds']} s for {s['accepted']})" for s in complete)
+                           + ("; not judged: " + ", ".join(f"N={s['n']} (did not finish)" for s in sizes
+                                                           if s not in complete) if len(complete) < len(sizes) else "")),
     ]
 
 
@@ -641,10 +785,13 @@ def verdicts(result: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.campaign", description=__doc__.split("\n")[0])
     common.common_args(parser)
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help="demo (the main job's campaign, per round: training against the rest), scale "
+                             "(N agents on one campaign); a part not run keeps its last figures")
     parser.add_argument("--sizes", help="numbers of agents, comma-separated (default 10,25,50,100; smoke 3)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per campaign (default 2)")
     parser.add_argument("--round-blocks", type=int, default=None, help="a round's deadline in blocks (default 6N+60)")
-    parser.add_argument("--starting-at-once", type=int, default=4,
+    parser.add_argument("--starting-at-once", type=int, default=8,
                         help="agents starting at the same time (the next starts once one watches)")
     parser.add_argument("--start-timeout", type=float, default=600)
     parser.add_argument("--creator-timeout", type=float, default=None,
@@ -663,7 +810,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.rounds = args.rounds or 2
     if args.worker:
-        task = {"prepare": worker_prepare, "creator": worker_creator}[args.task]
+        task = {"prepare": worker_prepare, "creator": worker_creator, "demo": worker_demo}[args.task]
         common.write_worker_result(args.result, task(args))
         return 0
 
@@ -671,10 +818,14 @@ def main(argv: list[str] | None = None) -> int:
     from bench.storage import Daemons
     from substrate_client import devnet
 
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if set(parts) - set(PARTS):
+        parser.error(f"unknown parts {', '.join(sorted(set(parts) - set(PARTS)))}; choose from {', '.join(PARTS)}")
     sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else ([3] if args.smoke else [10, 25, 50, 100])
     out_dir = common.out_dir(args)
+    previous = _previous(out_dir / f"{NAME}.json", args.smoke)
     result = common.new_result(NAME, args.smoke)
-    result["parameters"] = {
+    result["parameters"] = previous.get("parameters", {}) if "scale" not in parts else {
         "sizes": sizes, "rounds": args.rounds, "round_blocks": args.round_blocks or "6N + 60",
         "starting_at_once": args.starting_at_once, "block_seconds": args.block_seconds,
         "task": "tiny: start_task.sh copies the bundle's model (Dense 4->3) as its result; sealed; "
@@ -683,7 +834,14 @@ def main(argv: list[str] | None = None) -> int:
         "agents": "decentralml --json work --campaign ID --max-rounds R --storage S3, one process each, "
                   "//AgentI in DECENTRALML_SURI, own work and state folders",
     }
-    result["sizes"] = []
+    result["parts"] = parts
+    result["sizes"] = [] if "scale" in parts else previous.get("sizes", [])
+    if "demo" not in parts and previous.get("demo"):
+        result["demo"] = previous["demo"]
+    for part in PARTS:
+        if part not in parts and (previous.get("demo") if part == "demo" else previous.get("sizes")):
+            result["notes"].append(f"the {part} part is from the run of {previous.get('started_at')} "
+                                   f"(load at its start {previous.get('load_start')})")
     spec = wait_for_spec(args.spec_timeout)
     result["parameters"]["chain_spec"] = str(spec)
     workdir = common.cache_dir() / "campaign-run"
@@ -697,7 +855,18 @@ def main(argv: list[str] | None = None) -> int:
         d = None
         try:
             d = Daemons(workdir / "daemons")
-            for i, n in enumerate(sizes):
+            if "demo" in parts:
+                try:
+                    log(f"the main job's campaign at the demo settings (load {common.load()})")
+                    result["demo"] = run_demo(args, state.url, d, workdir)
+                    log("demo: " + ", ".join(f"round {r['round']} {r['wall']:.1f} s, training {r['training']:.1f} s, "
+                                             f"share {r['share']}" for r in result["demo"]["rounds"]))
+                except Exception as error:
+                    failed = f"demo: {error}"
+                    log(f"demo FAILED: {error}")
+                    result["notes"].append(f"the demo part failed: {str(error)[-2000:]}")
+                common.finish_result(result, out_dir)
+            for i, n in enumerate(sizes if "scale" in parts else []):
                 try:
                     row = run_size(n, args, state.url, port, d, workdir, fund=max(sizes) if i == 0 else 0)
                 except Exception as error:  # a size that fails is reported; the others were measured
@@ -718,6 +887,15 @@ def main(argv: list[str] | None = None) -> int:
     verdicts(result)
     common.finish_result(result, out_dir)
     return 1 if failed else 0
+
+
+def _previous(path: Path, smoke: bool) -> dict[str, Any]:
+    """The last result of this benchmark (same sizes: smoke or real), to keep a part not run."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if data.get("smoke") == smoke else {}
 
 
 if __name__ == "__main__":

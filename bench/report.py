@@ -265,12 +265,14 @@ def render_campaign(r: dict[str, Any]) -> str:
             a = s["agents"]
             ph = {k: sum(x["phases"].get(k, 0.0) for x in rounds) / nr for k in CREATOR_PHASES if k != "other"}
             ph["other"] = sum(x["other"] for x in rounds) / nr
+            done = not s.get("creator_error")
             rows.append([
-                s["n"], " / ".join(_f(x["wall"], 1) for x in rounds),
-                _f(sum(x["creator_busy"] for x in rounds) / nr, 2),
-                " / ".join(_f(ph[k], 2) for k in CREATOR_PHASES),
-                f"**{_f((s['creator_busy_per_accepted'] or 0) * 1000, 0)}**",
-                f"{s['accepted']}/{s['slots']}", a["error_count"], a["retry_count"],
+                s["n"], " / ".join(_f(x["wall"], 1) for x in rounds) if done else "did not finish",
+                _f(sum(x["creator_busy"] for x in rounds) / nr, 2) if done else "-",
+                " / ".join(_f(ph[k], 2) for k in CREATOR_PHASES) if done else "-",
+                f"**{_f((s['creator_busy_per_accepted'] or 0) * 1000, 0)}**" if done else "-",
+                f"{s['accepted']}/{s['slots']}", a["error_count"],
+                f"{a['retry_count']} / {a.get('submit_timeouts', '-')}",
                 f"{_f(a['peak_rss_mb']['max'], 0)} / {_f(a['peak_rss_mb']['median'], 0)}",
                 _f(a["cpu_seconds"]["median"], 1), _f(a["start_seconds"]["median"], 1),
                 _f(s["load_during_campaign"]["mean_1min"], 1),
@@ -287,7 +289,8 @@ def render_campaign(r: dict[str, Any]) -> str:
             "task's results each block); validation = restoring and evaluating each result, the hook; "
             "decisions = the batch; federation = federating and evaluating; close = closing the task.",
             _table(["N", "wall per round s", "creator s per round", "by phase s", "creator ms per accepted result",
-                    "accepted / slots", "nonce errors", "retries", "agent peak RSS MB (max / median)",
+                    "accepted / slots", "nonce errors", "agents' failed sends / submit timeouts",
+                    "agent peak RSS MB (max / median)",
                     "agent CPU s (median)", "agent start s (median)", "load (1 min) during"], rows)]
         fit = r.get("creator_busy_fit")
         if fit:
@@ -298,9 +301,15 @@ def render_campaign(r: dict[str, Any]) -> str:
             parts.append("Nonce or priority errors in the agents' logs (first ones):\n\n" + "\n".join(
                 f"- {e['agent']} ({e['log']}, line {e['line']}): `{e['excerpt'][-300:].replace(chr(10), ' | ')}`"
                 for e in found[:8]))
-        missed = [m for s in sizes for m in s["agents"]["missed"]]
-        if missed:
-            parts.append("Missed rounds (agent, round): " + ", ".join(f"{m['agent']} r{m['round']}" for m in missed[:30]))
+        for s in sizes:
+            a = s["agents"]
+            if s.get("creator_error") or a.get("failure_kinds"):
+                parts.append(f"**N={s['n']}:** " + (s.get("creator_error") or "") + ". "
+                             + "; ".join(f"{count} agent(s): {kind}" for kind, count in (a.get("failure_kinds") or {}).items())
+                             + (f". {s['salvaged']}." if s.get("salvaged") else ""))
+            elif a["missed_count"]:
+                parts.append(f"N={s['n']}: missed (agent, round): "
+                             + ", ".join(f"{m['agent']} r{m['round']}" for m in a["missed"][:20]))
     return "\n\n".join(x for x in parts if x) or "_no measurements_"
 
 
