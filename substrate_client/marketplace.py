@@ -132,14 +132,18 @@ class Marketplace:
         expiration_block: int | None = None,
         expires_in_blocks: int | None = None,
         validation_strategy: ValidationStrategy | str = ValidationStrategy.MANUAL_ACCEPT,
-        bundle_path: str | Path,
+        bundle_path: str | Path | None = None,
         bundle_storage_type: StorageType | str = StorageType.LOCAL,
+        bundle_location: Location | None = None,
         result_public_key: bytes | None = None,
         annotation: dict[str, str] | None = None,
         progress: Progress | None = None,
     ) -> Task:
         """Store the bundle folder, then create a task that holds
-        ``pays_amount * max_assignments`` in escrow. Returns the task as stored."""
+        ``pays_amount * max_assignments`` in escrow. Returns the task as stored.
+
+        ``bundle_location`` instead of ``bundle_path``: a bundle stored before (e.g. one
+        journaled by a campaign, so a resumed run does not upload it again)."""
         receipt = self.chain.submit("create_task", self._task_call(**_arguments(locals())))
         task_id = int(receipt.first("TaskCreated").attributes["task_id"])
         log.info("task %d created in block %d", task_id, receipt.block_number)
@@ -184,7 +188,7 @@ class Marketplace:
 
     def _task_call(self, *, task_type, question, pays_amount, max_assignments, expiration_block,
                    expires_in_blocks, validation_strategy, bundle_path, bundle_storage_type,
-                   result_public_key, annotation, progress) -> dict:
+                   bundle_location, result_public_key, annotation, progress) -> dict:
         """The checks and upload of :meth:`create_task` (and :meth:`create_campaign_task`);
         returns the arguments of the chain call."""
         task_type = parse_enum(TaskType, task_type)
@@ -211,14 +215,20 @@ class Marketplace:
         if result_public_key is not None and len(result_public_key) != 32:
             raise UserInputError("the result public key must be 32 bytes (X25519)")
         expiration_block = self._expiration(expiration_block, expires_in_blocks)
-        folder = Path(bundle_path).expanduser()
-        if not folder.is_dir():
+        if (bundle_path is None) == (bundle_location is None):
+            raise UserInputError("give the bundle either as a folder to store or as a location "
+                                 "stored before, not both or neither")
+        folder = None if bundle_path is None else Path(bundle_path).expanduser()
+        if folder is not None and not folder.is_dir():
             raise UserInputError(f"bundle folder {folder} does not exist or is not a folder")
         self._check_affordable(pays_amount * max_assignments + self.limit("TaskDeposit"))
 
-        log.info("storing bundle %s on %s", folder, parse_enum(StorageType, bundle_storage_type).value)
-        stored = storage_mod.upload_folder(self.backend(bundle_storage_type), folder, progress=progress)
-        bundle = _stored_location(stored)
+        if folder is None:
+            bundle = bundle_location
+        else:
+            log.info("storing bundle %s on %s", folder, parse_enum(StorageType, bundle_storage_type).value)
+            stored = storage_mod.upload_folder(self.backend(bundle_storage_type), folder, progress=progress)
+            bundle = _stored_location(stored)
         return {
             "task_type": task_type.value,
             "question": _hex_text(question),

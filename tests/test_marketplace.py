@@ -5,6 +5,7 @@ with no on-chain change and no partial files left behind."""
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 import threading
 from pathlib import Path
@@ -455,3 +456,26 @@ def test_release_slot_returns_the_slot_and_storage_deposit_and_forfeits_the_assi
     charlie.send_task_result(again, result_path=result)
     with pytest.raises(PalletError, match="ResultAlreadySent"):
         charlie.release_slot(again)
+
+
+def test_a_round_from_a_bundle_stored_before_uploads_nothing(people, bundle, monkeypatch, capsys):
+    from substrate_client.cli.output import show_task_details
+
+    creator = people()
+    first = new_round(creator, bundle, None)
+    stored = creator.get_task(first.task_id).bundle
+    creator.close_task(first.task_id)
+    uploads = []
+    monkeypatch.setattr(storage, "upload_folder", lambda *a, **k: uploads.append(a))
+    second = new_round(creator, None, first.campaign, bundle_path=None, bundle_location=stored)
+    task = creator.get_task(second.task_id)
+    assert uploads == [] and task.bundle == stored
+    assert (task.lineage.round, task.lineage.continues) == (2, first.task_id)
+    # show_task says which campaign round a task is, and which task it continues.
+    show_task_details(task)
+    shown = re.search(r"^campaign +(.*)$", capsys.readouterr().out, re.M).group(1)
+    assert shown == f"{first.campaign}, round 2 (continues task {first.task_id})"
+    # A bundle given both ways, or not at all, is refused before anything happens.
+    for both_or_neither in ({"bundle_path": bundle, "bundle_location": stored}, {"bundle_path": None}):
+        with pytest.raises(UserInputError, match="either as a folder to store or as a location"):
+            new_round(creator, None, None, **both_or_neither)

@@ -58,24 +58,17 @@ def check_affordable(market, plan: CampaignPlan) -> None:
 def create_round_task(market, plan: CampaignPlan, campaign: int | None, bundle: Location,
                       result_public_key: bytes | None) -> CampaignRound:
     """Create the round's task (round 1 of a new campaign when ``campaign`` is None) from
-    the bundle already stored at ``bundle`` (``Marketplace.create_campaign_task`` would
-    upload it again). The plan's bounds were checked against the chain's constants
-    (:meth:`CampaignPlan.check_against_chain`) and the escrow against the balance
-    (:func:`check_affordable`) before the campaign started."""
-    expiration = market.chain.block_number() + task_lifetime(plan.round_blocks)
-    receipt = market.chain.submit("create_campaign_task", {
-        "task_type": TaskType.MODEL_CONTRIBUTOR.value,
-        "question": "0x" + plan.question.strip().encode("utf-8").hex(),
-        "pays_amount": plan.reward,
-        "max_assignments": plan.slots,
-        "expiration_block": expiration,
-        "validation_strategy": plan.strategy,
-        "bundle": bundle.to_chain(),
-        "result_public_key": None if result_public_key is None else "0x" + result_public_key.hex(),
-        "annotation": None,
-        "campaign": campaign,
-    })
-    event = receipt.first("CampaignRoundCreated").attributes
-    continues = event.get("continues")
-    return CampaignRound(campaign=int(event["campaign"]), round=int(event["round"]), task_id=int(event["task_id"]),
-                         continues=None if continues is None else int(continues))
+    the bundle already stored at ``bundle``. The plan's bounds were checked against the
+    chain's constants (:meth:`CampaignPlan.check_against_chain`) and the escrow against
+    the balance (:func:`check_affordable`) before the campaign started."""
+    return market.create_campaign_task(
+        campaign,
+        task_type=TaskType.MODEL_CONTRIBUTOR,
+        question=plan.question,
+        pays_amount=plan.reward,
+        max_assignments=plan.slots,
+        expires_in_blocks=task_lifetime(plan.round_blocks),
+        validation_strategy=plan.strategy,
+        bundle_location=bundle,
+        result_public_key=result_public_key,
+    )

@@ -118,6 +118,10 @@ def show_task_details(task: Task, creator: CreatorRecord | None = None,
     ]
     if task.closed_at is not None:
         rows.append(("closed at", f"block {task.closed_at}"))
+    if task.lineage is not None:
+        follows = (f"continues task {task.lineage.continues}" if task.lineage.continues is not None
+                   else "its first round")
+        rows.append(("campaign", f"{task.lineage.campaign}, round {task.lineage.round} ({follows})"))
     rows += [
         ("bundle", location_text(task.bundle)),
         ("bundle sha256", task.bundle.content_hash.hex() if task.bundle else "-"),
