@@ -431,8 +431,9 @@ def charts(results: dict[str, dict[str, Any]], out_dir: Path) -> dict[str, Path]
         plt.close(fig)
 
     r = results.get("campaign")
-    if r and r.get("sizes"):
-        sizes = r["sizes"]
+    sizes = [s for s in (r or {}).get("sizes") or [] if not s.get("creator_error")]
+    if sizes:
+        unfinished = [str(s["n"]) for s in r["sizes"] if s.get("creator_error")]
         palette = dict(zip(CREATOR_PHASES, ("#ef6c00", "#1565c0", "#6a1b9a", "#00838f", "#c62828", "#795548", "#9e9e9e")))
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
         labels = [str(s["n"]) for s in sizes]
@@ -457,7 +458,7 @@ def charts(results: dict[str, dict[str, Any]], out_dir: Path) -> dict[str, Path]
                  marker="s", color="black", label="creator's time per round")
         ax2.set_xlabel("agents (N)")
         ax2.set_ylabel("seconds")
-        ax2.set_title("one round of the campaign")
+        ax2.set_title("one round of the campaign" + (f" (N={', '.join(unfinished)}: did not finish)" if unfinished else ""))
         ax2.legend(fontsize=8)
         fig.tight_layout()
         made["campaign"] = out_dir / "campaign.png"
