@@ -89,7 +89,7 @@ def test_chain_and_round_smoke(tmp_path):
     assert round_["runs"][0]["timings"]["training"] > 0
 
 
-def test_campaign_smoke_runs_agents_as_processes_and_times_the_creator(tmp_path):
+def test_campaign_smoke_times_the_main_jobs_rounds_and_agents_as_processes(tmp_path):
     proc = run_bench(tmp_path, "campaign")
     check_ran(proc)
     data = result(tmp_path, "campaign")
@@ -103,6 +103,11 @@ def test_campaign_smoke_runs_agents_as_processes_and_times_the_creator(tmp_path)
     for r in size["rounds"]:
         assert r["accepted"] == 3 and r["waiting"] > 0 and r["creator_busy"] > 0
         assert {"storage", "chain", "validation", "decisions", "federation", "close"} <= set(r["phases"])
-    assert {g["id"] for g in data["goals"]} >= {"nonce", "missed", "linear"}
+    assert {g["id"] for g in data["goals"]} >= {"overhead", "nonce", "missed", "linear"}
+    demo = data["demo"]["rounds"]  # the main job's campaign, training against the rest per round
+    assert [r["round"] for r in demo] == [1, 2]
+    for r in demo:
+        assert 0 < r["training"] < r["wall"] and r["share"] > 0
+        assert r["phases"]["validation"] > 0 and r["phases"]["federation"] > 0
     report = (tmp_path / "BENCHMARKS.md").read_text()
     assert "## Campaigns" in report and (tmp_path / "campaign.png").is_file()
