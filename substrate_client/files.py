@@ -6,9 +6,9 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Callable, Iterator
 
-__all__ = ["temporary_file_beside", "log_tail"]
+__all__ = ["temporary_file_beside", "write_atomically", "log_tail"]
 
 
 @contextlib.contextmanager
@@ -22,6 +22,19 @@ def temporary_file_beside(path: Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Write ``path`` with ``write(file)`` so that a crash leaves the old file or the new
+    one, never half of one: into a temporary file beside it, flushed to disk, then renamed."""
+    path = Path(path)
+    with temporary_file_beside(path) as tmp:
+        with open(tmp, "wb") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    return path
 
 
 def log_tail(path: Path, lines: int = 20) -> str:

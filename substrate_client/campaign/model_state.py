@@ -9,7 +9,6 @@ after the round, :meth:`~substrate_client.federation.ServerOptimizer.save`) and
 
 from __future__ import annotations
 
-import os
 import zipfile
 from pathlib import Path
 from typing import Mapping
@@ -17,7 +16,7 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import FederationError
-from ..files import temporary_file_beside
+from ..files import write_atomically
 
 __all__ = ["RoundFiles", "save_weights", "load_weights"]
 
@@ -56,13 +55,7 @@ def save_weights(weights: Mapping[str, np.ndarray], path: Path) -> Path:
     keys = list(weights)
     arrays = {f"w{i}": np.asarray(weights[key]) for i, key in enumerate(keys)}
     arrays["keys"] = np.array(keys, dtype=np.str_)
-    with temporary_file_beside(path) as tmp:
-        with open(tmp, "wb") as out:
-            np.savez(out, **arrays)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    return path
+    return write_atomically(path, lambda out: np.savez(out, **arrays))
 
 
 def load_weights(path: Path) -> dict[str, np.ndarray]:

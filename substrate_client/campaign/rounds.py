@@ -261,6 +261,9 @@ class _Campaign:
         self._say(record, f"collecting: {plan.min_results} accepted result(s) needed")
         shown = None
         while True:
+            # The height first: a result revealed while the others are judged lands in a
+            # later block, which the wait below then returns for at once.
+            now = market.chain.block_number()
             subs = market.list_task_results(record.task_id)
             pending = {s.submission_id for s in subs if s.status is SubmissionStatus.PENDING}
             if judge.judge_new(pending):
@@ -271,7 +274,6 @@ class _Campaign:
                 shown = accepted
             if accepted >= plan.min_results:
                 break
-            now = market.chain.block_number()
             if time_out_silent_slots(market, subs, now, lambda text: self._say(record, text)):
                 continue
             if now >= record.deadline:

@@ -50,7 +50,7 @@ from typing import Any, ClassVar, Dict, Mapping, Optional, Set, Tuple, Type, Uni
 import numpy as np
 
 from ..errors import FederationError, UserInputError
-from ..files import temporary_file_beside
+from ..files import write_atomically
 from .policies import Policy, make_policy
 
 __all__ = [
@@ -205,13 +205,7 @@ class ServerOptimizer(ABC):
         for i, key in enumerate(keys):
             for slot in self.slots:
                 arrays[f"{i}.{slot}"] = self._state[key][slot]
-        with temporary_file_beside(path) as tmp:
-            with open(tmp, "wb") as out:
-                np.savez(out, **arrays)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        return path
+        return write_atomically(path, lambda out: np.savez(out, **arrays))
 
     @classmethod
     def load(cls, path: PathLike) -> "ServerOptimizer":
