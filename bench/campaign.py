@@ -644,7 +644,7 @@ def run_size(n: int, args, url: str, port: int, daemons, workdir: Path, fund: in
                     env=creator_env, timeout=args.creator_timeout or 180 + 6 * n * args.rounds,
                     label=f"creator N={n}")
             except common.WorkerError as error:  # reported with what the agents and the journal show
-                creator_error = str(error)
+                creator_error = f"the creator's campaign did not end: {error}"
                 creator = creator_from_journal(workdir / f"n{n}" / "creator" / "journal")
         t1 = time.monotonic()
         fleet.finish(grace=60 if creator_error is None else 0)
@@ -835,7 +835,10 @@ def main(argv: list[str] | None = None) -> int:
                   "//AgentI in DECENTRALML_SURI, own work and state folders",
     }
     result["parts"] = parts
-    result["sizes"] = [] if "scale" in parts else previous.get("sizes", [])
+    # Sizes not run this time keep their last figures (each row says when it ran).
+    result["sizes"] = [row for row in previous.get("sizes", []) if "scale" not in parts or row["n"] not in sizes]
+    for row in result["sizes"]:
+        row.setdefault("ran_at", previous.get("started_at"))
     if "demo" not in parts and previous.get("demo"):
         result["demo"] = previous["demo"]
     for part in PARTS:
@@ -874,7 +877,8 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"N={n} FAILED: {error}")
                     result["notes"].append(f"N={n} failed: {str(error)[-2000:]}")
                     break
-                result["sizes"].append(row)
+                row["ran_at"] = result["started_at"]
+                result["sizes"] = sorted(result["sizes"] + [row], key=lambda x: x["n"])
                 log(f"N={n}: " + ", ".join(
                     f"round {r['round']} {r['wall']:.1f} s (creator {r['creator_busy']:.2f} s, {r['accepted']}/{n})"
                     for r in row["rounds"]) + f"; errors {row['agents']['error_count']}, "
