@@ -362,6 +362,17 @@ class Chain:
         result = self.read(lambda: self.substrate.query(module, storage, params or []))
         return None if result is None else result.value
 
+    def query_many(self, storage: str, keys: list, module: str = PALLET) -> list[Any]:
+        """The values of a one-key storage map at ``keys``, in their order (None where
+        absent), read in one request at one block, however many keys."""
+        if not keys:
+            return []
+
+        def fetch():
+            storage_keys = [self.substrate.create_storage_key(module, storage, [k]) for k in keys]
+            return [value.value for _key, value in self.substrate.query_multi(storage_keys)]
+        return self.read(fetch)
+
     def query_map(self, storage: str, params: list | None = None, module: str = PALLET) -> Iterator[tuple[Any, Any]]:
         entries = self.read(lambda: [(key.value, value.value) for key, value in
                                      self.substrate.query_map(module, storage, params or [],

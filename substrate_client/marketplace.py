@@ -482,16 +482,21 @@ class Marketplace:
         """The submissions of a task (optionally of one status), oldest first."""
         self.get_task(task_id)
         status = None if status is None else parse_enum(SubmissionStatus, status)
-        subs = [self.get_submission(int(_key(k))) for k, _ in
-                self.chain.query_map("TaskSubmissions", [task_id])]
-        return sorted((s for s in subs if status is None or s.status is status),
-                      key=lambda s: s.submission_id)
+        subs = self._submissions(int(_key(k)) for k, _ in self.chain.query_map("TaskSubmissions", [task_id]))
+        return [s for s in subs if status is None or s.status is status]
 
     def list_contributor_submissions(self, contributor: str | None = None) -> list[Submission]:
         contributor = contributor or self.chain.address
-        subs = [self.get_submission(int(_key(k))) for k, _ in
-                self.chain.query_map("ContributorSubmissions", [contributor])]
-        return sorted(subs, key=lambda s: s.submission_id)
+        return self._submissions(int(_key(k)) for k, _ in
+                                 self.chain.query_map("ContributorSubmissions", [contributor]))
+
+    def _submissions(self, ids: Iterable[int]) -> list[Submission]:
+        """The submissions with these ids, oldest first, read in one request (a campaign's
+        creator lists a task's results at every block while she waits: one read per
+        result there would grow with the square of the contributors)."""
+        ids = sorted(set(ids))
+        values = self.chain.query_many("Submissions", ids)
+        return [Submission.from_chain(i, v) for i, v in zip(ids, values) if v is not None]
 
     def download_task_result(self, submission_id: int, dest_dir: str | Path,
                              private_key: bytes | None = None, progress: Progress | None = None) -> Path:
