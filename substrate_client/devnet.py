@@ -130,8 +130,18 @@ def status(port: int = DEFAULT_PORT) -> DevnetStatus:
     return result
 
 
-def up(port: int = DEFAULT_PORT, timeout: float = 120.0) -> DevnetStatus:
-    """Start the dev chain unless ours already runs on ``port``."""
+#: How Chopsticks builds blocks: ``instant``, a block for each transaction as it arrives
+#: (quick, one transaction a block); ``batch``, one block for the transactions that arrive
+#: within ~0.1 s of each other (at most 1 s), as a real chain puts many in one block: many
+#: agents sending at once then use few blocks, so deadlines counted in blocks keep their length.
+BLOCK_MODES = {"instant": "Instant", "batch": "Batch"}
+
+
+def up(port: int = DEFAULT_PORT, timeout: float = 120.0, block_mode: str = "instant") -> DevnetStatus:
+    """Start the dev chain unless ours already runs on ``port`` (``block_mode``: one of
+    :data:`BLOCK_MODES`; a chain already running keeps its own)."""
+    if block_mode not in BLOCK_MODES:
+        raise ConfigError(f"unknown block mode {block_mode!r}; choose {' or '.join(BLOCK_MODES)}")
     current = status(port)
     if current.running:
         log.info("dev chain already running on %s (pid %s)", current.url, current.pid)
@@ -147,7 +157,7 @@ def up(port: int = DEFAULT_PORT, timeout: float = 120.0) -> DevnetStatus:
     log_file = _log_file(port)
     command = chopsticks_command() + [
         "--genesis", str(spec), "--host", HOST, "--port", str(port),
-        "--build-block-mode", "Instant",
+        "--build-block-mode", BLOCK_MODES[block_mode],
     ]
     # Chopsticks is not our code: it gets none of the caller's settings or secrets.
     env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TZ") if name in os.environ}

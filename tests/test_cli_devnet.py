@@ -8,8 +8,15 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import pytest
+from substrateinterface import Keypair
+
+from substrate_client import devnet as devnet_mod
+from substrate_client.chain import connect
+from substrate_client.errors import ConfigError
 from tests.daemons import alive, on_a_free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -70,3 +77,39 @@ def test_devnet_up_status_and_down_print_json_saying_what_happened(tmp_path):
             subprocess.run([sys.executable, "-m", "substrate_client", "devnet", "down",
                             "--port", str(port)], cwd=REPO, env=env, capture_output=True,
                            timeout=60)
+
+
+def test_a_batch_devnet_puts_transactions_sent_together_in_one_block(tmp_path, monkeypatch):
+    """With --block-mode batch, transactions from several accounts sent at the same moment
+    share a block (instant mode would build one block each), so a deadline counted in
+    blocks keeps its length when many contributors send at once."""
+    monkeypatch.setenv("DECENTRALML_RUN_DIR", str(tmp_path / "run"))
+    state = on_a_free_port(lambda port: devnet_mod.up(port, block_mode="batch"))
+    try:
+        dest = Keypair.create_from_uri("//Ferdie").ss58_address
+        senders = ["//Alice", "//Bob", "//Charlie", "//Dave"]
+        calls = []
+        for uri in senders:
+            substrate = connect(state.url)
+            call = substrate.compose_call("Balances", "transfer_keep_alive", {"dest": dest, "value": 10**12})
+            calls.append((substrate, substrate.create_signed_extrinsic(call, Keypair.create_from_uri(uri))))
+        start = connect(state.url).get_block_number(None)
+        blocks: list[int] = []
+
+        def send(substrate, extrinsic):
+            receipt = substrate.submit_extrinsic(extrinsic, wait_for_inclusion=True)
+            assert receipt.is_success, receipt.error_message
+            blocks.append(substrate.get_block_number(receipt.block_hash))
+
+        threads = [threading.Thread(target=send, args=pair) for pair in calls]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert len(blocks) == len(senders)
+        # Sent within a moment of each other: fewer blocks than transactions.
+        assert len(set(blocks)) < len(senders) and max(blocks) - start < len(senders)
+    finally:
+        devnet_mod.down(state.port)
+    with pytest.raises(ConfigError, match="unknown block mode"):
+        devnet_mod.up(state.port, block_mode="sometimes")

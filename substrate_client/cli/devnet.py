@@ -41,11 +41,15 @@ def _devnet_json(state: devnet_mod.DevnetStatus) -> dict:
 @PORT_OPTION
 @click.option("--timeout", type=click.FloatRange(min=1), default=120, show_default=True,
               help="Seconds to wait for the chain to answer.")
-def devnet_up(port: int, timeout: float) -> None:
+@click.option("--block-mode", type=click.Choice(list(devnet_mod.BLOCK_MODES)), default="instant",
+              show_default=True,
+              help="instant: a block per transaction; batch: the transactions sent within ~0.1 s "
+                   "share a block (many contributors at once).")
+def devnet_up(port: int, timeout: float, block_mode: str) -> None:
     """Start the dev chain in the background (or report the one already running)."""
     if not settings().json:
-        note(f"starting the dev chain on port {port} …")
-    state = devnet_mod.up(port, timeout=timeout)
+        note(f"starting the dev chain on port {port} ({block_mode} blocks) …")
+    state = devnet_mod.up(port, timeout=timeout, block_mode=block_mode)
     if settings().json:
         emit_json(_devnet_json(state))
     else:
