@@ -310,6 +310,10 @@ def render_campaign(r: dict[str, Any]) -> str:
             elif a["missed_count"]:
                 parts.append(f"N={s['n']}: missed (agent, round): "
                              + ", ".join(f"{m['agent']} r{m['round']}" for m in a["missed"][:20]))
+    sizes_ran = sorted({s.get("ran_at") for s in sizes if s.get("ran_at")})
+    notes = list(r.get("notes") or []) + ([f"The sizes ran at {', '.join(sizes_ran)}."] if len(sizes_ran) > 1 else [])
+    if notes:
+        parts.append("Notes: " + " ".join(n.rstrip(".") + "." for n in notes))
     return "\n\n".join(x for x in parts if x) or "_no measurements_"
 
 
