@@ -40,6 +40,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -801,6 +802,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--block-seconds", type=float, default=6.0,
                         help="also make a block every this many seconds, as a real chain does (the "
                              "runtime's block time); 0: only one per transaction (Chopsticks' own)")
+    parser.add_argument("--block-mode", choices=("instant", "batch"), default="instant",
+                        help="how the dev chain builds blocks: one per transaction (instant, its default) "
+                             "or transactions sent together in one block (batch)")
     parser.add_argument("--verbose", action="store_true", help="print the creator's progress lines")
     for name in ("task", "url", "ipfs-api", "s3-endpoint", "s3-bucket", "run-dir"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
@@ -827,7 +831,7 @@ def main(argv: list[str] | None = None) -> int:
     result = common.new_result(NAME, args.smoke)
     result["parameters"] = previous.get("parameters", {}) if "scale" not in parts else {
         "sizes": sizes, "rounds": args.rounds, "round_blocks": args.round_blocks or "6N + 60",
-        "starting_at_once": args.starting_at_once, "block_seconds": args.block_seconds,
+        "starting_at_once": args.starting_at_once, "block_seconds": args.block_seconds, "block_mode": args.block_mode,
         "task": "tiny: start_task.sh copies the bundle's model (Dense 4->3) as its result; sealed; "
                 "CustomAccept hook accepting a finite held-out accuracy; policy average",
         "storage": "bundle on IPFS (Kubo), results on S3 (MinIO)",
@@ -847,14 +851,13 @@ def main(argv: list[str] | None = None) -> int:
                                    f"(load at its start {previous.get('load_start')})")
     spec = wait_for_spec(args.spec_timeout)
     result["parameters"]["chain_spec"] = str(spec)
-    workdir = common.cache_dir() / "campaign-run"
-    shutil.rmtree(workdir, ignore_errors=True)  # the last run's is kept until now, to read its logs
-    workdir.mkdir(parents=True)
+    # A folder of its own per run (runs at the same time must not share one); kept when something failed.
+    workdir = Path(tempfile.mkdtemp(prefix="campaign-run-", dir=common.cache_dir()))
     (workdir / "no-config.toml").write_text("")
     port = common.free_port()
     failed = None
     with common.env_vars(DECENTRALML_RUN_DIR=str(workdir / "run")):
-        state = devnet.up(port, timeout=300)
+        state = devnet.up(port, timeout=300, block_mode=args.block_mode)
         d = None
         try:
             d = Daemons(workdir / "daemons")
@@ -890,6 +893,10 @@ def main(argv: list[str] | None = None) -> int:
             devnet.down(port)
     verdicts(result)
     common.finish_result(result, out_dir)
+    if failed:
+        log(f"the run's folder (the agents' logs, the creator's journal) is kept: {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
     return 1 if failed else 0
 
 
