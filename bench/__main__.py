@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench import common
 
-BENCHMARKS = ("federation", "chain", "storage", "round", "campaign")
+BENCHMARKS = ("federation", "chain", "storage", "campaign")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,10 +19,9 @@ from typing import Any
 
 from bench import common
 
-ORDER = ("federation", "chain", "storage", "round", "campaign")
+ORDER = ("federation", "chain", "storage", "campaign")
 TITLES = {"federation": "Federation: averaging N SavedModels", "chain": "Chain: marketplace extrinsics",
           "storage": "Storage: a SavedModel-like folder to and from Kubo and MinIO",
-          "round": "Full round: time outside training",
           "campaign": "Campaigns: many contributor agents, and the creator's time per result"}
 ANALYSIS = common.BENCH / "analysis"
 
@@ -214,33 +213,6 @@ def render_storage(r: dict[str, Any]) -> str:
                 "plain peak RSS MB"], rows)])
 
 
-def render_round(r: dict[str, Any]) -> str:
-    rows = []
-    runs = [(str(i), run) for i, run in enumerate(r.get("runs", []), 1)]
-    if r.get("longer_training"):
-        runs.append((f"{r['longer_training']['epochs']} epochs", r["longer_training"]))
-    for i, run in runs:
-        t = run["timings"]
-        rows.append([i, _f(run["total_seconds"], 1)] + [_f(t.get(ph, 0.0), 2) for ph in
-                                                          ("training", "setup", "chain", "storage", "validation", "federation")]
-                    + [f"**{_f(run['ratios']['not_training_over_training'] * 100, 1)}%**",
-                       f"{_f(run['ratios']['not_training_excluding_setup_over_training'] * 100, 1)}%",
-                       _f(sum(c['own_seconds'] or 0 for c in run['contributors'] if not c['saboteur']), 1),
-                       f"{_f(run['initial_accuracy'], 3)} → {_f(run['federated_accuracy'], 3)}"])
-    p = r.get("parameters", {})
-    return "\n\n".join([
-        f"Settings: {p.get('contributors')}; {p.get('epochs')} epoch(s), samples per contributor: "
-        f"{p.get('max_samples')}; {p.get('storage')}. Phases as `run_round` reports them (a phase inside another "
-        "counts only in the inner one). `training` is the contributors' `./start_task.sh` processes (interpreter "
-        "start, TensorFlow import, data loading included); `own s` is what the honest contributors' own code "
-        "reported (data loading, training, evaluation).",
-        _table(["run", "total s", "training s", "setup s", "chain s", "storage s", "validation s", "federation s",
-                "not training ÷ training", "same, without setup", "own s", "accuracy"], rows)]
-        + ([f"The last row ({r['longer_training']['epochs']} epochs) is the same round with longer training, run "
-            "once to show which phases stay fixed; the goal is judged on the demo settings only."]
-           if r.get("longer_training") else []))
-
-
 CREATOR_PHASES = ("storage", "chain", "validation", "decisions", "federation", "close", "other")
 
 
@@ -317,7 +289,7 @@ def render_campaign(r: dict[str, Any]) -> str:
     return "\n\n".join(x for x in parts if x) or "_no measurements_"
 
 
-RENDER = {"federation": render_federation, "chain": render_chain, "storage": render_storage, "round": render_round,
+RENDER = {"federation": render_federation, "chain": render_chain, "storage": render_storage,
           "campaign": render_campaign}
 
 
@@ -413,25 +385,6 @@ def charts(results: dict[str, dict[str, Any]], out_dir: Path) -> dict[str, Path]
         fig.tight_layout()
         made["storage"] = out_dir / "storage.png"
         fig.savefig(made["storage"], dpi=90)
-        plt.close(fig)
-
-    r = results.get("round")
-    if r and r.get("runs"):
-        fig, ax = plt.subplots(figsize=(10.5, 1.4 + 0.6 * len(r["runs"])))
-        left = [0.0] * len(r["runs"])
-        palette = {"training": "#2e7d32", "setup": "#9e9e9e", "chain": "#1565c0", "storage": "#ef6c00",
-                   "validation": "#6a1b9a", "federation": "#c62828"}
-        labels = [f"run {i}" for i in range(1, len(r["runs"]) + 1)]
-        for phase, color in palette.items():
-            ys = [run["timings"].get(phase, 0.0) for run in r["runs"]]
-            ax.barh(labels, ys, left=left, color=color, label=phase)
-            left = [a + b for a, b in zip(left, ys)]
-        ax.set_xlabel("seconds")
-        ax.set_title("one federated round, by phase")
-        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
-        fig.tight_layout()
-        made["round"] = out_dir / "round.png"
-        fig.savefig(made["round"], dpi=90)
         plt.close(fig)
 
     r = results.get("campaign")

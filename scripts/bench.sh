@@ -3,7 +3,7 @@
 #
 #   scripts/bench.sh                 all benchmarks, real sizes (long: run it in the background)
 #   scripts/bench.sh --smoke         tiny sizes, a couple of minutes (results in bench/results/smoke/)
-#   scripts/bench.sh --only chain    one benchmark (federation, chain, storage, round)
+#   scripts/bench.sh --only chain    one benchmark (federation, chain, storage, campaign)
 #   scripts/bench.sh --report-only   regenerate the report from the result files
 #
 # Needs the project's venv with the `bench` extra (flwr, pyinstrument, psutil), the storage
