@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import textwrap
 import time
 from pathlib import Path
@@ -243,19 +244,20 @@ def test_the_chain_going_away_mid_training_loses_nothing(dml, account, agents, d
 # --------------------------------------------------------------------------- Ctrl-C
 
 
-def test_ctrl_c_during_training_finishes_the_slot_sends_its_result_and_exits_0(
-        dml, account, agents, tmp_path):
+@pytest.mark.parametrize("sig, said", [(signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")])
+def test_ctrl_c_or_sigterm_during_training_finishes_the_slot_sends_its_result_and_exits_0(
+        dml, account, agents, tmp_path, sig, said):
     creator, bob = account(), account()
     task_id = quick_task(dml, creator, tmp_path, sleep=5)
     agent = agents(bob, "--creator", creator.ss58_address, "--work-dir", tmp_path / "work")
     agent.wait_for("train", task_id=task_id)
-    agent.interrupt()
+    agent.interrupt(sig)
     assert "then stopping" in agent.wait_for("stopping")["message"]
     agent.wait_for("sent", task_id=task_id)
     assert agent.finish(timeout=60) == 0, errors(agent)
     [sub] = submissions(dml, task_id)
     assert sub["status"] == "Pending"
-    assert agent.messages("stopped") == ["stopped: stopped by Ctrl-C; 1 result(s) sent"]
+    assert agent.messages("stopped") == [f"stopped: stopped by {said}; 1 result(s) sent"]
 
 
 def test_a_second_ctrl_c_gives_the_slot_up_and_exits(dml, account, agents, tmp_path):

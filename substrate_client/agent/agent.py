@@ -229,11 +229,13 @@ class Agent:
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        # SIGTERM (a service manager stopping the agent) is taken as Ctrl-C is.
+        previous = {sig: signal.signal(sig, self._on_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def _on_interrupt(self, signum, frame) -> None:
         self._interrupts += 1
@@ -243,7 +245,7 @@ class Agent:
             raise _Stop()
         if self._interrupts == 1:
             self._stopping = True
-            self.summary.reason = "stopped by Ctrl-C"
+            self.summary.reason = "stopped by Ctrl-C" if signum == signal.SIGINT else "stopped by SIGTERM"
             held = self._held
             what = (f"submission {held.submission_id} (task {held.task_id})" if held
                     else f"taking a slot in task {self._taking}")

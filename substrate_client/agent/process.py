@@ -106,9 +106,10 @@ class AgentProcess:
     def messages(self, kind: str | None = None) -> list[str]:
         return [s.get("message", "") for s in self.steps if kind is None or s.get("step") == kind]
 
-    def interrupt(self) -> None:
-        """Ctrl-C: finish the slot in progress, then stop (twice: give the slot up)."""
-        self.proc.send_signal(signal.SIGINT)
+    def interrupt(self, sig: int = signal.SIGINT) -> None:
+        """Ctrl-C (or SIGTERM, taken the same way): finish the slot in progress, then
+        stop (twice: give the slot up)."""
+        self.proc.send_signal(sig)
 
     def finish(self, timeout: float = 600) -> int:
         """Wait for the process to end; its exit code. Every step it printed is in ``steps``."""

@@ -91,8 +91,8 @@ def work(campaign: int | None, creator: str | None, task_type: TaskType, min_rew
 
     The chain or storage going away: the agent tries again, waiting longer each time,
     and says so; a trained result stays on disk and is sent when they are back (or when
-    the agent is started again in the same --work-dir). Ctrl-C finishes the slot in
-    progress, sends its result and exits 0; a second Ctrl-C gives the slot up
+    the agent is started again in the same --work-dir). Ctrl-C (or SIGTERM) finishes the
+    slot in progress, sends its result and exits 0; a second one gives the slot up
     (release_slot) and exits.
     """
     if end_after is not None and campaign is None:
