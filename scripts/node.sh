@@ -22,7 +22,7 @@ PROGRESS_EVERY="${DECENTRALML_NODE_PROGRESS_EVERY:-30}"
 RUSTUP_CARGO="$HOME/.cargo/bin/cargo"
 
 usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
   exit 2
 }
 
