@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from substrateinterface import Keypair, SubstrateInterface
+from substrateinterface import ExtrinsicReceipt, Keypair, SubstrateInterface
 from substrateinterface.utils.ss58 import ss58_decode
 from substrateinterface.exceptions import SubstrateRequestException
 from websocket import WebSocketException
 
+from .chain_finality import PALLET, BlockRetracted, FinalitySettings, must_be_final, wait_until_final
 from .config import DEFAULT_URL, from_environment, signer_secret
+from .nonces import NONCES
 from .errors import (
     ChainConnectionError,
     ChainError,
@@ -32,15 +34,17 @@ from .errors import (
 
 log = logging.getLogger(__name__)
 
-PALLET = "DecentralML"
 SS58_FORMAT = 42
 #: Seconds without a word from the node before a request counts as lost.
 RPC_TIMEOUT = 60.0
 #: Reconnection attempts after a dropped connection, waiting 1, 2, 4... seconds between.
 RECONNECT_ATTEMPTS = 5
-#: How far back from the head a dropped submission is looked for: far more blocks than
-#: pass while the client reconnects (at most about a minute).
-LANDED_SEARCH_BLOCKS = 64
+#: Blocks a transaction stays valid after the block it is born on (its era): one that
+#: has not landed by then never will, instead of lingering in pools to land some day.
+MORTAL_PERIOD = 64
+#: How far back from the head a dropped submission is looked for: as far as a
+#: transaction lives (far more blocks than pass while the client reconnects).
+LANDED_SEARCH_BLOCKS = MORTAL_PERIOD
 
 #: substrate-interface decodes metadata into a type registry its connections share: two
 #: connections loading it at once (say, one per thread) corrupt it, so they take turns.
@@ -146,6 +150,9 @@ class Receipt:
     block_number: int
     fee: int
     events: list[Event] = field(default_factory=list)
+    #: Whether the client saw its block finalized before returning (calls that move
+    #: money, see :data:`substrate_client.chain_finality.FINAL_CALLS`).
+    finalized: bool = False
 
     def find(self, name: str, module: str = PALLET) -> list[Event]:
         return [e for e in self.events if e.module == module and e.name == name]
@@ -181,10 +188,13 @@ class Chain:
     """A connection plus the signer that submits on it."""
 
     def __init__(self, substrate: SubstrateInterface, keypair: Keypair | None = None,
-                 reconnect_attempts: int = RECONNECT_ATTEMPTS):
+                 reconnect_attempts: int = RECONNECT_ATTEMPTS,
+                 finality: FinalitySettings | None = None):
         self.substrate = substrate
         self.keypair = keypair
         self.reconnect_attempts = reconnect_attempts
+        #: How long and how loudly a money-moving call waits for its block to be final.
+        self.finality = finality or FinalitySettings.from_environment()
         self._genesis_hash: str | None = None
 
     @classmethod
@@ -253,52 +263,157 @@ class Chain:
                             _docs_text(getattr(found, "docs", "")) if found else "")
 
     def submit_call(self, call: Any) -> Receipt:
-        """Sign, submit and wait for inclusion. When the connection drops, reconnect and
-        find out whether the transaction landed before anything is reported: a landed
-        one is returned as if nothing happened, one that did not land is sent again
-        (the very same signed bytes, so it can never land twice)."""
+        """Sign, submit and wait for inclusion; a call that moves money
+        (:func:`~substrate_client.chain_finality.must_be_final`) waits on until its block
+        is finalized, logging its progress.
+
+        The transaction is mortal (valid for :data:`MORTAL_PERIOD` blocks) and its nonce
+        is the node's next one for the account, pool included, skipping the nonces this
+        process has in flight. When another transaction of the account took the nonce
+        first (``Priority is too low``, ``Transaction is outdated``), this one certainly
+        did not land: it is signed again with a fresh nonce and sent once more.
+
+        When the connection drops, reconnect and find out whether the transaction landed
+        before anything is reported: a landed one is returned as if nothing happened, one
+        that did not land is sent again (the very same signed bytes, so it can never land
+        twice)."""
         keypair = self.require_signer()
+        signer = (self.genesis_hash, keypair.public_key)
+        for last_try in (False, True):
+            extrinsic, nonce = self._sign(call, keypair, signer)
+            try:
+                landed = self._send(extrinsic, may_retry=not last_try)
+                break
+            except _NonceTaken as taken:
+                log.info("another transaction of %s took nonce %d first (%s); signing again "
+                         "with a fresh nonce", keypair.ss58_address, nonce, taken)
+            finally:
+                NONCES.settle(signer, nonce)
+        receipt = self._outcome(landed)
+        return self._finalize(receipt) if must_be_final(call) else receipt
+
+    def _sign(self, call: Any, keypair: Keypair, signer) -> tuple[Any, int]:
+        """The signed, mortal extrinsic of ``call`` and its nonce (held in
+        :data:`~substrate_client.nonces.NONCES` until the caller settles it)."""
         try:
-            extrinsic = self.substrate.create_signed_extrinsic(call=call, keypair=keypair)
-            extrinsic_hash = "0x" + extrinsic.extrinsic_hash.hex()
+            nonce = NONCES.take(signer, lambda: self.substrate.rpc_request(
+                "system_accountNextIndex", [keypair.ss58_address])["result"])
+            try:
+                extrinsic = self.substrate.create_signed_extrinsic(
+                    call=call, keypair=keypair, nonce=nonce,
+                    era={"period": MORTAL_PERIOD, "current": self._era_birth()})
+            except BaseException:
+                NONCES.settle(signer, nonce)
+                raise
         except CONNECTION_ERRORS as error:
             raise self._lost(error, "before anything was sent; nothing was changed") from None
+        return extrinsic, nonce
+
+    def _era_birth(self) -> int:
+        """The block a new transaction's era starts at: the finalized head, which no fork
+        can take away; when finality lags more than a quarter of the era behind, a
+        block that close to the best one instead, so the transaction keeps most of its
+        life (on a network whose finality stalls, one born on the finalized head would be
+        dead at birth)."""
+        best = self.substrate.get_block_number(None)
+        finalized = self.substrate.get_block_number(self.substrate.get_chain_finalised_head())
+        return max(finalized, best - MORTAL_PERIOD // 4)
+
+    def _send(self, extrinsic: Any, may_retry: bool) -> ExtrinsicReceipt:
+        """Submit ``extrinsic`` and wait until it is in a block, reconnecting and sending
+        the same bytes again when the connection drops (see :meth:`submit_call`). With
+        ``may_retry``, a first refusal for a nonce already taken raises
+        :class:`_NonceTaken`."""
+        extrinsic_hash = "0x" + extrinsic.extrinsic_hash.hex()
         for attempt in range(self.reconnect_attempts + 1):
             try:
-                receipt = self.substrate.submit_extrinsic(extrinsic, wait_for_inclusion=True)
-                break
-            except SubstrateRequestException as error:
+                return self._watch(extrinsic, extrinsic_hash)
+            except (SubstrateRequestException, _PoolVerdict) as error:
                 landed = self._landed(extrinsic_hash) if attempt else None
-                if landed is None:
-                    raise self._refused(error) from None
-                receipt = landed
-                break
+                if landed is not None:
+                    return landed
+                if may_retry and not attempt and _nonce_taken(error):
+                    raise _NonceTaken(_refusal_text(error)) from None
+                raise self._refused(error) from None
             except CONNECTION_ERRORS as error:
                 log.warning("the connection to the chain dropped while submitting (%s); "
                             "reconnecting to find out whether the transaction landed", error)
                 self._reconnect(error)
-                receipt = self._landed(extrinsic_hash)
-                if receipt is not None:
+                landed = self._landed(extrinsic_hash)
+                if landed is not None:
                     log.warning("transaction %s had landed in block %s", extrinsic_hash,
-                                receipt.block_hash)
-                    break
-        else:
-            raise ChainConnectionError(
-                f"the connection to the chain kept dropping; transaction {extrinsic_hash} did "
-                "not land, so nothing was changed: try again")
-        if not receipt.is_success:
-            message = receipt.error_message or {}
+                                landed.block_hash)
+                    return landed
+        raise ChainConnectionError(
+            f"the connection to the chain kept dropping; transaction {extrinsic_hash} did "
+            "not land, so nothing was changed: try again")
+
+    def _watch(self, extrinsic: Any, extrinsic_hash: str) -> ExtrinsicReceipt:
+        """Submit and follow the node's reports until the transaction is in a block.
+        A report that it left the pool for good raises :class:`_PoolVerdict` instead of
+        waiting for a block that will not come."""
+
+        def on_update(message, update_nr, subscription_id):
+            result = message["params"]["result"]
+            status = ({str(k).lower(): v for k, v in result.items()} if isinstance(result, dict)
+                      else {str(result).lower(): None})
+            if "inblock" in status:
+                self.substrate.rpc_request("author_unwatchExtrinsic", [subscription_id])
+                return status["inblock"]
+            if "usurped" in status:
+                raise _PoolVerdict("another transaction with the same nonce replaced it in "
+                                   "the pool (usurped)", nonce_taken=True)
+            if "invalid" in status:
+                raise _PoolVerdict(f"the node found it no longer valid ({status['invalid'] or 'its nonce is used or its era is over'})",
+                                   nonce_taken=True)
+            if "dropped" in status:
+                raise _PoolVerdict("the node dropped it from its pool (full?)", nonce_taken=False)
+            return None  # ready, broadcast, retracted...: keep waiting
+
+        block_hash = self.substrate.rpc_request(
+            "author_submitAndWatchExtrinsic", [str(extrinsic.data)], result_handler=on_update)
+        return ExtrinsicReceipt(substrate=self.substrate, extrinsic_hash=extrinsic_hash,
+                                block_hash=block_hash)
+
+    def _outcome(self, landed: ExtrinsicReceipt) -> Receipt:
+        """What a transaction in a block did, or its dispatch error raised."""
+        if not landed.is_success:
+            message = landed.error_message or {}
             raise pallet_error(
                 str(message.get("type", "")), str(message.get("name", "DispatchError")),
                 _docs_text(message.get("docs")),
             )
         return Receipt(
-            extrinsic_hash=receipt.extrinsic_hash,
-            block_hash=receipt.block_hash,
-            block_number=receipt.block_number if receipt.block_number is not None else self.substrate.get_block_number(receipt.block_hash),
-            fee=int(receipt.total_fee_amount or 0),
-            events=[decode_event(e) for e in receipt.triggered_events],
+            extrinsic_hash=landed.extrinsic_hash,
+            block_hash=landed.block_hash,
+            block_number=landed.block_number if landed.block_number is not None else self.substrate.get_block_number(landed.block_hash),
+            fee=int(landed.total_fee_amount or 0),
+            events=[decode_event(e) for e in landed.triggered_events],
         )
+
+    def _finalize(self, receipt: Receipt) -> Receipt:
+        """``receipt`` once its block is final. When another fork replaced its block, the
+        transaction is looked for in the chain that won (the pool takes it back) and its
+        new block waited for in turn."""
+        started = time.monotonic()
+        while True:
+            try:
+                wait_until_final(self.read, self.substrate, receipt.block_hash,
+                                 receipt.block_number, receipt.extrinsic_hash, self.finality,
+                                 started)
+                receipt.finalized = True
+                return receipt
+            except BlockRetracted:
+                log.warning("block #%d, which held transaction %s, was replaced by another "
+                            "fork before it was final; looking for the transaction again",
+                            receipt.block_number, receipt.extrinsic_hash)
+            while (landed := self.read(lambda: self._landed(receipt.extrinsic_hash))) is None:
+                if time.monotonic() - started >= self.finality.timeout:
+                    raise ChainError(
+                        f"transaction {receipt.extrinsic_hash} was in block #{receipt.block_number}"
+                        f", which another fork replaced, and is not in the chain now")
+                time.sleep(self.finality.poll_seconds)
+            receipt = self._outcome(landed)
 
     def _reconnect(self, cause: BaseException) -> None:
         """Open the connection again, waiting 1, 2, 4... seconds between attempts."""
@@ -335,10 +450,9 @@ class Chain:
             f"{error or 'no answer'}) {what}")
 
     @staticmethod
-    def _refused(error: SubstrateRequestException) -> ChainError:
+    def _refused(error: Exception) -> ChainError:
         """A transaction the pool refused before it ran (bad nonce, cannot pay fees...)."""
-        detail = error.args[0] if error.args else error
-        text = detail.get("data") or detail.get("message") if isinstance(detail, dict) else str(detail)
+        text = _refusal_text(error)
         if "pay" in str(text).lower() and "fee" in str(text).lower():
             return InsufficientFundsError(f"the signer cannot pay the transaction fee: {text}")
         return ChainError(f"the chain refused the transaction: {text}")
@@ -422,6 +536,39 @@ class Chain:
                 self._reconnect(error)
                 if idle is not None and idle():
                     return
+
+
+class _PoolVerdict(Exception):
+    """The node's report that a submitted transaction left its pool without a block."""
+
+    def __init__(self, text: str, nonce_taken: bool):
+        super().__init__(text)
+        self.nonce_taken = nonce_taken
+
+
+class _NonceTaken(Exception):
+    """Refused because another transaction of the account used its nonce first."""
+
+
+#: Words of the node's refusals meaning another transaction of the account has the
+#: nonce (in the pool, or already in a block).
+_NONCE_TAKEN_WORDS = ("priority is too low", "outdated", "stale")
+
+
+def _refusal_text(error: Exception) -> str:
+    detail = error.args[0] if error.args else error
+    if isinstance(detail, dict):
+        return str(detail.get("data") or detail.get("message"))
+    return str(detail)
+
+
+def _nonce_taken(error: Exception) -> bool:
+    if isinstance(error, _PoolVerdict):
+        return error.nonce_taken
+    detail = error.args[0] if error.args else None
+    code = detail.get("code") if isinstance(detail, dict) else None
+    text = f"{detail}".lower()
+    return code == 1014 or any(word in text for word in _NONCE_TAKEN_WORDS)
 
 
 def _docs_text(docs: Any) -> str:

@@ -58,6 +58,12 @@ LIMITS_ENVIRONMENT = {
     "max_archive_members": "DECENTRALML_MAX_ARCHIVE_MEMBERS",
     "max_unpacked_bytes": "DECENTRALML_MAX_UNPACKED_BYTES",
 }
+#: How the client waits for a block to be final (:class:`substrate_client.chain_finality.
+#: FinalitySettings`, seconds) and the variable each is read from.
+FINALITY_ENVIRONMENT = {
+    "stall_seconds": "DECENTRALML_FINALITY_STALL_SECONDS",
+    "timeout": "DECENTRALML_FINALITY_TIMEOUT",
+}
 #: The options of running a bundle that the command line also takes from the environment.
 SANDBOX_ENVIRONMENT = {
     "python": "DECENTRALML_BUNDLE_PYTHON",
