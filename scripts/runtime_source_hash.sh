@@ -5,5 +5,6 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$DML_ROOT/pallet"
-find . -path ./target -prune -o -type f \( -name '*.rs' -o -name 'Cargo.toml' -o -name 'Cargo.lock' \) -print \
+# The node (node/) is a workspace of its own that does not go into the runtime.
+find . -path ./target -prune -o -path ./node -prune -o -type f \( -name '*.rs' -o -name 'Cargo.toml' -o -name 'Cargo.lock' \) -print \
   | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1

@@ -1,13 +1,22 @@
 //! Genesis presets. `development`: the well-known dev accounts (Alice … Ferdie) each
-//! hold a million tokens, and Alice is sudo.
+//! hold a million tokens, Alice is sudo, and Alice, Bob and Charlie are the validators
+//! (Aura authors and GRANDPA voters, as `scripts/network.sh` starts them).
 
-use crate::{BalancesConfig, RuntimeGenesisConfig, SudoConfig, UNIT};
+use crate::{AuraConfig, BalancesConfig, GrandpaConfig, RuntimeGenesisConfig, SudoConfig, UNIT};
 use alloc::{vec, vec::Vec};
 use frame::deps::{
-	frame_support::build_struct_json_patch, sp_genesis_builder::PresetId,
-	sp_keyring::Sr25519Keyring,
+	frame_support::build_struct_json_patch,
+	sp_genesis_builder::PresetId,
+	sp_keyring::{Ed25519Keyring, Sr25519Keyring},
 };
 use serde_json::Value;
+
+/// The development network's validators.
+pub const DEV_VALIDATORS: [(Sr25519Keyring, Ed25519Keyring); 3] = [
+	(Sr25519Keyring::Alice, Ed25519Keyring::Alice),
+	(Sr25519Keyring::Bob, Ed25519Keyring::Bob),
+	(Sr25519Keyring::Charlie, Ed25519Keyring::Charlie),
+];
 
 /// What each dev account starts with.
 pub const DEV_ENDOWMENT: u128 = 1_000_000 * UNIT;
@@ -20,6 +29,18 @@ pub fn development_config_genesis() -> Value {
 				.collect::<Vec<_>>(),
 		},
 		sudo: SudoConfig { key: Some(Sr25519Keyring::Alice.to_account_id()) },
+		aura: AuraConfig {
+			authorities: DEV_VALIDATORS
+				.iter()
+				.map(|(aura, _)| aura.public().into())
+				.collect::<Vec<_>>(),
+		},
+		grandpa: GrandpaConfig {
+			authorities: DEV_VALIDATORS
+				.iter()
+				.map(|(_, grandpa)| (grandpa.public().into(), 1))
+				.collect::<Vec<_>>(),
+		},
 	})
 }
 

@@ -1,7 +1,8 @@
 //! The DecentralML runtime: a solochain with balances, fees, sudo, batching and the
-//! marketplace pallet. It has no consensus pallet of its own, like polkadot-sdk's
-//! minimal template, so it runs under Chopsticks and under `polkadot-omni-node`'s
-//! dev block authoring alike.
+//! marketplace pallet. Aura produces its blocks and GRANDPA finalizes them, with the
+//! authorities fixed at genesis (no staking or sessions: the validators are whoever the
+//! chain spec names), so it runs on a network of `decentralml-node`s and, one block at a
+//! time, under Chopsticks.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -26,6 +27,9 @@ use pallet_transaction_payment::{FeeDetails, RuntimeDispatchInfo};
 
 pub mod genesis_config_presets;
 
+/// Aura's slot: a block every 6 s when every validator is up.
+pub const MILLI_SECS_PER_BLOCK: u64 = 6_000;
+
 /// One token has 12 decimals.
 pub const UNIT: Balance = 1_000_000_000_000;
 pub const MILLI_UNIT: Balance = UNIT / 1_000;
@@ -35,7 +39,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("decentralml"),
 	impl_name: alloc::borrow::Cow::Borrowed("decentralml"),
 	authoring_version: 1,
-	spec_version: 103,
+	spec_version: 104,
 	impl_version: 1,
 	apis: RUNTIME_API_VERSIONS,
 	transaction_version: 2,
@@ -98,6 +102,12 @@ mod runtime {
 	#[runtime::pallet_index(5)]
 	pub type Utility = pallet_utility::Pallet<Runtime>;
 
+	#[runtime::pallet_index(6)]
+	pub type Aura = pallet_aura::Pallet<Runtime>;
+
+	#[runtime::pallet_index(7)]
+	pub type Grandpa = pallet_grandpa::Pallet<Runtime>;
+
 	#[runtime::pallet_index(10)]
 	pub type DecentralML = pallet_decentralml::Pallet<Runtime>;
 }
@@ -130,8 +140,52 @@ impl pallet_balances::Config for Runtime {
 #[derive_impl(pallet_sudo::config_preludes::TestDefaultConfig)]
 impl pallet_sudo::Config for Runtime {}
 
-#[derive_impl(pallet_timestamp::config_preludes::TestDefaultConfig)]
-impl pallet_timestamp::Config for Runtime {}
+impl pallet_timestamp::Config for Runtime {
+	type Moment = u64;
+	/// Aura's slot comes from the timestamp.
+	type OnTimestampSet = Aura;
+	type MinimumPeriod = ConstU64<{ MILLI_SECS_PER_BLOCK / 2 }>;
+	type WeightInfo = ();
+}
+
+/// At most this many validators; the development preset names three.
+pub const MAX_AUTHORITIES: u32 = 32;
+
+impl pallet_aura::Config for Runtime {
+	type AuthorityId = AuraId;
+	type DisabledValidators = ();
+	type MaxAuthorities = ConstU32<MAX_AUTHORITIES>;
+	/// Chopsticks builds a block per transaction, each in a slot of its own, and so does
+	/// a network: one block per slot.
+	type AllowMultipleBlocksPerSlot = ConstBool<false>;
+	type SlotDuration = pallet_aura::MinimumPeriodTimesTwo<Runtime>;
+}
+
+impl pallet_grandpa::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type WeightInfo = ();
+	type MaxAuthorities = ConstU32<MAX_AUTHORITIES>;
+	type MaxNominators = ConstU32<0>;
+	type MaxSetIdSessionEntries = ConstU64<0>;
+	/// No staking: an equivocation cannot be proven against a stake, so none is reported.
+	type KeyOwnerProof = frame::deps::sp_core::Void;
+	type EquivocationReportSystem = ();
+}
+
+/// The keys a validator's node holds: Aura's to author blocks, GRANDPA's to vote.
+pub mod opaque {
+	use super::*;
+	pub type Block = frame::runtime::types_common::OpaqueBlock;
+
+	frame::deps::sp_runtime::impl_opaque_keys! {
+		pub struct SessionKeys {
+			pub aura: Aura,
+			pub grandpa: Grandpa,
+		}
+	}
+}
+
+pub type AuraId = apis::sr25519::AuthorityId;
 
 #[derive_impl(pallet_transaction_payment::config_preludes::TestDefaultConfig)]
 impl pallet_transaction_payment::Config for Runtime {
@@ -273,14 +327,52 @@ impl_runtime_apis! {
 	}
 
 	impl apis::SessionKeys<Block> for Runtime {
-		fn generate_session_keys(_seed: Option<Vec<u8>>) -> Vec<u8> {
-			Default::default()
+		fn generate_session_keys(seed: Option<Vec<u8>>) -> Vec<u8> {
+			opaque::SessionKeys::generate(seed)
 		}
 
 		fn decode_session_keys(
-			_encoded: Vec<u8>,
+			encoded: Vec<u8>,
 		) -> Option<Vec<(Vec<u8>, apis::KeyTypeId)>> {
-			Default::default()
+			opaque::SessionKeys::decode_into_raw_public_keys(&encoded)
+		}
+	}
+
+	impl apis::AuraApi<Block, AuraId> for Runtime {
+		fn slot_duration() -> apis::SlotDuration {
+			apis::SlotDuration::from_millis(Aura::slot_duration())
+		}
+
+		fn authorities() -> Vec<AuraId> {
+			pallet_aura::Authorities::<Runtime>::get().into_inner()
+		}
+	}
+
+	impl apis::GrandpaApi<Block> for Runtime {
+		fn grandpa_authorities() -> apis::AuthorityList {
+			Grandpa::grandpa_authorities()
+		}
+
+		fn current_set_id() -> apis::SetId {
+			Grandpa::current_set_id()
+		}
+
+		fn submit_report_equivocation_unsigned_extrinsic(
+			_equivocation_proof: apis::EquivocationProof<
+				<Block as frame::traits::Block>::Hash,
+				BlockNumber,
+			>,
+			_key_owner_proof: apis::OpaqueKeyOwnershipProof,
+		) -> Option<()> {
+			None
+		}
+
+		fn generate_key_ownership_proof(
+			_set_id: apis::SetId,
+			_authority_id: apis::AuthorityId,
+		) -> Option<apis::OpaqueKeyOwnershipProof> {
+			// No staking, so no key-ownership proofs (see `KeyOwnerProof`).
+			None
 		}
 	}
 
