@@ -144,7 +144,11 @@ start_one() {
   args=(--chain "$SPEC" --base-path "$dir/data" "--$name" --name "$name"
         --node-key-file "$dir/node-key" --listen-addr "/ip4/127.0.0.1/tcp/$(p2p_port "$name")"
         --rpc-port "$(rpc_port "$name")" --rpc-cors all
-        --no-prometheus --no-telemetry --no-mdns)
+        --no-prometheus --no-telemetry --no-mdns
+        # A validator left without peers keeps authoring its slots: with two of three down
+        # transactions still get into blocks and only finality stalls, which is the fault
+        # the network tier tests (without it a lone Aura node waits for the network).
+        --force-authoring)
   # Alice is every node's bootnode; each also knows the others, so any one of them
   # restarted on its own finds the rest even while Alice is down.
   for other in "${NAMES[@]}"; do

@@ -1,0 +1,133 @@
+"""The network tier: fault tests against the three local validators of our own node that
+``bash scripts/network.sh up`` starts (Alice, Bob, Charlie; Aura blocks, GRANDPA finality).
+
+Not part of the default run: these tests are collected only when the network run asks for
+them (``scripts/test.sh --network`` sets DECENTRALML_TEST_NETWORK_URL) or when this folder
+or one of its files is named on pytest's command line. They stop and restart validators
+through ``scripts/network.sh stop-node/start-node`` and bring every stopped one back
+afterwards. The ports are the script's own (DECENTRALML_NETWORK_RPC_PORT, 9944 + 0/1/2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+NETWORK_SCRIPT = ROOT / "scripts" / "network.sh"
+NAMES = ("alice", "bob", "charlie")
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config):
+    """Leave this folder out unless the network run or the command line asks for it."""
+    if os.environ.get("DECENTRALML_TEST_NETWORK_URL"):
+        return None
+    base = Path(config.invocation_params.dir)
+    for arg in config.args:
+        named = (base / arg.split("::")[0]).resolve()
+        if named == HERE or HERE in named.parents:
+            return None
+    return True
+
+
+def rpc(port: int, method: str, params: list | None = None, timeout: float = 5):
+    """One JSON-RPC request over HTTP (the node serves HTTP and WebSocket on one port)."""
+    body = json.dumps({"id": 1, "jsonrpc": "2.0", "method": method, "params": params or []})
+    request = urllib.request.Request(f"http://127.0.0.1:{port}", body.encode(),
+                                     {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read(1 << 20))["result"]
+
+
+@dataclass
+class Head:
+    peers: int
+    best: int
+    finalized: int
+
+
+@dataclass
+class Validators:
+    """The running network: each validator's RPC port, its heads, and stopping or starting
+    one through scripts/network.sh (so its data is kept and it catches up on return)."""
+
+    rpc_base: int
+    stopped: set[str] = field(default_factory=set)
+
+    def port(self, name: str) -> int:
+        return self.rpc_base + NAMES.index(name)
+
+    def url(self, name: str = "alice") -> str:
+        return f"ws://127.0.0.1:{self.port(name)}"
+
+    def head(self, name: str) -> Head:
+        port = self.port(name)
+        finalized_hash = rpc(port, "chain_getFinalizedHead")
+        return Head(peers=int(rpc(port, "system_health")["peers"]),
+                    best=int(rpc(port, "chain_getHeader")["number"], 16),
+                    finalized=int(rpc(port, "chain_getHeader", [finalized_hash])["number"], 16))
+
+    def script(self, *args: str, timeout: float = 300) -> str:
+        done = subprocess.run(["bash", str(NETWORK_SCRIPT), *args], capture_output=True, text=True,
+                              timeout=timeout)
+        assert done.returncode == 0, \
+            f"scripts/network.sh {' '.join(args)} failed (exit {done.returncode}):\n{done.stderr}"
+        return done.stdout + done.stderr
+
+    def stop(self, name: str) -> None:
+        self.script("stop-node", name)
+        self.stopped.add(name)
+
+    def start(self, name: str) -> None:
+        self.script("start-node", name)
+        self.stopped.discard(name)
+
+    def wait_for(self, what: str, condition, timeout: float = 120, every: float = 2):
+        """Poll ``condition()`` until it returns something true; fail naming ``what``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = condition()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                heads = {n: self.head(n) for n in NAMES if n not in self.stopped}
+                pytest.fail(f"{what}: not after {timeout:.0f} s (heads: {heads})", pytrace=False)
+            time.sleep(every)
+
+
+@pytest.fixture(scope="session")
+def network_rpc_base() -> int:
+    """The first RPC port of a running three-validator network; fails (never skips) naming
+    the command that starts it when it is not there."""
+    base = int(os.environ.get("DECENTRALML_NETWORK_RPC_PORT", "9944"))
+    status = subprocess.run(["bash", str(NETWORK_SCRIPT), "status"], capture_output=True,
+                            text=True, timeout=60)
+    heads = []
+    for offset in range(len(NAMES)):
+        try:
+            heads.append(rpc(base + offset, "system_health"))
+        except OSError:
+            heads.append(None)
+    if status.returncode != 0 or None in heads:
+        pytest.fail(
+            "the three-validator network is not running (RPC 127.0.0.1:"
+            f"{base}-{base + len(NAMES) - 1}): run `bash scripts/network.sh up` first\n"
+            + status.stdout, pytrace=False)
+    return base
+
+
+@pytest.fixture
+def validators(network_rpc_base):
+    """The network, with every validator a test stopped started again afterwards."""
+    network = Validators(network_rpc_base)
+    yield network
+    for name in sorted(network.stopped):
+        network.start(name)
