@@ -3,6 +3,7 @@ on a free port for the test session, and tear it down afterwards."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,13 +15,27 @@ from tests.daemons import on_a_free_port
 UNIT = 10**12
 
 
+#: A running network to test against instead of a fresh dev chain (``scripts/test.sh
+#: --network``): tests marked ``dev_chain_only`` are then left out.
+NETWORK_VARIABLE = "DECENTRALML_TEST_NETWORK_URL"
+
+
+def network_url() -> str | None:
+    """The network the tests run against, if not a dev chain of their own."""
+    return os.environ.get(NETWORK_VARIABLE) or None
+
+
 @pytest.fixture(scope="session")
 def devnet_url(tmp_path_factory) -> str:
-    """A fresh dev chain for the session. Fails (never skips) if it cannot start."""
+    """A fresh dev chain for the session, or the network named by
+    ``DECENTRALML_TEST_NETWORK_URL``. Fails (never skips) if it cannot start."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DECENTRALML_RUN_DIR", str(tmp_path_factory.mktemp("devnet")))
         # What clients remember between sending steps stays inside the test session.
         env.setenv("DECENTRALML_STATE_DIR", str(tmp_path_factory.mktemp("client-state")))
+        if network_url():
+            yield network_url()
+            return
         try:
             state = on_a_free_port(lambda port: devnet.up(port, timeout=180))
         except Exception as error:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests import daemons
+from tests.chain_fixtures import network_url
 
 
 def _start(start, tmp_path_factory, name):
@@ -43,6 +44,33 @@ def minio(tmp_path_factory):
         env.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/decentralml-test")
         yield server
     server.stop()
+
+
+#: Why a test runs on the dev chain only, by marker; the network run leaves these out.
+DEV_CHAIN_ONLY = ("dev_chain_only: needs the dev chain's powers (building a block at any height "
+                  "with dev_newBlock to pass a deadline, dev_setStorage, a fresh genesis), which a "
+                  "network of validators does not have")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", DEV_CHAIN_ONLY)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Against a network (``scripts/test.sh --network``), leave the dev-chain-only tests
+    out, saying how many and why."""
+    if not network_url():
+        return
+    left_out = [item for item in items if item.get_closest_marker("dev_chain_only")]
+    if not left_out:
+        return
+    config.hook.pytest_deselected(items=left_out)
+    items[:] = [item for item in items if not item.get_closest_marker("dev_chain_only")]
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    message = (f"against the network at {network_url()}: {len(left_out)} test(s) left out, "
+               f"marked {DEV_CHAIN_ONLY}")
+    if reporter is not None:
+        reporter.write_line(message)
 
 
 # The dev chain (Chopsticks executing the runtime wasm), shared by the session.
