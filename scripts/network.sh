@@ -132,13 +132,21 @@ block_log() {
   done
 }
 
+check_ports() {
+  local name port
+  for name in "$@"; do
+    for port in "$(rpc_port "$name")" "$(p2p_port "$name")"; do
+      port_in_use "$port" && dml_die "port $port (for $name) is taken by another program; stop it or set DECENTRALML_NETWORK_RPC_PORT / DECENTRALML_NETWORK_P2P_PORT"
+    done
+  done
+  return 0
+}
+
 start_one() {
   local name="$1" bin="$2" dir other args
   dir="$(node_dir "$name")"
   node_pid "$name" >/dev/null && dml_die "$name is already running (pid $(node_pid "$name"))"
-  for port in "$(rpc_port "$name")" "$(p2p_port "$name")"; do
-    port_in_use "$port" && dml_die "port $port (for $name) is taken by another program; stop it or set DECENTRALML_NETWORK_RPC_PORT / DECENTRALML_NETWORK_P2P_PORT"
-  done
+  check_ports "$name"
   mkdir -p "$dir/data"
   (umask 077 && node_key "$name" > "$dir/node-key")
   args=(--chain "$SPEC" --base-path "$dir/data" "--$name" --name "$name"
@@ -246,6 +254,7 @@ up() {
   else
     bin="$(node_bin)" || dml_die "the network needs our node"
     [ -f "$SPEC" ] || dml_die "no chain spec at $SPEC"
+    check_ports "${NAMES[@]}"   # before any node starts, so none is left running
     if [ "$keep" = 0 ]; then
       dml_log "a fresh chain: removing the old data under $NET_DIR"
       for name in "${NAMES[@]}"; do rm -rf "$(node_dir "$name")"; done

@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +78,7 @@ class Validators:
 
     def script(self, *args: str, timeout: float = 300) -> str:
         done = subprocess.run(["bash", str(NETWORK_SCRIPT), *args], capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, env=script_env())
         assert done.returncode == 0, \
             f"scripts/network.sh {' '.join(args)} failed (exit {done.returncode}):\n{done.stderr}"
         return done.stdout + done.stderr
@@ -103,13 +104,26 @@ class Validators:
             time.sleep(every)
 
 
+def alice_rpc_port() -> int:
+    """Alice's RPC port: the script's setting, else the network run's URL, else 9944."""
+    if os.environ.get("DECENTRALML_NETWORK_RPC_PORT"):
+        return int(os.environ["DECENTRALML_NETWORK_RPC_PORT"])
+    url = os.environ.get("DECENTRALML_TEST_NETWORK_URL")
+    return (urllib.parse.urlsplit(url).port or 9944) if url else 9944
+
+
+def script_env(**extra: str) -> dict[str, str]:
+    """The environment for scripts/network.sh: the ports these tests use, and ``extra``."""
+    return {**os.environ, "DECENTRALML_NETWORK_RPC_PORT": str(alice_rpc_port()), **extra}
+
+
 @pytest.fixture(scope="session")
 def network_rpc_base() -> int:
     """The first RPC port of a running three-validator network; fails (never skips) naming
     the command that starts it when it is not there."""
-    base = int(os.environ.get("DECENTRALML_NETWORK_RPC_PORT", "9944"))
+    base = alice_rpc_port()
     status = subprocess.run(["bash", str(NETWORK_SCRIPT), "status"], capture_output=True,
-                            text=True, timeout=60)
+                            text=True, timeout=60, env=script_env())
     heads = []
     for offset in range(len(NAMES)):
         try:
