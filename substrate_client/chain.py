@@ -280,9 +280,9 @@ class Chain:
         keypair = self.require_signer()
         signer = (self.genesis_hash, keypair.public_key)
         for last_try in (False, True):
-            extrinsic, nonce = self._sign(call, keypair, signer)
+            extrinsic, nonce, birth = self._sign(call, keypair, signer)
             try:
-                landed = self._send(extrinsic, may_retry=not last_try)
+                landed = self._send(extrinsic, birth, may_retry=not last_try)
                 break
             except _NonceTaken as taken:
                 log.info("another transaction of %s took nonce %d first (%s); signing again "
@@ -292,22 +292,24 @@ class Chain:
         receipt = self._outcome(landed)
         return self._finalize(receipt) if must_be_final(call) else receipt
 
-    def _sign(self, call: Any, keypair: Keypair, signer) -> tuple[Any, int]:
-        """The signed, mortal extrinsic of ``call`` and its nonce (held in
-        :data:`~substrate_client.nonces.NONCES` until the caller settles it)."""
+    def _sign(self, call: Any, keypair: Keypair, signer) -> tuple[Any, int, int]:
+        """The signed, mortal extrinsic of ``call``, its nonce (held in
+        :data:`~substrate_client.nonces.NONCES` until the caller settles it) and the
+        block its era starts at."""
         try:
             nonce = NONCES.take(signer, lambda: self.substrate.rpc_request(
                 "system_accountNextIndex", [keypair.ss58_address])["result"])
             try:
+                birth = self._era_birth()
                 extrinsic = self.substrate.create_signed_extrinsic(
                     call=call, keypair=keypair, nonce=nonce,
-                    era={"period": MORTAL_PERIOD, "current": self._era_birth()})
+                    era={"period": MORTAL_PERIOD, "current": birth})
             except BaseException:
                 NONCES.settle(signer, nonce)
                 raise
         except CONNECTION_ERRORS as error:
             raise self._lost(error, "before anything was sent; nothing was changed") from None
-        return extrinsic, nonce
+        return extrinsic, nonce, birth
 
     def _era_birth(self) -> int:
         """The block a new transaction's era starts at: the finalized head, which no fork
@@ -319,17 +321,21 @@ class Chain:
         finalized = self.substrate.get_block_number(self.substrate.get_chain_finalised_head())
         return max(finalized, best - MORTAL_PERIOD // 4)
 
-    def _send(self, extrinsic: Any, may_retry: bool) -> ExtrinsicReceipt:
-        """Submit ``extrinsic`` and wait until it is in a block, reconnecting and sending
-        the same bytes again when the connection drops (see :meth:`submit_call`). With
-        ``may_retry``, a first refusal for a nonce already taken raises
-        :class:`_NonceTaken`."""
+    def _send(self, extrinsic: Any, birth: int, may_retry: bool) -> ExtrinsicReceipt:
+        """Submit ``extrinsic`` (whose era starts at block ``birth``) and wait until it is
+        in a block, reconnecting and sending the same bytes again when the connection
+        drops (see :meth:`submit_call`). With ``may_retry``, a first refusal for a nonce
+        already taken raises :class:`_NonceTaken`."""
         extrinsic_hash = "0x" + extrinsic.extrinsic_hash.hex()
         for attempt in range(self.reconnect_attempts + 1):
             try:
                 return self._watch(extrinsic, extrinsic_hash)
             except (SubstrateRequestException, _PoolVerdict) as error:
-                landed = self._landed(extrinsic_hash) if attempt else None
+                if attempt and _already_in_pool(error):
+                    # sent before the connection dropped and still waiting in the pool
+                    landed = self._await_landing(extrinsic_hash, birth)
+                else:
+                    landed = self._landed(extrinsic_hash) if attempt else None
                 if landed is not None:
                     return landed
                 if may_retry and not attempt and _nonce_taken(error):
@@ -430,11 +436,27 @@ class Chain:
         raise self._lost(cause, "and it could not be reached again; whether the last "
                                 "transaction landed is unknown: check before retrying")
 
-    def _landed(self, extrinsic_hash: str):
-        """The receipt of ``extrinsic_hash`` if it is in one of the last blocks. Only a
-        failed submission looks, so a submission that goes well pays nothing for it."""
+    def _await_landing(self, extrinsic_hash: str, birth: int) -> ExtrinsicReceipt | None:
+        """The receipt of a transaction waiting in the node's pool once it lands, or None
+        once its era is over (then it never will)."""
+        end = birth + MORTAL_PERIOD
+        log.info("transaction %s is waiting in the node's pool; following it until it lands "
+                 "(or its era ends at block #%d)", extrinsic_hash, end)
+        searched = birth
+        while True:
+            head = self.substrate.get_block_number(None)
+            landed = self._landed(extrinsic_hash, since=searched)
+            if landed is not None or head > end:
+                return landed
+            searched = head
+            time.sleep(self.finality.poll_seconds)
+
+    def _landed(self, extrinsic_hash: str, since: int = 0):
+        """The receipt of ``extrinsic_hash`` if it is in one of the last blocks (from
+        block ``since`` on). Only a failed submission looks, so a submission that goes
+        well pays nothing for it."""
         head = self.substrate.get_block_number(None)
-        for number in range(head, max(head - LANDED_SEARCH_BLOCKS, 0) - 1, -1):
+        for number in range(head, max(head - LANDED_SEARCH_BLOCKS, since, 0) - 1, -1):
             block_hash = self.substrate.get_block_hash(number)
             if block_hash is None:
                 continue  # heights a dev chain skipped
@@ -560,6 +582,13 @@ def _refusal_text(error: Exception) -> str:
     if isinstance(detail, dict):
         return str(detail.get("data") or detail.get("message"))
     return str(detail)
+
+
+def _already_in_pool(error: Exception) -> bool:
+    """The node already has these very bytes (sent before a dropped connection)."""
+    detail = error.args[0] if error.args else None
+    code = detail.get("code") if isinstance(detail, dict) else None
+    return code == 1013 or "already imported" in f"{detail}".lower()
 
 
 def _nonce_taken(error: Exception) -> bool:

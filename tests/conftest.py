@@ -52,6 +52,9 @@ DEV_CHAIN_ONLY = ("dev_chain_only: needs the dev chain's powers (building a bloc
                   "network of validators does not have")
 
 
+_LEFT_OUT = pytest.StashKey[str]()
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", DEV_CHAIN_ONLY)
 
@@ -66,11 +69,13 @@ def pytest_collection_modifyitems(config, items):
         return
     config.hook.pytest_deselected(items=left_out)
     items[:] = [item for item in items if not item.get_closest_marker("dev_chain_only")]
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    message = (f"against the network at {network_url()}: {len(left_out)} test(s) left out, "
-               f"marked {DEV_CHAIN_ONLY}")
-    if reporter is not None:
-        reporter.write_line(message)
+    config.stash[_LEFT_OUT] = (f"against the network at {network_url()}: {len(left_out)} "
+                               f"test(s) left out, marked {DEV_CHAIN_ONLY}")
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if _LEFT_OUT in config.stash:
+        terminalreporter.write_line(config.stash[_LEFT_OUT])
 
 
 # The dev chain (Chopsticks executing the runtime wasm), shared by the session.

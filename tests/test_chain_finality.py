@@ -17,8 +17,9 @@ from substrateinterface import Keypair
 from substrate_client.chain import MORTAL_PERIOD, Chain, connect
 from substrate_client.chain_finality import FinalitySettings, must_be_final
 from substrate_client.errors import ChainError, ConfigError
+from substrate_client.nonces import NONCES
 from tests.chain_fixtures import UNIT, fresh_account, network_url
-from tests.fixtures import block_number, jump_to
+from tests.fixtures import jump_to
 
 
 def stranger() -> Keypair:
@@ -103,12 +104,11 @@ def test_a_transaction_signed_longer_ago_than_its_era_is_refused(substrate, send
     call = sender.call("transfer_keep_alive", {"dest": stranger().ss58_address, "value": UNIT},
                        module="Balances")
     signer = (sender.genesis_hash, sender.keypair.public_key)
-    extrinsic, nonce = sender._sign(call, sender.keypair, signer)
-    from substrate_client.nonces import NONCES
+    extrinsic, nonce, birth = sender._sign(call, sender.keypair, signer)
     NONCES.settle(signer, nonce)
-    jump_to(substrate, block_number(substrate) + MORTAL_PERIOD + 2)
+    jump_to(substrate, birth + MORTAL_PERIOD + 2)
     with pytest.raises(ChainError, match="refused"):
-        sender._send(extrinsic, may_retry=False)
+        sender._send(extrinsic, birth, may_retry=False)
     assert sender.query("Account", [sender.address], module="System")["nonce"] == 0
 
 

@@ -143,6 +143,7 @@ def submission(substrate, submission_id: int):
     return substrate.query("DecentralML", "Submissions", [submission_id]).value
 
 
+@pytest.mark.dev_chain_only
 def test_full_round_moves_balances_and_deposits_exactly_as_promised(substrate, actors):
     creator, bob, charlie, dave = (actors[n] for n in ["creator", "bob", "charlie", "dave"])
     deposit = constant(substrate, "AssignmentDeposit")
@@ -227,6 +228,7 @@ def test_a_reveal_must_match_its_commitment(substrate, actors):
     bob.ok("reveal_task_result", result.reveal_params())
 
 
+@pytest.mark.dev_chain_only
 def test_a_result_revealed_just_before_expiry_still_gets_its_review(substrate, actors):
     """Junk paid without review: anyone's close at expiry waits for the review period,
     and the creator can still reject within it."""
@@ -241,6 +243,7 @@ def test_a_result_revealed_just_before_expiry_still_gets_its_review(substrate, a
     assert submission(substrate, sub)["status"] == "Rejected"
 
 
+@pytest.mark.dev_chain_only
 def test_a_result_nobody_decides_is_paid_after_the_review_period(substrate, actors):
     """Pending forever: the contributor claims once the review period passed."""
     creator, bob = actors["creator"], actors["bob"]
@@ -263,6 +266,7 @@ def test_expiry_is_bounded(substrate, actors):
     creator.fails_with("create_task", create_params(substrate, 1, expires_in=too_far), "ExpirationTooFar")
 
 
+@pytest.mark.dev_chain_only
 def test_a_silent_slot_times_out_and_its_deposit_goes_to_the_creator(substrate, actors):
     """Slot squatting: a slot with no commitment is freed by anyone after the result
     timeout, the squatter pays, and the slot is taken again."""
@@ -282,6 +286,7 @@ def test_a_silent_slot_times_out_and_its_deposit_goes_to_the_creator(substrate, 
     assert stats["slots_timed_out"] == 1
 
 
+@pytest.mark.dev_chain_only
 def test_rejections_never_lock_a_task(substrate, actors, dev_keys):
     """More rejected contributors than any submission bound: the slot keeps reopening."""
     creator = actors["creator"]
@@ -306,6 +311,7 @@ def test_a_reward_below_the_existential_deposit_is_refused(substrate, actors):
                        "RewardBelowMinimum")
 
 
+@pytest.mark.dev_chain_only
 def test_a_closed_task_is_removed_and_its_deposits_returned(substrate, actors):
     """State for free: records of a closed task leave storage, deposits go back."""
     creator, bob, eve = actors["creator"], actors["bob"], actors["eve"]
@@ -392,6 +398,7 @@ def test_errors_are_named_and_change_nothing(substrate, actors):
     assert task_after["accepted"] == 1 and task_after["taken_slots"] == task_before["taken_slots"]
 
 
+@pytest.mark.dev_chain_only
 def test_an_expired_task_takes_no_slots_and_anyone_can_close_it(substrate, actors):
     creator, bob, eve = actors["creator"], actors["bob"], actors["eve"]
     task_id = new_task(creator, 2, expires_in=3)
