@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,7 @@ class Marketplace:
         self.storage_settings = storage_settings or {}
         self._journal = journal
         self._constant_values: dict[str, int] | None = None  # read once, on first use
+        self._backends: dict[tuple, object] = {}  # built once (an S3 client costs ~1 s of CPU)
 
     # The chain's own limits, read from its constants: the client never copies them.
 
@@ -116,9 +118,15 @@ class Marketplace:
         return cls(Chain.from_settings(url, suri, key_file, need_signer), storage_settings)
 
     def backend(self, storage_type: StorageType | str):
+        """The storage backend of ``storage_type``, built on first use and kept as long
+        as its settings (and the environment it reads the others from) stay the same."""
         kind = parse_enum(StorageType, storage_type).value
         settings = storage_mod.settings_for(kind, self.storage_settings)
-        return storage_mod.backend_from_settings(kind, **settings)
+        key = (kind, tuple(sorted((k, str(v)) for k, v in settings.items())),
+               hash(tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(("DECENTRALML_", "AWS_"))))))
+        if key not in self._backends:
+            self._backends[key] = storage_mod.backend_from_settings(kind, **settings)
+        return self._backends[key]
 
     # -- creating ------------------------------------------------------------------
 
@@ -543,15 +551,19 @@ class Marketplace:
             "reject_task_result", {"submission_id": submission_id, "reason": _hex_text(reason)}
         )
 
-    def decide_task_results(self, accept: Iterable[int] = (),
-                            reject: dict[int, str] | None = None) -> Receipt | None:
-        """Accept and reject many results in one atomic ``batch_all`` transaction."""
+    def decide_task_results(self, accept: Iterable[int] = (), reject: dict[int, str] | None = None,
+                            close_task: int | None = None) -> Receipt | None:
+        """Accept and reject many results in one atomic ``batch_all`` transaction; with
+        ``close_task``, that task is closed in the same transaction, after the decisions
+        (all or nothing: a close the chain refuses leaves every decision undone too)."""
         calls = [self.chain.call("accept_task_result", {"submission_id": sid}) for sid in accept]
         for sid, reason in (reject or {}).items():
             reason = reason.strip() or "rejected by the creator"
             _check_len("the reason", reason, self.limit("MaxReasonLen"))
             calls.append(self.chain.call(
                 "reject_task_result", {"submission_id": sid, "reason": _hex_text(reason)}))
+        if close_task is not None:
+            calls.append(self.chain.call("close_task", {"task_id": close_task}))
         if not calls:
             return None
         return self.chain.submit_batch(calls)

@@ -109,18 +109,19 @@ def test_a_creator_killed_at_every_phase_of_a_round_resumes_with_nothing_twice_a
     # bob sends while the creator is down
     _, _, bob_1 = contribute(dml, bob, task_1, tmp_path / "r1" / "bob", contributors, seed=1)
 
-    # 3. After the decisions' batch (bob's judged on resume, carol's next).
+    # 3. After the decisions' batch (bob's judged on resume, carol's next), which closed the
+    #    task too: every slot's result was in and judged.
     run = Creator(["campaign", "resume", campaign], env, kill_on="decisions on chain")
     run.wait_for("1/2 accepted")
     _, _, carol_1 = contribute(dml, carol, task_1, tmp_path / "r1" / "carol", contributors, seed=2)
-    run.killed()
+    assert f"task {task_1} closed in the same batch" in run.killed()
     assert journal_of(state)["rounds"]["1"]["phase"] == "decided"
+    assert market.get_task(task_1).status is TaskStatus.CLOSED
 
-    # 4. After federating, before the close.
+    # 4. After federating, before the close step has recorded the task closed.
     run = Creator(["campaign", "resume", campaign], env, kill_on="federated 2 result(s)")
     run.killed()
     assert journal_of(state)["rounds"]["1"]["phase"] == "federated"
-    assert market.get_task(task_1).status is TaskStatus.OPEN
 
     # 5. After the close, before round 2.
     run = Creator(["campaign", "resume", campaign], env, kill_on=f"task {task_1} closed")

@@ -8,7 +8,8 @@ slot whose contributor stays silent past the chain's result timeout (or reveal
 window) is freed with ``time_out_slot`` so another contributor can take it. The round
 ends as soon as ``min_results`` results are accepted, or at its deadline; a round short
 of them is extended once. Then every decision goes on chain in one batch
-(:func:`~substrate_client.validation.submit_decisions`).
+(:func:`~substrate_client.validation.submit_decisions`), with the task's close when
+nothing can still arrive.
 """
 
 from __future__ import annotations
@@ -78,10 +79,11 @@ class RoundValidator:
         """Pending results judged acceptable, not submitted yet."""
         return sum(1 for sid in pending_ids if sid in self.reviews and self.reviews[sid].verdict == ACCEPT)
 
-    def submit(self, pending_ids: set[int]):
-        """The decisions of every judged pending result, in one atomic batch (None if none)."""
+    def submit(self, pending_ids: set[int], close: bool = False):
+        """The decisions of every judged pending result, in one atomic batch (None if none);
+        with ``close``, the task's close goes in the same batch, after them."""
         chosen = [self.reviews[sid] for sid in sorted(pending_ids) if sid in self.reviews]
-        return validation.submit_decisions(self.market, chosen)
+        return validation.submit_decisions(self.market, chosen, close_task=self.task_id if close else None)
 
 
 def time_out_silent_slots(market, submissions, now: int, report: Callable[[str], None]) -> int:

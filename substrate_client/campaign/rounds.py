@@ -6,9 +6,11 @@ Each round::
     -> the round's task on chain (create_campaign_task)
     -> collect: judge results as they arrive, free silent slots, until min_results are
        accepted or the deadline (extended once)
-    -> every decision in one atomic batch -> federate the accepted results with the
-       policy stepped by the server optimizer (its state saved per round)
+    -> every decision in one atomic batch, the task's close in it when nothing can still
+       arrive -> federate the accepted results with the policy stepped by the server
+       optimizer (its state saved per round)
     -> evaluate the federated model on the creator's held-out data -> close the task
+       (unless the batch did)
 
 and the campaign stops after its last round, at the target accuracy, after
 ``patience`` rounds without improvement, or when a round ends short of results.
@@ -297,11 +299,26 @@ class _Campaign:
         return waited
 
     def _decide(self, record: RoundRecord, judge: RoundValidator) -> None:
-        """Every pending result judged (closing would pay one that is not), the decisions in one batch."""
-        pending = {s.submission_id for s in self.market.list_task_results(record.task_id, SubmissionStatus.PENDING)}
+        """Every pending result judged (closing would pay one that is not), the decisions in
+        one batch, with the task's close when nothing can still arrive: every pending
+        result judged and no commitment waiting for its reveal (then the close step only
+        finds the task closed). A close the chain refuses undoes the whole batch: the
+        decisions then go alone, and the close step closes the task later."""
+        subs = self.market.list_task_results(record.task_id)
+        pending = {s.submission_id for s in subs if s.status is SubmissionStatus.PENDING}
         if judge.judge_new(pending):
             self.journal.record(record)
-        receipt = judge.submit(pending)
+        closing = (pending <= set(judge.reviews)
+                   and not any(s.status is SubmissionStatus.COMMITTED for s in subs)
+                   and self.market.get_task(record.task_id).status is TaskStatus.OPEN)
+        try:
+            receipt = judge.submit(pending, close=closing)
+        except PalletError as error:
+            if not closing or error.name not in _CLOSE_LATER:
+                raise
+            log.info("task %s not closed with its decisions: %s", record.task_id, error.name)
+            closing = False
+            receipt = judge.submit(pending)
         record.phase = Phase.DECIDED
         record.decided_block = None if receipt is None else receipt.block_number
         self.journal.record(record)
@@ -309,7 +326,8 @@ class _Campaign:
             verdicts = [judge.reviews[sid].verdict for sid in pending if sid in judge.reviews]
             self._say(record, f"decisions on chain in one batch (block {receipt.block_number}): "
                               f"{verdicts.count(validation.ACCEPT)} accepted, "
-                              f"{verdicts.count(validation.REJECT)} rejected")
+                              f"{verdicts.count(validation.REJECT)} rejected"
+                              + (f"; task {record.task_id} closed in the same batch" if closing else ""))
 
     # ------------------------------------------------------------------ 4. federate, evaluate
 
@@ -398,6 +416,11 @@ class _Campaign:
         record.phase = Phase.CLOSED
         self.journal.record(record)
         self._say(record, f"task {record.task_id} closed")
+
+
+#: Why a close sent with the decisions may be refused while the decisions alone would not be:
+#: a result committed or revealed since the listing, or the task closed before (a resume).
+_CLOSE_LATER = ("CommitmentsOutstanding", "ResultsUnderReview", "TaskNotOpen")
 
 
 def _public_key(private_key: bytes | None) -> bytes | None:
