@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# A local network of three validators of our own node (Alice, Bob, Charlie: Aura blocks,
-# GRANDPA finality) on 127.0.0.1, running the committed chain spec.
+# A local network of validators of our own node (Aura blocks, GRANDPA finality) on 127.0.0.1:
+# four by default, Alice, Bob and Charlie (the committed chain spec's authorities) and Dave.
+# GRANDPA finalizes with more than two thirds of the votes, so three validators stop finalizing
+# when any one is down; with four, one may be down. The nodes run the committed chain spec with
+# its Aura and GRANDPA authorities set to these validators' dev keys (a copy in the run folder;
+# everything else as committed).
 #   scripts/network.sh up [--keep] [--block-log]  start them (a fresh chain unless --keep) and
 #                                                 wait until blocks are produced and finalized
 #   scripts/network.sh down                       stop the nodes this script started
 #   scripts/network.sh status [--block-log]       per node: running, peers, best, finalized, pid, log
 #   scripts/network.sh stop-node NAME             stop one validator (alice, bob or charlie)
 #   scripts/network.sh start-node NAME            start it again on its kept data: it catches up
-# --block-log also prints each node's last block lines (imported, finalized).
-# Settings: DECENTRALML_NETWORK_RPC_PORT (9944: Alice, +1 Bob, +2 Charlie; HTTP and WebSocket),
-# DECENTRALML_NETWORK_P2P_PORT (30333, +1, +2), DECENTRALML_NETWORK_DIR (run folder, default
-# $DECENTRALML_CACHE/network: <name>/data, <name>/node.log, <name>/node.pid),
+# NAME: alice, bob, charlie, dave (eve, ferdie with more validators). --block-log also prints
+# each node's last block lines (imported, finalized).
+# Settings: DECENTRALML_NETWORK_VALIDATORS (4; 1 to 6), DECENTRALML_NETWORK_RPC_PORT (9944:
+# Alice, +1 Bob, +2 Charlie, +3 Dave; HTTP and WebSocket), DECENTRALML_NETWORK_P2P_PORT (30333,
+# +1...), DECENTRALML_NETWORK_DIR (run folder, default $DECENTRALML_CACHE/network: the chain
+# spec, <name>/data, <name>/node.log, <name>/node.pid),
 # DECENTRALML_NETWORK_CHAIN_SPEC (default substrate_client/runtime/chain_spec_raw.json),
 # DECENTRALML_NETWORK_TIMEOUT (seconds to wait for finality, 180), DECENTRALML_NODE_BIN
 # (default: the binary `scripts/node.sh build` made).
@@ -19,27 +25,37 @@ source "$(dirname "$0")/env.sh"
 [ -x "$DML_VENV/bin/python" ] || bash "$DML_ROOT/scripts/install_python.sh"
 PY="$DML_VENV/bin/python"
 
-NAMES=(alice bob charlie)
+ALL_NAMES=(alice bob charlie dave eve ferdie)
 RPC_BASE="${DECENTRALML_NETWORK_RPC_PORT:-9944}"
 P2P_BASE="${DECENTRALML_NETWORK_P2P_PORT:-30333}"
 NET_DIR="${DECENTRALML_NETWORK_DIR:-$DML_CACHE/network}"
 SPEC="${DECENTRALML_NETWORK_CHAIN_SPEC:-$DML_ROOT/substrate_client/runtime/chain_spec_raw.json}"
 TIMEOUT="${DECENTRALML_NETWORK_TIMEOUT:-180}"
 STOP_TIMEOUT=30
+NET_SPEC="$NET_DIR/chain_spec_raw.json"
+# How many validators: the setting for a fresh `up`, else what the last `up` recorded.
+if [ "${1:-}" = up ] && [[ " $* " != *" --keep "* ]] || [ ! -f "$NET_DIR/validators" ]; then
+  VALIDATORS="${DECENTRALML_NETWORK_VALIDATORS:-4}"
+else
+  VALIDATORS="$(cat "$NET_DIR/validators")"
+fi
 
 usage() {
   awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
   exit 2
 }
 
-for value in "$RPC_BASE" "$P2P_BASE" "$TIMEOUT"; do
+for value in "$RPC_BASE" "$P2P_BASE" "$TIMEOUT" "$VALIDATORS"; do
   [[ "$value" =~ ^[0-9]+$ ]] || { dml_log "error: not a number: $value (DECENTRALML_NETWORK_*)"; exit 2; }
 done
+[ "$VALIDATORS" -ge 1 ] && [ "$VALIDATORS" -le "${#ALL_NAMES[@]}" ] \
+  || { dml_log "error: DECENTRALML_NETWORK_VALIDATORS must be 1 to ${#ALL_NAMES[@]}, not $VALIDATORS"; exit 2; }
+NAMES=("${ALL_NAMES[@]:0:$VALIDATORS}")
 
 index_of() {
   local i
   for i in "${!NAMES[@]}"; do [ "${NAMES[$i]}" = "$1" ] && { echo "$i"; return; }; done
-  dml_log "error: no validator named '$1' (alice, bob or charlie)"
+  dml_log "error: no validator named '$1' (this network's: ${NAMES[*]})"
   exit 2
 }
 rpc_port() { echo $(( RPC_BASE + $(index_of "$1") )); }
@@ -88,6 +104,66 @@ while number:
     text = alphabet[digit] + text
 print("1" * (len(raw) - len(raw.lstrip(b"\0"))) + text)
 PY
+}
+
+# The chain spec the network runs: SPEC with Aura's and GRANDPA's authorities set to the
+# dev keys (//Alice, //Bob...) of the validators named, in that order (sr25519 for Aura,
+# ed25519 with weight 1 for GRANDPA), written to NET_SPEC. The rest of genesis is untouched.
+write_spec() {
+  "$PY" - "$SPEC" "$NET_SPEC" "$@" <<'PY'
+import hashlib, json, sys
+import xxhash
+from bip39 import bip39_to_mini_secret
+from nacl.signing import SigningKey
+from substrateinterface import Keypair
+
+source, target, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+DEV_PHRASE = "bottom drive obey lake curtain smoke basket hold race lonely fit walk"
+
+def compact(count: int) -> bytes:
+    return bytes([count << 2])  # SCALE's compact encoding of a number under 64
+
+def scale_text(data: bytes) -> bytes:
+    return compact(len(data)) + data
+
+def twox128(text):
+    return b"".join(xxhash.xxh64(text.encode(), seed=seed).intdigest().to_bytes(8, "little")
+                    for seed in (0, 1))
+
+def key(pallet, item):
+    return "0x" + (twox128(pallet) + twox128(item)).hex()
+
+def sr25519(name):
+    return Keypair.create_from_uri(f"//{name.capitalize()}").public_key
+
+def ed25519(name):
+    # substrate-interface derives no ed25519 paths: the hard junction as the node does it.
+    seed = bytes(bip39_to_mini_secret(DEV_PHRASE, ""))
+    chain_code = scale_text(name.capitalize().encode()).ljust(32, b"\0")
+    derived = hashlib.blake2b(scale_text(b"Ed25519HDKD") + seed + chain_code, digest_size=32)
+    return bytes(SigningKey(derived.digest()).verify_key)
+
+def authorities(value, size):
+    raw = bytes.fromhex(value[2:])
+    return [raw[1 + i * size:1 + i * size + 32] for i in range(raw[0] >> 2)]
+
+spec = json.load(open(source))
+top = spec["genesis"]["raw"]["top"]
+aura, grandpa = key("Aura", "Authorities"), key("Grandpa", "Authorities")
+if aura not in top or grandpa not in top:
+    sys.exit(f"{source} has no Aura/GRANDPA authorities: not a chain spec our node can run")
+wanted = {aura: [sr25519(n) for n in names], grandpa: [ed25519(n) for n in names]}
+for item, size in ((aura, 32), (grandpa, 40)):
+    for have, want in zip(authorities(top[item], size), wanted[item]):
+        if have != want:
+            sys.exit(f"{source}: its validators are not the dev accounts //Alice, //Bob...")
+top[aura] = "0x" + (compact(len(names)) + b"".join(wanted[aura])).hex()
+top[grandpa] = "0x" + (compact(len(names))
+                       + b"".join(k + (1).to_bytes(8, "little") for k in wanted[grandpa])).hex()
+with open(target + ".tmp", "w") as out:
+    json.dump(spec, out)
+PY
+  mv "$NET_SPEC.tmp" "$NET_SPEC"
 }
 
 # One line per RPC port given: "peers best finalized", or "down" when it does not answer.
@@ -149,7 +225,7 @@ start_one() {
   check_ports "$name"
   mkdir -p "$dir/data"
   (umask 077 && node_key "$name" > "$dir/node-key")
-  args=(--chain "$SPEC" --base-path "$dir/data" "--$name" --name "$name"
+  args=(--chain "$NET_SPEC" --base-path "$dir/data" "--$name" --name "$name"
         --node-key-file "$dir/node-key" --listen-addr "/ip4/127.0.0.1/tcp/$(p2p_port "$name")"
         --rpc-port "$(rpc_port "$name")" --rpc-cors all
         --no-prometheus --no-telemetry --no-mdns
@@ -237,7 +313,7 @@ wait_ready() {
 }
 
 up() {
-  local keep=0 blocks=0 bin name running=0
+  local keep=0 blocks=0 bin name running=()
   while [ $# -gt 0 ]; do
     case "$1" in
       --keep) keep=1 ;;
@@ -246,20 +322,25 @@ up() {
     esac
     shift
   done
-  for name in "${NAMES[@]}"; do node_pid "$name" >/dev/null && running=$(( running + 1 )); done
-  if [ "$running" = "${#NAMES[@]}" ]; then
+  for name in "${ALL_NAMES[@]}"; do node_pid "$name" >/dev/null && running+=("$name"); done
+  if [ "${running[*]}" = "${NAMES[*]}" ]; then
     dml_log "the network is already running (\`bash scripts/network.sh status\`)"
-  elif [ "$running" -gt 0 ]; then
-    dml_die "part of the network is running: \`bash scripts/network.sh start-node NAME\` for the others, or \`down\` first"
+  elif [ "${#running[@]}" -gt 0 ]; then
+    dml_die "part of the network is running (${running[*]}): \`bash scripts/network.sh start-node NAME\` for the others, or \`down\` first"
   else
     bin="$(node_bin)" || dml_die "the network needs our node"
-    [ -f "$SPEC" ] || dml_die "no chain spec at $SPEC"
     check_ports "${NAMES[@]}"   # before any node starts, so none is left running
     if [ "$keep" = 0 ]; then
+      [ -f "$SPEC" ] || dml_die "no chain spec at $SPEC"
       dml_log "a fresh chain: removing the old data under $NET_DIR"
-      for name in "${NAMES[@]}"; do rm -rf "$(node_dir "$name")"; done
+      for name in "${ALL_NAMES[@]}"; do rm -rf "$(node_dir "$name")"; done
+      mkdir -p "$NET_DIR"
+      write_spec "${NAMES[@]}"
+      echo "$VALIDATORS" > "$NET_DIR/validators"
+    else
+      [ -f "$NET_SPEC" ] || dml_die "no network to keep under $NET_DIR: \`bash scripts/network.sh up\` without --keep"
     fi
-    dml_log "starting ${NAMES[*]} ($("$bin" --version 2>/dev/null | head -1), chain spec $SPEC)"
+    dml_log "starting ${NAMES[*]} ($("$bin" --version 2>/dev/null | head -1); $SPEC with these validators: $NET_SPEC)"
     for name in "${NAMES[@]}"; do start_one "$name" "$bin"; done
     # Nothing is left half-started: a network that does not finalize is stopped again.
     wait_ready $(( ${#NAMES[@]} - 1 )) "${NAMES[@]}" || { down; dml_die "the network did not start (logs above; data kept under $NET_DIR)"; }
@@ -270,7 +351,7 @@ up() {
 
 down() {
   local name
-  for name in "${NAMES[@]}"; do stop_one "$name"; done
+  for name in "${ALL_NAMES[@]}"; do stop_one "$name"; done
 }
 
 status() {

@@ -1,11 +1,13 @@
-"""The network tier: fault tests against the three local validators of our own node that
-``bash scripts/network.sh up`` starts (Alice, Bob, Charlie; Aura blocks, GRANDPA finality).
+"""The network tier: fault tests against the local validators of our own node that
+``bash scripts/network.sh up`` starts (Alice, Bob, Charlie, Dave; Aura blocks, GRANDPA
+finality). GRANDPA finalizes with more than two thirds of the votes, so these tests need four
+validators: one of four may be down and blocks are still finalized, two may not.
 
 Not part of the default run: these tests are collected only when the network run asks for
 them (``scripts/test.sh --network`` sets DECENTRALML_TEST_NETWORK_URL) or when this folder
 or one of its files is named on pytest's command line. They stop and restart validators
 through ``scripts/network.sh stop-node/start-node`` and bring every stopped one back
-afterwards. The ports are the script's own (DECENTRALML_NETWORK_RPC_PORT, 9944 + 0/1/2).
+afterwards. The ports are the script's own (DECENTRALML_NETWORK_RPC_PORT, 9944 + 0/1/2/3).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import pytest
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 NETWORK_SCRIPT = ROOT / "scripts" / "network.sh"
-NAMES = ("alice", "bob", "charlie")
+ALL_NAMES = ("alice", "bob", "charlie", "dave", "eve", "ferdie")
+#: Aura's authorities in storage: twox128("Aura") ++ twox128("Authorities").
+AURA_AUTHORITIES = "0x57f8dc2f5ab09467896f47300f0424385e0621c4869aa60c02be9adcc98a0d1d"
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config):
@@ -61,10 +65,11 @@ class Validators:
     one through scripts/network.sh (so its data is kept and it catches up on return)."""
 
     rpc_base: int
+    names: tuple[str, ...]
     stopped: set[str] = field(default_factory=set)
 
     def port(self, name: str) -> int:
-        return self.rpc_base + NAMES.index(name)
+        return self.rpc_base + self.names.index(name)
 
     def url(self, name: str = "alice") -> str:
         return f"ws://127.0.0.1:{self.port(name)}"
@@ -99,7 +104,7 @@ class Validators:
             if value:
                 return value
             if time.monotonic() > deadline:
-                heads = {n: self.head(n) for n in NAMES if n not in self.stopped}
+                heads = {n: self.head(n) for n in self.names if n not in self.stopped}
                 pytest.fail(f"{what}: not after {timeout:.0f} s (heads: {heads})", pytrace=False)
             time.sleep(every)
 
@@ -118,30 +123,39 @@ def script_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def network_rpc_base() -> int:
-    """The first RPC port of a running three-validator network; fails (never skips) naming
-    the command that starts it when it is not there."""
+def network() -> tuple[int, tuple[str, ...]]:
+    """(Alice's RPC port, the validators' names) of a running network of four or more
+    validators; fails (never skips) naming the command that starts it when it is not there."""
     base = alice_rpc_port()
+    try:
+        count = int(rpc(base, "state_getStorage", [AURA_AUTHORITIES])[2:4], 16) >> 2
+    except (OSError, TypeError, ValueError):
+        count = 0
+    names = ALL_NAMES[:max(count, 1)]
     status = subprocess.run(["bash", str(NETWORK_SCRIPT), "status"], capture_output=True,
                             text=True, timeout=60, env=script_env())
     heads = []
-    for offset in range(len(NAMES)):
+    for offset in range(len(names)):
         try:
             heads.append(rpc(base + offset, "system_health"))
         except OSError:
             heads.append(None)
-    if status.returncode != 0 or None in heads:
+    if count == 0 or status.returncode != 0 or None in heads:
         pytest.fail(
-            "the three-validator network is not running (RPC 127.0.0.1:"
-            f"{base}-{base + len(NAMES) - 1}): run `bash scripts/network.sh up` first\n"
-            + status.stdout, pytrace=False)
-    return base
+            f"the validators' network is not running (RPC from 127.0.0.1:{base}): run "
+            "`bash scripts/network.sh up` first\n" + status.stdout, pytrace=False)
+    if count < 4:
+        pytest.fail(f"the network has {count} validators; GRANDPA needs more than two thirds of "
+                    "them, so with fewer than four no fault is tolerated: run "
+                    "`bash scripts/network.sh down && bash scripts/network.sh up` (four by default)",
+                    pytrace=False)
+    return base, names
 
 
 @pytest.fixture
-def validators(network_rpc_base):
+def validators(network):
     """The network, with every validator a test stopped started again afterwards."""
-    network = Validators(network_rpc_base)
-    yield network
-    for name in sorted(network.stopped):
-        network.start(name)
+    running = Validators(*network)
+    yield running
+    for name in sorted(running.stopped):
+        running.start(name)

@@ -1,7 +1,8 @@
-"""Validators going down during a marketplace round, on the three-validator network of our
-own node (``bash scripts/network.sh up``): with one of three down, blocks and finality go on
-and the round completes with every result and payment accounted for; with two down, finality
-stalls, the client says so in words while it waits, and the round completes once one returns.
+"""Validators going down during a marketplace round, on the network of four validators of our
+own node (``bash scripts/network.sh up``): with one of four down, blocks and finality go on
+and the round completes with every result and payment accounted for; with two down (no more
+than two thirds of the votes), finality stalls, the client says so in words while it waits,
+and the round completes once one returns.
 
 Money is checked exactly: each account's total balance (free + held) moves by what the
 chain's events say it was paid, minus the fees they say it paid, between a block before the
