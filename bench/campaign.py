@@ -138,31 +138,36 @@ def agent_uri(index: int) -> str:
 
 class PhaseTimer:
     """Seconds per phase of wrapped calls; a wrapped call inside another counts only in
-    the inner one (the outer gets its own time only)."""
+    the inner one (the outer gets its own time only). Per thread: calls in two threads
+    at once (the decisions' batch while the results are federated) both count."""
 
     def __init__(self) -> None:
         self.totals: dict[str, float] = defaultdict(float)
         self.calls: Counter = Counter()
-        self._children: list[float] = []
+        self._local = threading.local()
+        self._lock = threading.Lock()
 
     def wrap(self, phase: str, fn):
         @functools.wraps(fn)
         def timed(*args, **kwargs):
-            self._children.append(0.0)
+            children = self._local.__dict__.setdefault("children", [])
+            children.append(0.0)
             start = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
                 elapsed = time.perf_counter() - start
-                inner = self._children.pop()
-                self.totals[phase] += elapsed - inner
-                self.calls[phase] += 1
-                if self._children:
-                    self._children[-1] += elapsed
+                inner = children.pop()
+                with self._lock:
+                    self.totals[phase] += elapsed - inner
+                    self.calls[phase] += 1
+                if children:
+                    children[-1] += elapsed
         return timed
 
     def snapshot(self) -> tuple[dict[str, float], dict[str, int]]:
-        return dict(self.totals), dict(self.calls)
+        with self._lock:
+            return dict(self.totals), dict(self.calls)
 
 
 def instrument(timer: PhaseTimer, rounds_log: list[dict]) -> None:
@@ -177,6 +182,7 @@ def instrument(timer: PhaseTimer, rounds_log: list[dict]) -> None:
     from substrate_client.validation import route
 
     rounds.wait_for_next_block = timer.wrap("waiting", rounds.wait_for_next_block)
+    rounds.wait_for_task_events = timer.wrap("waiting", rounds.wait_for_task_events)
     rounds.build_round_bundle = timer.wrap("storage", rounds.build_round_bundle)
     storage_mod.upload_folder = timer.wrap("storage", storage_mod.upload_folder)
     route.receive_result = timer.wrap("storage", route.receive_result)
@@ -184,7 +190,7 @@ def instrument(timer: PhaseTimer, rounds_log: list[dict]) -> None:
     rounds.time_out_silent_slots = timer.wrap("chain", rounds.time_out_silent_slots)
     validation.validate_task_results = timer.wrap("validation", validation.validate_task_results)
     validation.submit_decisions = timer.wrap("decisions", validation.submit_decisions)
-    rounds._Campaign._federate = timer.wrap("federation", rounds._Campaign._federate)
+    rounds._Campaign._federation = timer.wrap("federation", rounds._Campaign._federation)
     rounds._Campaign._close = timer.wrap("close", rounds._Campaign._close)
     for name in ("list_task_results", "get_task", "get_submission", "result_binding", "campaign_rounds"):
         setattr(Marketplace, name, timer.wrap("chain", getattr(Marketplace, name)))
@@ -352,7 +358,9 @@ def run_demo(args, url: str, daemons, workdir: Path) -> dict[str, Any]:
             "(`substrate_client.campaign`), each contributor a `decentralml work` process. Per round: `wall` from "
             "the round's bundle to its task closed; `training` the time some contributor's `start_task.sh` ran "
             "(the union of their runs, as the job reports it); the creator's phases from timers around the "
-            "runner's steps (storage, chain, validation, decisions' batch, federation, close); `agents` the "
+            "runner's steps (storage, chain, validation, decisions' batch, federation, close; the decisions' "
+            "batch is on its way while the results are federated, so those two overlap and `other` is "
+            "short by the overlap); `agents` the "
             "creator's wait for results that was not training (the agents fetching the bundle, taking their "
             "slots, storing and sending results, blocks); `other` the rest. Setup (TensorFlow, the model, the "
             "agents started) is paid once per campaign, before round 1: "

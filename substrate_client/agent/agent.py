@@ -170,6 +170,7 @@ class Agent:
         """Work until a stop condition, Ctrl-C or :meth:`request_stop`. Raises what the
         machine cannot do (no sandbox, no TensorFlow) before anything is taken."""
         self.contributor.check_machine()
+        self._prepare_storage()
         with self._signals():
             try:
                 self._say("start", f"working as {self.address} on "
@@ -186,6 +187,17 @@ class Agent:
                              "result(s) sent", details={"sent": self.summary.sent,
                                                         "released": self.summary.released})
         return self.summary
+
+    def _prepare_storage(self) -> None:
+        """Build the result storage's client now (an S3 client costs about a second of
+        CPU), not between a trained result and its sending. A client that cannot be built
+        is left for the send to report."""
+        storage = self.contributor.settings.result_storage
+        if storage is not None:
+            try:
+                self.market.backend(storage)
+            except Exception as error:  # the send reports it, where it matters
+                log.info("the %s storage is not ready yet: %s", storage.value, error)
 
     def _should_stop(self) -> bool:
         if self._stopping:

@@ -1,7 +1,8 @@
 """Collecting a round's results: validate each as it arrives, until enough are accepted.
 
 While a round is open the creator's process follows new blocks (a head subscription,
-:meth:`~substrate_client.chain.Chain.watch_events`). Each result revealed is received
+:meth:`~substrate_client.chain.Chain.watch_events`) and reads the task's slots again on
+those that bring the pallet's events, or at a deadline. Each result revealed is received
 and judged at once by the one validation route
 (:func:`~substrate_client.validation.validate_task_results`), nothing submitted yet; a
 slot whose contributor stays silent past the chain's result timeout (or reveal
@@ -19,11 +20,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import validation
+from ..chain import PALLET
 from ..errors import PalletError
 from ..records import SubmissionStatus
 from ..validation import ACCEPT, Strategy
 
-__all__ = ["RoundValidator", "wait_for_next_block", "time_out_silent_slots"]
+__all__ = ["RoundValidator", "next_due_block", "time_out_silent_slots", "wait_for_next_block",
+           "wait_for_task_events"]
 
 log = logging.getLogger(__name__)
 
@@ -86,19 +89,30 @@ class RoundValidator:
         return validation.submit_decisions(self.market, chosen, close_task=self.task_id if close else None)
 
 
+def _due(sub, deadlines) -> int | None:
+    """The block from which a silent slot may be freed (None: the slot is not silent)."""
+    if sub.status is SubmissionStatus.ASSIGNED:
+        return sub.assigned_at + deadlines.result_timeout
+    if sub.status is SubmissionStatus.COMMITTED and sub.committed_at is not None:
+        return sub.committed_at + deadlines.reveal_window
+    return None
+
+
+def next_due_block(market, submissions) -> int | None:
+    """The first block at which one of these slots may be freed for its silence, or None."""
+    deadlines = market.deadlines()
+    dues = [due for due in (_due(sub, deadlines) for sub in submissions) if due is not None]
+    return min(dues, default=None)
+
+
 def time_out_silent_slots(market, submissions, now: int, report: Callable[[str], None]) -> int:
     """Free every slot whose contributor committed nothing within the result timeout, or
     revealed nothing within the reveal window (anyone may, once it is due)."""
     deadlines = market.deadlines()
     freed = 0
     for sub in submissions:
-        if sub.status is SubmissionStatus.ASSIGNED:
-            due = sub.assigned_at + deadlines.result_timeout
-        elif sub.status is SubmissionStatus.COMMITTED and sub.committed_at is not None:
-            due = sub.committed_at + deadlines.reveal_window
-        else:
-            continue
-        if now < due:
+        due = _due(sub, deadlines)
+        if due is None or now < due:
             continue
         try:
             market.time_out_slot(sub.submission_id)
@@ -113,3 +127,23 @@ def time_out_silent_slots(market, submissions, now: int, report: Callable[[str],
 def wait_for_next_block(market, seen: int) -> None:
     """Return once a block after ``seen`` is in (or after a long silence, to look again)."""
     market.chain.watch_events(lambda _event, number: number > seen, idle=lambda: True)
+
+
+def wait_for_task_events(market, seen: int, until: int) -> None:
+    """Return once a block after ``seen`` brings an event of the pallet (every change to a
+    task's slots comes with one), or block ``until`` is in (a deadline to act on), or a
+    block may have been missed, or after a long silence: the caller then reads the task
+    again. Blocks with nothing of the pallet (the empty ones a chain makes while the
+    contributors train) pass without a read."""
+    last = seen
+
+    def on_event(event, number: int) -> bool:
+        nonlocal last
+        if number <= seen:
+            return False
+        if number > last + 1 or number >= until:
+            return True  # a block unseen in between, or a deadline
+        last = number
+        return event.module == PALLET
+
+    market.chain.watch_events(on_event, idle=lambda: True)

@@ -7,10 +7,9 @@ Each round::
     -> collect: judge results as they arrive, free silent slots, until min_results are
        accepted or the deadline (extended once)
     -> every decision in one atomic batch, the task's close in it when nothing can still
-       arrive -> federate the accepted results with the policy stepped by the server
-       optimizer (its state saved per round)
-    -> evaluate the federated model on the creator's held-out data -> close the task
-       (unless the batch did)
+       arrive; meanwhile, federate the accepted results with the policy stepped by the
+       server optimizer (its state saved per round) and evaluate the federated model on
+       the creator's held-out data -> close the task (unless the batch did)
 
 and the campaign stops after its last round, at the target accuracy, after
 ``patience`` rounds without improvement, or when a round ends short of results.
@@ -27,6 +26,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -35,7 +35,8 @@ from .. import validation
 from ..chain import same_account
 from ..errors import DecentralMLError, PalletError, UserInputError
 from ..records import SubmissionStatus, TaskStatus
-from .collect import RoundValidator, time_out_silent_slots, wait_for_next_block
+from .collect import (RoundValidator, next_due_block, time_out_silent_slots, wait_for_next_block,
+                      wait_for_task_events)
 from .journal import CampaignJournal, Phase, RoundRecord
 from .model_state import RoundFiles, load_weights, save_weights
 from .plan import CampaignPlan, resolved
@@ -292,33 +293,42 @@ class _Campaign:
                 self.journal.record(record)
                 self._say(record, record.stopped)
                 break
+            due = next_due_block(market, subs)
             began = time.perf_counter()
-            wait_for_next_block(market, now)
+            wait_for_task_events(market, now, record.deadline if due is None else min(due, record.deadline))
             waited += time.perf_counter() - began
-        self._decide(record, judge)
+        self._decide(record, judge, files)
         return waited
 
-    def _decide(self, record: RoundRecord, judge: RoundValidator) -> None:
+    def _decide(self, record: RoundRecord, judge: RoundValidator, files: RoundFiles) -> None:
         """Every pending result judged (closing would pay one that is not), the decisions in
         one batch, with the task's close when nothing can still arrive: every pending
         result judged and no commitment waiting for its reveal (then the close step only
         finds the task closed). A close the chain refuses undoes the whole batch: the
-        decisions then go alone, and the close step closes the task later."""
+        decisions then go alone, and the close step closes the task later.
+
+        While the batch is on its way, the accepted results are federated (from the
+        verdicts, with nothing read from the chain meanwhile); the federation is recorded
+        only after the decisions are."""
+        task = self.market.get_task(record.task_id)
         subs = self.market.list_task_results(record.task_id)
         pending = {s.submission_id for s in subs if s.status is SubmissionStatus.PENDING}
         if judge.judge_new(pending):
             self.journal.record(record)
-        closing = (pending <= set(judge.reviews)
-                   and not any(s.status is SubmissionStatus.COMMITTED for s in subs)
-                   and self.market.get_task(record.task_id).status is TaskStatus.OPEN)
-        try:
-            receipt = judge.submit(pending, close=closing)
-        except PalletError as error:
-            if not closing or error.name not in _CLOSE_LATER:
-                raise
-            log.info("task %s not closed with its decisions: %s", record.task_id, error.name)
-            closing = False
-            receipt = judge.submit(pending)
+        closing = (pending <= set(judge.reviews) and task.status is TaskStatus.OPEN
+                   and not any(s.status is SubmissionStatus.COMMITTED for s in subs))
+        accepted = [s for s in subs if s.status is SubmissionStatus.ACCEPTED
+                    or (s.submission_id in pending and s.submission_id in judge.reviews
+                        and judge.reviews[s.submission_id].verdict == validation.ACCEPT)]
+        federated, failure = None, None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decisions") as batch:
+            sent = batch.submit(self._submit_decisions, record, judge, pending, closing)
+            if record.stopped is None:
+                try:
+                    federated = self._federation(record, files, task, accepted)
+                except Exception as error:  # raised once the decisions are recorded
+                    failure = error
+            receipt, closing = sent.result()
         record.phase = Phase.DECIDED
         record.decided_block = None if receipt is None else receipt.block_number
         self.journal.record(record)
@@ -328,15 +338,31 @@ class _Campaign:
                               f"{verdicts.count(validation.ACCEPT)} accepted, "
                               f"{verdicts.count(validation.REJECT)} rejected"
                               + (f"; task {record.task_id} closed in the same batch" if closing else ""))
+        if failure is not None:
+            raise failure
+        if federated is not None:
+            federated()
+
+    def _submit_decisions(self, record: RoundRecord, judge: RoundValidator, pending: set[int],
+                          closing: bool) -> tuple[object, bool]:
+        """The decisions' batch, with the close if ``closing`` and the chain takes it;
+        its receipt and whether the task was closed."""
+        try:
+            return judge.submit(pending, close=closing), closing
+        except PalletError as error:
+            if not closing or error.name not in _CLOSE_LATER:
+                raise
+            log.info("task %s not closed with its decisions: %s", record.task_id, error.name)
+            return judge.submit(pending), False
 
     # ------------------------------------------------------------------ 4. federate, evaluate
 
-    def _accepted_models(self, record: RoundRecord, files: RoundFiles) -> list[tuple[int, Path]]:
-        """The model folder of every accepted result of the round's task, received again
-        if this machine no longer has it."""
-        task = self.market.get_task(record.task_id)
+    def _accepted_models(self, record: RoundRecord, files: RoundFiles, task,
+                         accepted: list) -> list[tuple[int, Path]]:
+        """The model folder of every accepted result of the round's task (``accepted``,
+        its submissions), received again if this machine no longer has it."""
         found = []
-        for sub in self.market.list_task_results(record.task_id, SubmissionStatus.ACCEPTED):
+        for sub in accepted:
             if sub.result_location is None:
                 continue
             review = record.reviews.get(str(sub.submission_id), {})
@@ -358,11 +384,21 @@ class _Campaign:
         return found
 
     def _federate(self, record: RoundRecord, files: RoundFiles) -> None:
+        """Federate the round's accepted results, as the chain has them (after a resume)."""
+        task = self.market.get_task(record.task_id)
+        accepted = self.market.list_task_results(record.task_id, SubmissionStatus.ACCEPTED)
+        self._federation(record, files, task, accepted)()
+
+    def _federation(self, record: RoundRecord, files: RoundFiles, task, accepted: list) -> Callable[[], None]:
+        """Federate the ``accepted`` submissions into the round's model, evaluate it and
+        save it with the server optimizer's state; what records it (phase FEDERATED) is
+        returned, to be called once the decisions are on chain. Reads nothing from the
+        chain."""
         from .. import federation
 
         plan = self.plan
-        accepted = self._accepted_models(record, files)
-        if not accepted:
+        models = self._accepted_models(record, files, task, accepted)
+        if not models:
             raise CampaignError(f"round {record.round} has no accepted result with a model to federate")
         previous_files = RoundFiles(self.journal.work, record.round - 1)
         if record.round == 1:
@@ -372,7 +408,7 @@ class _Campaign:
             previous = load_weights(previous_files.global_weights)
             optimizer = federation.ServerOptimizer.load(previous_files.optimizer_state)
         policy = federation.ServerOptimized(plan.policy, optimizer, previous, trim_fraction=plan.trim_fraction)
-        weights = federation.federate([d for _sid, d in accepted], policy, reference=self.model,
+        weights = federation.federate([d for _sid, d in models], policy, reference=self.model,
                                       trim_fraction=plan.trim_fraction)
         if not policy.finished:  # its state would not move on: the next round would step from stale moments
             raise CampaignError(f"round {record.round}: the server optimizer did not step every weight of the model")
@@ -381,12 +417,16 @@ class _Campaign:
         metrics = self.evaluator(self.model)
         save_weights(weights, files.global_weights)
         optimizer.save(files.optimizer_state)
-        record.accepted = [sid for sid, _d in accepted]
-        record.federated_accuracy = float(metrics["accuracy"])
-        record.phase = Phase.FEDERATED
-        self.journal.record(record)
-        self._say(record, f"federated {len(accepted)} result(s) ({policy.name}): held-out accuracy "
-                          f"{record.federated_accuracy:.4f}")
+
+        def recorded() -> None:
+            record.accepted = [sid for sid, _d in models]
+            record.federated_accuracy = float(metrics["accuracy"])
+            record.phase = Phase.FEDERATED
+            self.journal.record(record)
+            self._say(record, f"federated {len(models)} result(s) ({policy.name}): held-out accuracy "
+                              f"{record.federated_accuracy:.4f}")
+
+        return recorded
 
     # ------------------------------------------------------------------ 5. close
 
