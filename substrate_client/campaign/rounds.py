@@ -181,10 +181,11 @@ class _Campaign:
         files = RoundFiles(self.journal.work, record.round)
         started = time.perf_counter()
         waited = 0.0
-        if not Phase.reached(record.phase, Phase.UPLOADED):
+        uploaded_here = not Phase.reached(record.phase, Phase.UPLOADED)
+        if uploaded_here:
             self._upload(record, files)
         if not Phase.reached(record.phase, Phase.CREATED):
-            self._create(record, files)
+            self._create(record, files, uploaded_here)
         if not Phase.reached(record.phase, Phase.DECIDED):
             waited = self._collect_and_decide(record, files)
         if record.stopped is None and not Phase.reached(record.phase, Phase.FEDERATED):
@@ -216,15 +217,17 @@ class _Campaign:
 
     # ------------------------------------------------------------------ 2. the task
 
-    def _create(self, record: RoundRecord, files: RoundFiles) -> None:
+    def _create(self, record: RoundRecord, files: RoundFiles, uploaded_here: bool = False) -> None:
+        """The round's task, created unless an earlier process did (after a kill). A bundle
+        this process has just uploaded can have no task yet, and is in the store."""
         bundle = location_from_json(record.bundle)
-        found = find_round_task(self.market, self.journal.campaign, record.round, bundle)
+        found = None if uploaded_here else find_round_task(self.market, self.journal.campaign, record.round, bundle)
         if found is not None:
             campaign, task_id = found
             self._say(record, f"task {task_id} had been created before the interruption")
         else:
             backend = self.market.backend(bundle.storage_type)
-            if not backend.exists(bundle.path):  # the store lost it: upload the round bundle again
+            if not uploaded_here and not backend.exists(bundle.path):  # the store lost it: upload again
                 self._say(record, f"the uploaded bundle {bundle.path} is gone; uploading it again")
                 self._upload(record, files)
                 bundle = location_from_json(record.bundle)
