@@ -3,6 +3,11 @@
 Everything here is plain Substrate through substrate-interface; nothing knows about
 TensorFlow or storage. Dispatch errors come back as ``PalletError`` subclasses
 carrying the pallet's own error name and documentation.
+
+Transactions are mortal (:data:`MORTAL_PERIOD` blocks) and take their nonce from the
+node's pool-aware ``system_accountNextIndex``, skipping the ones this process has in
+flight (:mod:`substrate_client.nonces`). A call that moves money returns once its block
+is finalized (:mod:`substrate_client.chain_finality`); the others once in a block.
 """
 
 from __future__ import annotations

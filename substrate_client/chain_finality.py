@@ -30,17 +30,17 @@ log = logging.getLogger(__name__)
 
 PALLET = "DecentralML"
 
-#: Calls reported only once their block is final. Every call of the marketplace is
-#: here: each holds, pays, returns or releases money (escrow, assignment deposits,
-#: rewards, appeal bonds), except ``commit_task_result``, which waits for another
-#: reason: the reveal that follows it publishes the result, and must only go out once
-#: the commitment binding that result to its contributor can no longer be undone.
-#: Transfers move money. A call not named here (``System.remark``...) waits for
-#: inclusion only.
+#: Calls reported only once their block is final: each holds, pays, returns or releases
+#: money (escrow, assignment and storage deposits, rewards), and so do transfers. A call
+#: not named here waits for inclusion only: ``commit_task_result`` moves no money, and
+#: the reveal that follows it can only be in a block descending from the commit's (it
+#: needs the commitment), so no fork keeps the reveal and drops the commit, and the
+#: reveal's finality is the commit's. Waiting for the commit as well would cost every
+#: result a few blocks and, while finality stalls, could push the reveal past its
+#: window (counted in blocks from the commit) and cost the contributor the slot.
 FINAL_CALLS: frozenset[tuple[str, str]] = frozenset(
     [(PALLET, name) for name in (
-        "create_task", "create_campaign_task", "assign_task", "commit_task_result",
-        "reveal_task_result", "accept_task_result", "reject_task_result", "close_task",
+        "create_task", "create_campaign_task", "assign_task", "reveal_task_result", "accept_task_result", "reject_task_result", "close_task",
         "time_out_slot", "claim_reward", "appeal_rejection", "arbitrate",
         "release_rejection", "remove_task", "release_slot",
     )]
