@@ -99,7 +99,7 @@ def test_a_transaction_is_mortal(substrate, sender):
     assert era != "00", "the transaction is immortal"
     period, phase = era
     assert period == MORTAL_PERIOD
-    # born on a block at most a quarter of its life before the one that took it in
+    # born on a block before the one that took it in, which is within its era
     assert 0 < receipt.block_number - _birth(period, phase, receipt.block_number) <= MORTAL_PERIOD
 
 
