@@ -447,12 +447,17 @@ class Chain:
         end = birth + MORTAL_PERIOD
         log.info("transaction %s is waiting in the node's pool; following it until it lands "
                  "(or its era ends at block #%d)", extrinsic_hash, end)
-        searched = birth
+        searched, started = birth, time.monotonic()
         while True:
             head = self.substrate.get_block_number(None)
             landed = self._landed(extrinsic_hash, since=searched)
             if landed is not None or head > end:
                 return landed
+            if time.monotonic() - started >= self.finality.timeout:
+                raise ChainError(
+                    f"transaction {extrinsic_hash} has waited in the node's pool for "
+                    f"{self.finality.timeout:.0f} s without landing (head #{head}); it may "
+                    f"still land until block #{end}, when its era ends: check before retrying")
             searched = head
             time.sleep(self.finality.poll_seconds)
 
