@@ -75,5 +75,19 @@ def fresh_account(substrate: SubstrateInterface, funder: Keypair, amount: int) -
     return keypair
 
 
+def fresh_accounts(substrate: SubstrateInterface, funder: Keypair, amount: int,
+                   count: int) -> list[Keypair]:
+    """``count`` new random accounts funded by ``funder`` in one transaction (one block,
+    not ``count``: on a network of 6 s blocks that is what a test waits for)."""
+    keypairs = [Keypair.create_from_mnemonic(Keypair.generate_mnemonic(), ss58_format=42)
+                for _ in range(count)]
+    transfers = [substrate.compose_call("Balances", "transfer_keep_alive",
+                                        {"dest": k.ss58_address, "value": amount})
+                 for k in keypairs]
+    receipt = submit_raw(substrate, funder, "Utility", "batch_all", {"calls": transfers})
+    assert receipt.is_success, receipt.error_message
+    return keypairs
+
+
 def spec_path() -> Path:
     return devnet.chain_spec_path()

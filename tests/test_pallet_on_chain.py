@@ -15,7 +15,7 @@ import os
 import pytest
 from substrateinterface import Keypair, SubstrateInterface
 
-from tests.chain_fixtures import UNIT, fresh_account, submit_raw
+from tests.chain_fixtures import UNIT, fresh_account, fresh_accounts, submit_raw
 from tests.fixtures import block_number, jump_to
 from tests.fixtures import pallet_constant as constant
 
@@ -59,7 +59,8 @@ class Actor:
 def actors(substrate, dev_keys):
     """A creator and four contributors with fresh, separately funded accounts."""
     names = ["creator", "bob", "charlie", "dave", "eve"]
-    return {n: Actor(substrate, fresh_account(substrate, dev_keys["alice"], 1000 * UNIT)) for n in names}
+    keypairs = fresh_accounts(substrate, dev_keys["alice"], 1000 * UNIT, len(names))
+    return {n: Actor(substrate, k) for n, k in zip(names, keypairs)}
 
 
 def create_params(substrate, slots: int, strategy: str = "ManualAccept", reward: int = REWARD,
