@@ -837,6 +837,11 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = common.out_dir(args)
     previous = _previous(out_dir / f"{NAME}.json", args.smoke)
     result = common.new_result(NAME, args.smoke)
+    given = sys.argv[1:] if argv is None else list(argv)
+    if "--out" in given:  # where the results go is not how they were made
+        del given[given.index("--out"):given.index("--out") + 2]
+    if given and given != ["--smoke"]:  # not what scripts/bench.sh --only campaign runs
+        result["command"] = "python -m bench.campaign " + " ".join(given)
     result["parameters"] = previous.get("parameters", {}) if "scale" not in parts else {
         "sizes": sizes, "rounds": args.rounds, "round_blocks": args.round_blocks or "6N + 60",
         "starting_at_once": args.starting_at_once, "block_seconds": args.block_seconds, "block_mode": args.block_mode,
@@ -853,10 +858,10 @@ def main(argv: list[str] | None = None) -> int:
         row.setdefault("ran_at", previous.get("started_at"))
     if "demo" not in parts and previous.get("demo"):
         result["demo"] = previous["demo"]
-    for part in PARTS:
-        if part not in parts and (previous.get("demo") if part == "demo" else previous.get("sizes")):
-            result["notes"].append(f"the {part} part is from the run of {previous.get('started_at')} "
-                                   f"(load at its start {previous.get('load_start')})")
+    if "demo" not in parts and previous.get("demo"):  # the sizes each say when they ran
+        demo = previous["demo"]
+        result["notes"].append(f"the demo part is from the run of {demo.get('ran_at', previous.get('started_at'))} "
+                               f"(load at its start {demo.get('load_before', previous.get('load_start'))})")
     spec = wait_for_spec(args.spec_timeout)
     result["parameters"]["chain_spec"] = str(spec)
     # A folder of its own per run (runs at the same time must not share one); kept when something failed.
@@ -873,6 +878,7 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     log(f"the main job's campaign at the demo settings (load {common.load()})")
                     result["demo"] = run_demo(args, state.url, d, workdir)
+                    result["demo"]["ran_at"] = result["started_at"]
                     log("demo: " + ", ".join(f"round {r['round']} {r['wall']:.1f} s, training {r['training']:.1f} s, "
                                              f"share {r['share']}" for r in result["demo"]["rounds"]))
                 except Exception as error:
