@@ -40,7 +40,7 @@ impl SubstrateCli for Cli {
 				"`--chain {id}` is not built in: pass the raw chain spec file, e.g. \
 				 `--chain substrate_client/runtime/chain_spec_raw.json`"
 			)),
-			path => Ok(Box::new(sc_service::GenericChainSpec::<()>::from_json_file(
+			path => Ok(Box::new(sc_service::GenericChainSpec::<sc_service::NoExtension>::from_json_file(
 				std::path::PathBuf::from(path),
 			)?)),
 		}
