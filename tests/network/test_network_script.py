@@ -63,7 +63,7 @@ def test_a_taken_port_is_named_and_nothing_is_left_running(validators, tmp_path)
 
 
 def test_bad_names_and_options_exit_2():
-    assert run(NETWORK_SCRIPT, "stop-node", "dave").returncode == 2
+    assert run(NETWORK_SCRIPT, "stop-node", "mallory").returncode == 2
     assert run(NETWORK_SCRIPT, "up", "--fast").returncode == 2
     assert run(NETWORK_SCRIPT, "status", DECENTRALML_NETWORK_RPC_PORT="x").returncode == 2
     assert run(NODE_SCRIPT, "build", "--now").returncode == 2
