@@ -289,6 +289,80 @@ def render_campaign(r: dict[str, Any]) -> str:
     return "\n\n".join(x for x in parts if x) or "_no measurements_"
 
 
+# --------------------------------------------------------------------------- the network (run by hand)
+
+NETWORK_TITLE = "Network: a round on a real node network against Chopsticks"
+#: Rows of the network table: (label, key in a target's medians, digits).
+NETWORK_ROWS = (("main job process, wall s", "process_seconds", 1), ("campaign part (total − setup) s", "campaign_seconds", 1),
+                ("setup s", "setup_seconds", 1), ("round wall s", "round_wall", 1), ("training s", "training", 1),
+                ("outside training s", "overhead", 1), ("creator: chain s", "chain", 2),
+                ("creator: storage s", "storage", 2), ("creator: waiting for results s", "waiting", 1),
+                ("creator: busy s", "creator_busy", 2), ("blocks the round took", "blocks", 0))
+
+
+def _network_extra(n: dict[str, Any], c: dict[str, Any]) -> str:
+    """Where a round's extra time on the network goes, from the medians of both sides."""
+    keys = ("round_wall", "training", "chain", "waiting")
+    if not all(isinstance(n.get(k), (int, float)) and isinstance(c.get(k), (int, float)) for k in keys):
+        return ""
+    extra = n["round_wall"] - c["round_wall"]
+    chain, waiting = n["chain"] - c["chain"], n["waiting"] - c["waiting"]
+    training = n["training"] - c["training"]
+    blocks = f"; the round spanned {_f(n.get('blocks'), 0)} blocks (≈ {_f(n['round_wall'] / n['blocks'], 1)} s each)" \
+        if n.get("blocks") else ""
+    return (f"Where the extra time goes: a round takes {_f(extra, 1)} s more on the network. The creator's own "
+            f"chain calls take {_f(chain, 1)} s more (her transactions waiting for a 6 s slot, then for "
+            f"GRANDPA finality) and her wait for results {_f(waiting, 1)} s more (the contributors' "
+            f"transactions, waited on the same way, and training, which differs by {_f(training, 1)} s)"
+            + blocks + ".")
+
+
+def render_network(r: dict[str, Any]) -> str:
+    """The "Network" section from ``network.json`` (written by ``python -m bench.network``)."""
+    node, net, p = r.get("node") or {}, r.get("network") or {}, r.get("parameters") or {}
+    build = (node.get("build") or {}).get("text", "not recorded")
+    parts = [
+        "Run by hand with the command above, not by `python -m bench` (CI has no node). It starts "
+        f"a network of {p.get('validators')} validators of our node (`scripts/network.sh up`, folder "
+        f"`{p.get('network_dir')}`, RPC from port {p.get('rpc_port')}), runs the main job (`decentralml run_round "
+        "--json`) against it (`--url`) and against a Chopsticks dev chain on a free port in the same run "
+        "(alternating which goes first when repeated), reads each run's `summary.json`, and brings both down "
+        "at the end, also on failure.",
+        f"Node: `{node.get('version')}`, {_f(node.get('size_mb'), 1)} MB; build time: {build}. Network `up` "
+        f"{_f(net.get('up_seconds'), 1)} s in all; after the nodes started, first finalized block after "
+        f"{_f(net.get('first_finalized_after_wait_s'))} s, finalized progress on every node after "
+        f"{_f(net.get('finalizing_after_wait_s'))} s (load {net.get('load_before')} → {net.get('load_after')}).",
+    ]
+    for s in r.get("summaries") or []:
+        med, ratios = s["medians"], s["network_over_chopsticks"]
+        n, c = med.get("network", {}), med.get("chopsticks", {})
+        rows = [[label, _f(n.get(key), digits), _f(c.get(key), digits), f"**{_f(ratios.get(key), 2)}×**"]
+                for label, key, digits in NETWORK_ROWS]
+        parts += [f"`--rounds {s['rounds']}`, median of {n.get('runs', 0)} network and {c.get('runs', 0)} "
+                  "Chopsticks run(s); per round figures are over every round:",
+                  _table(["", "network", "Chopsticks", "network ÷ Chopsticks"], rows)]
+        extra = _network_extra(n, c)
+        if extra:
+            parts.append(extra)
+    runs = r.get("runs") or []
+    if runs:
+        parts.append("Runs, in order: " + "; ".join(
+            f"{x['target']} --rounds {x['rounds_planned']}: {_f(x['process_seconds'], 1)} s, load "
+            f"{x['load_before']} → {x['load_after']}" for x in runs) + ".")
+    parts.append(
+        "Why: Chopsticks makes a block as soon as a transaction arrives and finalizes it "
+        "at once, so a money-moving call costs one round trip. The network makes a block in each 6 s Aura slot "
+        "and GRANDPA finalizes a block a little after it is imported, so each money-moving transaction the "
+        "client waits on (creating the task, the decisions' batch, closing; each contributor's reserve and "
+        "submit) waits for inclusion and then finality: about 2 blocks, 6-12 s. Training and the creator's "
+        "own work (storage, validation, federation) do not depend on the chain and take the same time on both. "
+        "(The demo also asks Chopsticks for a block every 2 s without one, as a chain's block time would, so "
+        "its block count is not a count of transactions; our node has no such call and keeps its 6 s slots.)")
+    if r.get("notes"):
+        parts.append("Notes: " + " ".join(x.rstrip(".") + "." for x in r["notes"]))
+    return "\n\n".join(parts)
+
+
 RENDER = {"federation": render_federation, "chain": render_chain, "storage": render_storage,
           "campaign": render_campaign}
 
@@ -483,6 +557,10 @@ def write_report(out_dir: Path, md_path: Path | None = None) -> Path:
         analysis = ANALYSIS / f"{name}.md"
         if not smoke and analysis.is_file():
             parts.append(analysis.read_text().strip())
+    network = out_dir / "network.json"
+    if network.is_file():
+        r = json.loads(network.read_text())
+        parts += [f"## {NETWORK_TITLE}", _machine(r), render_network(r)]
     md_path.write_text("\n\n".join(parts) + "\n")
     common.log(f"wrote {md_path}")
     return md_path

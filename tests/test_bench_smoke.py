@@ -109,3 +109,32 @@ def test_campaign_smoke_times_the_main_jobs_rounds_and_agents_as_processes(tmp_p
         assert r["phases"]["validation"] > 0 and r["phases"]["federation"] > 0
     report = (tmp_path / "BENCHMARKS.md").read_text()
     assert "## Campaigns" in report and (tmp_path / "campaign.png").is_file()
+
+
+def test_network_benchmark_is_rendered_from_its_result_file_and_not_run_by_default(tmp_path):
+    from bench.__main__ import BENCHMARKS
+
+    assert "network" not in BENCHMARKS, "the network benchmark needs a node, which CI has not: run by hand only"
+    measured = json.loads((ROOT / "bench" / "results" / "network.json").read_text())
+    (tmp_path / "network.json").write_text(json.dumps(measured))
+    proc = subprocess.run([sys.executable, "-m", "bench", "--report-only", "--out", str(tmp_path)],
+                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
+                          timeout=600)
+    check_ran(proc)
+    report = (tmp_path / "BENCHMARKS.md").read_text()
+    section = report.split("## Network", 1)[1]
+    assert measured["node"]["version"] in section and measured["command"] in section
+    for summary in measured["summaries"]:
+        ratio = summary["network_over_chopsticks"]["round_wall"]
+        assert f"**{ratio:.2f}×**" in section, "the round's network ÷ Chopsticks ratio is shown"
+    assert "6 s" in section and "finality" in section
+
+
+@pytest.mark.parametrize("args", [["--rounds-arg", "one"], ["--rounds-arg", "0"], ["--repeats", "0"],
+                                  ["--rpc-port", "80"]])
+def test_network_benchmark_rejects_bad_arguments_before_starting_anything(args, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "bench.network", *args, "--out", str(tmp_path)],
+                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "error:" in proc.stderr and not (tmp_path / "network.json").exists()
