@@ -89,14 +89,18 @@ install_build_deps() {
 
 # Waits for the running build (ours: pid given; or a foreign one: no pid), printing progress.
 follow() {
-  local pid="${1:-}" rc
+  local pid="${1:-}" rc last
+  last="$(date +%s)"
   while if [ -n "$pid" ]; then kill -0 "$pid" 2>/dev/null; else foreign_build; fi; do
-    if [ -n "$pid" ]; then
-      dml_log "building the node: $(progress), $(elapsed) elapsed (log: $BUILD_LOG)"
-    else
-      dml_log "another cargo build holds $NODE_TARGET; waiting for it to finish"
+    if [ $(( $(date +%s) - last )) -ge "$PROGRESS_EVERY" ]; then
+      last="$(date +%s)"
+      if [ -n "$pid" ]; then
+        dml_log "building the node: $(progress), $(elapsed) elapsed (log: $BUILD_LOG)"
+      else
+        dml_log "another cargo build holds $NODE_TARGET; waiting for it to finish"
+      fi
     fi
-    sleep "$PROGRESS_EVERY" & wait $! || true
+    sleep 1
   done
   [ -n "$pid" ] || return 0
   rc="$(cat "$BUILD_RC" 2>/dev/null || echo 1)"
