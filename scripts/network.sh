@@ -204,7 +204,7 @@ block_log() {
   for name in "${NAMES[@]}"; do
     echo "-- $name ($(node_log "$name"))"
     sed 's/\x1b\[[0-9;]*m//g' "$(node_log "$name")" 2>/dev/null \
-      | grep -E 'Imported #|Idle \(|Syncing|Prepared block|finalized #' | tail -5 || true
+      | grep -E 'Imported #|Idle \(|Syncing|finalized #' | tail -5 || true
   done
 }
 
