@@ -16,7 +16,9 @@ Run by hand only (``python -m bench.network``): it needs our node, ``decentralml
    part (the run's total minus its setup), and per round the wall time, training, the
    creator's phases from the run's summary.json, and the blocks the round took; then the
    ratio network ÷ Chopsticks of the medians. The load average before and after each run.
-4. Its network and its Chopsticks are brought down at the end, also on failure.
+4. Its network and its Chopsticks are brought down at the end, also on failure (what a
+   failed run measured goes to ``network-failed.json``; ``network.json`` keeps the last
+   complete run).
 
     python -m bench.network [--repeats 1] [--rounds-arg 1[,3]] [--validators 4]
                             [--rpc-port 9980 --p2p-port 30380]
@@ -237,8 +239,10 @@ def main(argv: list[str] | None = None) -> int:
                     if target == "chopsticks":
                         chopsticks_down(chopsticks_port)  # a fresh chain for each run
         result["summaries"] = [summarize(result["runs"], n) for n in rounds_list]
-    except Exception as error:
-        result["notes"].append(f"the run failed: {error}".replace("\n", " ")[:1500])
+    except BaseException as error:
+        # The last complete measurement (network.json) stays; this one goes beside it.
+        result["name"] = f"{NAME}-failed"
+        result["notes"].append(f"the run failed: {error!r}".replace("\n", " ")[:1500])
         raise
     finally:
         chopsticks_down(chopsticks_port)
