@@ -37,7 +37,7 @@ PY
   dml_log "chain, marketplace and network tests (pytest) against the network at $url"
   cd "$DML_ROOT"
   DECENTRALML_TEST_NETWORK_URL="$url" "$DML_VENV/bin/python" -m pytest -q -p no:cacheprovider \
-    tests/test_marketplace.py tests/test_pallet_on_chain.py tests/test_chain*.py tests/network "$@"
+    tests/test_chain*.py tests/test_pallet_on_chain.py tests/test_marketplace.py tests/network "$@"
   dml_log "all network tests passed in $(( $(date +%s) - start ))s"
   exit 0
 fi
