@@ -6,7 +6,8 @@ Run by hand only (``python -m bench.network``): it needs our node, ``decentralml
 (``bench/results/network.json``) into the "Network" section of BENCHMARKS.md.
 
 1. The node binary's build facts: its version, size, and the build's duration when
-   ``scripts/node.sh build`` left its start time and exit code (else "not recorded").
+   ``scripts/node.sh build`` left its start time, exit code and log (else "not recorded";
+   a build that compiled nothing only checked freshness and is not a build time).
 2. A network of validators of its own (``scripts/network.sh up`` with its own folder and
    ports: 9980 and 30380 up, or --rpc-port / --p2p-port), timed from ``up`` to the first finalized block and to
    finalized progress on every node.
@@ -70,8 +71,12 @@ def node_facts(env: dict[str, str]) -> dict[str, Any]:
     build: dict[str, Any] = {"recorded": False, "text": "not recorded"}
     if started.is_file() and rc.is_file() and rc.read_text().strip() == "0":
         seconds = int(rc.stat().st_mtime) - int(started.read_text().strip())
-        build = {"recorded": True, "seconds": seconds, "text": f"{seconds // 60} min {seconds % 60:02d} s",
-                 "log": str(build_dir / "build.log")}
+        log_file = build_dir / "build.log"
+        text = log_file.read_text(errors="replace").replace("\r", "\n") if log_file.is_file() else ""
+        compiled = len(re.findall(r"^\s*Compiling ", text, re.MULTILINE))
+        build = {"recorded": compiled > 0, "seconds": seconds, "crates_compiled": compiled, "log": str(log_file),
+                 "text": f"{seconds // 60} min {seconds % 60:02d} s ({compiled} crates compiled)" if compiled else
+                 f"not recorded (the last `scripts/node.sh build` compiled nothing: a {seconds} s freshness check)"}
     return {"path": path, "version": version, "size_mb": round(os.path.getsize(path) / common.MiB, 1),
             "build": build}
 
