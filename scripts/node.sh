@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build or locate our own node (pallet/node, binary decentralml-node: Aura + GRANDPA).
-#   scripts/node.sh build [--detach]   build it (about 45-60 min the first time on 2 cores)
+#   scripts/node.sh build [--detach]   build it (about 75 min the first time on 2 cores)
 #   scripts/node.sh path               print the binary's path (exit 1 if it is not built)
 #   scripts/node.sh status             built or not, its version, a running build's progress
 # The build runs in the background at nice 19 with rustup's toolchain, into
@@ -157,7 +157,7 @@ build() {
 }
 
 path() {
-  [ -x "$NODE_BIN" ] || dml_die "the node is not built ($NODE_BIN is missing): run \`bash scripts/node.sh build\` (45-60 min the first time)"
+  [ -x "$NODE_BIN" ] || dml_die "the node is not built ($NODE_BIN is missing): run \`bash scripts/node.sh build\` (about 75 min the first time)"
   echo "$NODE_BIN"
 }
 
