@@ -5,9 +5,11 @@ TensorFlow or storage. Dispatch errors come back as ``PalletError`` subclasses
 carrying the pallet's own error name and documentation.
 
 Transactions are mortal (:data:`MORTAL_PERIOD` blocks) and take their nonce from the
-node's pool-aware ``system_accountNextIndex``, skipping the ones this process has in
-flight (:mod:`substrate_client.nonces`). A call that moves money returns once its block
-is finalized (:mod:`substrate_client.chain_finality`); the others once in a block.
+account's record at the best block, skipping the ones this process has in flight
+(:mod:`substrate_client.nonces`); when another program of the account took that nonce
+first, from the node's pool-aware ``system_accountNextIndex``. A call that moves money
+returns once its block is finalized (:mod:`substrate_client.chain_finality`); the
+others once in a block.
 """
 
 from __future__ import annotations
@@ -273,10 +275,13 @@ class Chain:
         is finalized, logging its progress.
 
         The transaction is mortal (valid for :data:`MORTAL_PERIOD` blocks) and its nonce
-        is the node's next one for the account, pool included, skipping the nonces this
-        process has in flight. When another transaction of the account took the nonce
-        first (``Priority is too low``, ``Transaction is outdated``), this one certainly
-        did not land: it is signed again with a fresh nonce and sent once more.
+        is the account's next one at the best block, skipping the nonces this process has
+        in flight: one storage read, where the node's pool-aware count is a runtime call
+        (on the dev chain ~50 ms, a sizeable part of a transaction). When another
+        transaction of the account took the nonce first (``Priority is too low``,
+        ``Transaction is outdated``; another program of the account, its transaction
+        still in the pool), this one certainly did not land: it is signed again with the
+        node's next nonce counting its pool, and sent once more.
 
         When the connection drops, reconnect and find out whether the transaction landed
         before anything is reported: a landed one is returned as if nothing happened, one
@@ -285,7 +290,7 @@ class Chain:
         keypair = self.require_signer()
         signer = (self.genesis_hash, keypair.public_key)
         for last_try in (False, True):
-            extrinsic, nonce, birth = self._sign(call, keypair, signer)
+            extrinsic, nonce, birth = self._sign(call, keypair, signer, pool_aware=last_try)
             try:
                 landed = self._send(extrinsic, birth, may_retry=not last_try)
                 break
@@ -297,13 +302,13 @@ class Chain:
         receipt = self._outcome(landed)
         return self._finalize(receipt) if must_be_final(call) else receipt
 
-    def _sign(self, call: Any, keypair: Keypair, signer) -> tuple[Any, int, int]:
+    def _sign(self, call: Any, keypair: Keypair, signer, pool_aware: bool = False) -> tuple[Any, int, int]:
         """The signed, mortal extrinsic of ``call``, its nonce (held in
         :data:`~substrate_client.nonces.NONCES` until the caller settles it) and the
-        block its era starts at."""
+        block its era starts at. The nonce comes from the account's record, or with
+        ``pool_aware`` from the node's count of its transactions, pool included."""
         try:
-            nonce = NONCES.take(signer, lambda: self.substrate.rpc_request(
-                "system_accountNextIndex", [keypair.ss58_address])["result"])
+            nonce = NONCES.take(signer, lambda: self._next_nonce(keypair.ss58_address, pool_aware))
             try:
                 birth = self._era_birth()
                 extrinsic = self.substrate.create_signed_extrinsic(
@@ -315,6 +320,15 @@ class Chain:
         except CONNECTION_ERRORS as error:
             raise self._lost(error, "before anything was sent; nothing was changed") from None
         return extrinsic, nonce, birth
+
+    def _next_nonce(self, address: str, pool_aware: bool) -> int:
+        """The account's next nonce: from its record at the best block, or with
+        ``pool_aware`` from ``system_accountNextIndex`` (which also counts its
+        transactions waiting in the node's pool)."""
+        if pool_aware:
+            return int(self.substrate.rpc_request("system_accountNextIndex", [address])["result"])
+        account = self.substrate.query("System", "Account", [address])
+        return int(account.value["nonce"]) if account is not None else 0
 
     def _era_birth(self) -> int:
         """The block a new transaction's era starts at: the finalized head, which no fork

@@ -1,11 +1,11 @@
 """The nonces a process has handed out and not yet seen settled, per signer.
 
-The node's ``system_accountNextIndex`` counts the transactions of an account waiting in
-its pool, so another process's transaction (the campaign's creator beside a command
-line call by the same account) is counted as soon as the node has it. What it cannot
-count is a transaction of this process that has been signed but not yet reached the
-pool: two threads, or two ``Chain`` objects of one account, asking at the same moment
-would get the same number. So each nonce taken here stays "in flight" until its
+A nonce is read from the account's record at the best block (and, after a refusal,
+from the node's ``system_accountNextIndex``, which also counts the account's
+transactions waiting in its pool: another process's, say). Neither can count a
+transaction of this process that has been signed but is not in a block yet: two
+threads, or two ``Chain`` objects of one account, asking at the same moment would get
+the same number. So each nonce taken here stays "in flight" until its
 submission is settled (in a block, refused or lost) and is skipped by the next taker.
 
 Nothing is remembered past that: a transaction the pool dropped later must not leave a

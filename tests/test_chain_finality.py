@@ -153,29 +153,41 @@ def test_two_connections_of_one_account_sending_at_once_never_share_a_nonce(subs
 
 def test_a_nonce_another_process_took_first_is_retried_with_a_fresh_one(substrate, sender, caplog):
     """Another program of the same account (here: substrate-interface alone, with its own
-    connection) lands a transaction with the very nonce this client just read: the node
-    refuses ours as outdated, and the client signs it again with the next nonce."""
+    connection) lands a transaction with the very nonce this client just read from the
+    account's record: the node refuses ours as outdated, and the client signs it again
+    with the node's pool-aware next nonce."""
     other = connect(substrate.url)
     receiver = stranger()
+    read = sender.substrate.query
     asked = sender.substrate.rpc_request
-    raced = []
+    raced, pool_aware = [], []
 
-    def rpc_request(method, params, *args, **kwargs):
-        answer = asked(method, params, *args, **kwargs)
-        if method == "system_accountNextIndex" and not raced:
-            raced.append(answer["result"])
+    def query(*args, **kwargs):
+        answer = read(*args, **kwargs)
+        named = (kwargs.get("module", args[0] if args else None),
+                 kwargs.get("storage_function", args[1] if len(args) > 1 else None))
+        if named == ("System", "Account") and not raced:
+            raced.append(answer.value["nonce"])
             call = other.compose_call("Balances", "transfer_keep_alive",
                                       {"dest": receiver.ss58_address, "value": 5 * UNIT})
             extrinsic = other.create_signed_extrinsic(call=call, keypair=sender.keypair,
-                                                      nonce=answer["result"])
+                                                      nonce=answer.value["nonce"])
             assert other.submit_extrinsic(extrinsic, wait_for_inclusion=True).is_success
         return answer
 
+    def rpc_request(method, params, *args, **kwargs):
+        answer = asked(method, params, *args, **kwargs)
+        if method == "system_accountNextIndex":
+            pool_aware.append(answer["result"])
+        return answer
+
+    sender.substrate.query = query
     sender.substrate.rpc_request = rpc_request
     with caplog.at_level(logging.INFO, logger="substrate_client.chain"):
         receipt = sender.transfer(receiver.ss58_address, 7 * UNIT)
     other.close()
     assert raced == [0]
+    assert pool_aware == [1]  # only the retry asks the node's pool-aware count
     assert "signing again with a fresh nonce" in caplog.text
     assert sent_extrinsic(substrate, receipt)["nonce"] == 1
     assert substrate.query("System", "Account", [receiver.ss58_address]).value["data"]["free"] \
