@@ -110,7 +110,7 @@ def save_federated_model(
         template = Path(template_model_dir)
         model = load_creator_model(template)
     apply_weights(model, weights)
-    model.save(str(out))
+    model.save(str(out), save_traces=not _only_keras_layers(model))
     info = {
         "policy": getattr(weights, "policy", ""),
         "sources": getattr(weights, "sources", []),
@@ -120,3 +120,18 @@ def save_federated_model(
     (out / FEDERATION_METADATA_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     log.info("saved the federated model to %s", out)
     return out
+
+
+def _only_keras_layers(model: "tf.keras.Model") -> bool:
+    """Whether every layer of ``model`` (nested models included) is one of Keras' own.
+    Such a model loads from its config alone, so its SavedModel needs no traced
+    functions: tracing them is most of a save (~0.3-0.6 s for the example's model
+    against ~0.07 s) and of a load. A layer of the creator's own code keeps them, so
+    the model still loads where that code is not importable."""
+    stack = [model]
+    while stack:
+        layer = stack.pop()
+        if not type(layer).__module__.startswith(("keras.", "tf_keras.")):
+            return False
+        stack.extend(getattr(layer, "layers", []))
+    return True

@@ -52,6 +52,7 @@ class CreatorModel:
     def __init__(self, source: Union[Any, str, Path, Callable[[], Any]], description: str = ""):
         self._source = source
         self._model = None
+        self._checked_evaluators: list[Callable[[Any], dict]] = []
         self.description = description or (str(source) if isinstance(source, (str, Path)) else "")
 
     @classmethod
@@ -93,6 +94,17 @@ class CreatorModel:
             else:
                 self._model = source
         return self._model
+
+    def check_evaluator(self, evaluator: Callable[[Any], dict]) -> dict | None:
+        """The metrics ``evaluator`` gives the model before any result's weights are put
+        in it: the creator's own evaluation must work before any result is judged. Once
+        per evaluator: later calls return None (by then the model holds the weights of
+        some result, and a campaign validates every few blocks)."""
+        if any(checked is evaluator for checked in self._checked_evaluators):
+            return None
+        metrics = evaluator(self.get())
+        self._checked_evaluators.append(evaluator)
+        return metrics
 
 
 def _is_keras_model(value: Any) -> bool:

@@ -183,8 +183,8 @@ def validate_task_results(
                 check_result_key(task, private_key)
             creator = _creator_model(market, task, creator_model, work_dir)
             model = creator.get()
-            if evaluator is not None:
-                baseline = evaluator(model)  # the creator's own evaluation must work before any result is judged
+            baseline = None if evaluator is None else creator.check_evaluator(evaluator)
+            if baseline is not None:
                 log.info("the creator's model (%s) before any result: %s", creator.description, baseline)
         for sub in chosen:
             current = sub
