@@ -20,7 +20,9 @@ under bubblewrap (``bwrap``, Debian's ``bubblewrap`` package) so that it sees:
 - no capabilities, no new privileges, no user namespaces of its own making, a session of
   its own and no terminal;
 - limits on CPU time, address space and file size (``setrlimit`` through
-  ``prlimit``), and on wall-clock time; everything it started is killed when it ends.
+  ``prlimit``), and on wall-clock time; everything it started is killed when it ends;
+- a lower CPU priority (``nice``, :data:`DEFAULT_NICENESS`): the contributor's machine,
+  and the agent sending a result while another trains, stay responsive.
 
 Its output reaches the caller with control characters escaped. The caller, not the
 bundle, stores and sends the result: :func:`find_result` names the SavedModel folder
@@ -130,6 +132,10 @@ class Limits:
                 raise UserInputError(f"the sandbox's {name.replace('_', ' ')} must be more than 0")
 
 
+#: How much lower than the client's the priority of a bundle's processes is.
+DEFAULT_NICENESS = 10
+
+
 @dataclass(frozen=True)
 class SandboxSettings:
     """How a bundle runs."""
@@ -144,6 +150,13 @@ class SandboxSettings:
     isolate: bool = True
     #: More host folders to show the bundle read-only, at the same path (the contributor's data).
     read_only: tuple[Path, ...] = ()
+    #: Added to the run's niceness (0 to 19): its processes yield the CPU to the rest of
+    #: the machine, as volunteer-computing clients run their work.
+    niceness: int = DEFAULT_NICENESS
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.niceness <= 19:
+            raise UserInputError(f"the sandbox's niceness must be from 0 to 19, not {self.niceness}")
 
 
 @dataclass(frozen=True)
@@ -416,7 +429,8 @@ def sandbox_argv(bundle_dir: Path, env: Mapping[str, str], args: Sequence[str],
     """The bwrap command that runs the bundle's start_task.sh (see the module's docstring)."""
     home = TASK_DIR / HOME_NAME
     # Its own user namespace, in which it may not make another: fewer kernel paths to attack.
-    argv = _die_with_us() + [bwrap_path(), "--unshare-all", "--unshare-user", "--disable-userns"]
+    argv = _die_with_us() + _nice(settings.niceness) + [bwrap_path(), "--unshare-all", "--unshare-user",
+                                                         "--disable-userns"]
     if settings.network:
         argv.append("--share-net")
     argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
@@ -447,6 +461,16 @@ def _die_with_us() -> list[str]:
     """A prefix that kills the run when the client dies (bwrap has no option for it)."""
     setpriv = shutil.which("setpriv", path="/usr/bin:/bin")
     return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
+
+
+def _nice(niceness: int) -> list[str]:
+    """A prefix that lowers the run's CPU priority by ``niceness`` (its children inherit it)."""
+    if niceness == 0:
+        return []
+    nice = shutil.which("nice", path="/usr/bin:/bin")
+    if nice is None:
+        raise SandboxUnavailableError("nice (coreutils) is missing: the bundle's priority cannot be lowered")
+    return [nice, "-n", str(niceness)]
 
 
 def _fixed_env(home: Path, output: Path, python: str) -> dict[str, str]:
@@ -508,7 +532,8 @@ def run_bundle(bundle_dir: str | Path, env: Mapping[str, str] | None = None,
         log.warning("running %s WITHOUT the sandbox: it can read your files and use the network",
                     folder / START_SCRIPT)
         process_env = {**env, **_fixed_env(home, output, python.executable)}
-        argv = _die_with_us() + _prlimit(settings.limits) + ["/bin/bash", str(folder / START_SCRIPT), *args]
+        argv = _die_with_us() + _nice(settings.niceness) + _prlimit(settings.limits) \
+            + ["/bin/bash", str(folder / START_SCRIPT), *args]
         cwd = str(folder)
     return _supervise(argv, process_env, cwd, settings.limits, output, echo)
 

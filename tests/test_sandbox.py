@@ -229,6 +229,23 @@ def test_the_file_size_limit_stops_a_bundle_filling_the_disk(tmp_path):
     assert (folder / "big").stat().st_size <= 1_000_000
 
 
+@pytest.mark.parametrize("isolate", [True, False])
+def test_a_bundle_runs_at_a_lower_cpu_priority_than_the_client(tmp_path, isolate):
+    folder = script_bundle(tmp_path, "echo niceness=$(nice)\n")
+    result, output = run(folder, isolate=isolate)
+    assert result.ok
+    assert f"niceness={os.nice(0) + sandbox.DEFAULT_NICENESS}" in output
+    (folder / "output").rmdir()
+    result, output = run(folder, isolate=isolate, niceness=0)
+    assert f"niceness={os.nice(0)}" in output
+
+
+def test_a_niceness_outside_0_to_19_is_refused():
+    for bad in (-1, 20):
+        with pytest.raises(UserInputError, match="niceness"):
+            SandboxSettings(niceness=bad)
+
+
 def test_processes_a_bundle_leaves_behind_die_with_it(tmp_path):
     folder = script_bundle(tmp_path, "(sleep 2; echo late > late.txt) &\ndisown\nexit 0\n")
     result, _ = run(folder)
