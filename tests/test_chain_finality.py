@@ -203,3 +203,13 @@ def test_finality_settings_come_from_the_environment_and_bad_ones_are_named():
     for bad in ("soon", "0", "-3"):
         with pytest.raises(ConfigError, match="DECENTRALML_FINALITY_TIMEOUT"):
             FinalitySettings.from_environment({"DECENTRALML_FINALITY_TIMEOUT": bad})
+
+
+def test_preparing_to_sign_sends_nothing_and_takes_no_nonce(substrate, sender):
+    head = substrate.get_block_number(None)
+    sender.prepare_signing()
+    assert sender._genesis_hash == substrate.get_block_hash(0)
+    assert substrate.rpc_request("author_pendingExtrinsics", [])["result"] == []
+    assert substrate.get_block_number(None) == head
+    receipt = sender.transfer(stranger().ss58_address, UNIT)
+    assert sent_extrinsic(substrate, receipt)["nonce"] == 0

@@ -175,6 +175,7 @@ class Agent:
             try:
                 self._say("start", f"working as {self.address} on "
                                    f"{self.filters.describe(self._amount)}; folder {self.work.root}")
+                self._retrying(self.market.chain.prepare_signing, "preparing to sign")
                 self._retrying(self._resume_held, "finishing the slots held before")
                 self._retrying(self._learn_taken, "reading your slots")
                 while not self._should_stop():

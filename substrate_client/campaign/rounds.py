@@ -128,6 +128,7 @@ class _Campaign:
         except Exception as error:
             raise UserInputError(f"evaluating the initial model on the held-out data of {plan.creator_dir} "
                                  f"failed: {type(error).__name__}: {error}") from None
+        market.chain.prepare_signing()  # its first round's task goes out as fast as the others'
         self.journal: CampaignJournal | None = None
 
     # ------------------------------------------------------------------ the campaign
