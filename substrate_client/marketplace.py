@@ -128,6 +128,16 @@ class Marketplace:
             self._backends[key] = storage_mod.backend_from_settings(kind, **settings)
         return self._backends[key]
 
+    def prepare_storage(self, *storage_types: StorageType | str) -> None:
+        """Build these storage backends' clients now rather than on first use (an S3
+        client costs about a second of CPU), so that first use is as quick as the later
+        ones. A backend that cannot be built is left for that use to report."""
+        for storage_type in storage_types:
+            try:
+                self.backend(storage_type)
+            except Exception as error:  # reported where it is used, with its context
+                log.info("the %s storage is not ready yet: %s", storage_type, error)
+
     # -- creating ------------------------------------------------------------------
 
     def create_task(

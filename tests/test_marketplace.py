@@ -479,3 +479,15 @@ def test_a_round_from_a_bundle_stored_before_uploads_nothing(people, bundle, mon
     for both_or_neither in ({"bundle_path": bundle, "bundle_location": stored}, {"bundle_path": None}):
         with pytest.raises(UserInputError, match="either as a folder to store or as a location"):
             new_round(creator, None, None, **both_or_neither)
+
+
+def test_prepared_storage_clients_are_the_ones_later_used_and_a_bad_one_is_left_for_its_use():
+    market = Marketplace(None, {"bucket": "results-bucket", "endpoint_url": "http://127.0.0.1:9"})
+    market.prepare_storage(StorageType.S3, StorageType.IPFS)
+    s3 = market.backend(StorageType.S3)
+    assert market.backend("S3") is s3 and s3.bucket == "results-bucket"
+    assert len(market._backends) == 2
+    broken = Marketplace(None, {"bucket": "no/slashes"})
+    broken.prepare_storage(StorageType.S3)  # nothing raised: the use that needs it reports it
+    with pytest.raises(UserInputError, match="bucket"):
+        broken.backend(StorageType.S3)

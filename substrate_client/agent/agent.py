@@ -190,15 +190,11 @@ class Agent:
         return self.summary
 
     def _prepare_storage(self) -> None:
-        """Build the result storage's client now (an S3 client costs about a second of
-        CPU), not between a trained result and its sending. A client that cannot be built
-        is left for the send to report."""
+        """Build the result storage's client now, not between a trained result and its
+        sending."""
         storage = self.contributor.settings.result_storage
         if storage is not None:
-            try:
-                self.market.backend(storage)
-            except Exception as error:  # the send reports it, where it matters
-                log.info("the %s storage is not ready yet: %s", storage.value, error)
+            self.market.prepare_storage(storage)
 
     def _should_stop(self) -> bool:
         if self._stopping:

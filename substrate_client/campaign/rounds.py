@@ -34,7 +34,7 @@ from .. import storage as storage_mod
 from .. import validation
 from ..chain import same_account
 from ..errors import DecentralMLError, PalletError, UserInputError
-from ..records import SubmissionStatus, TaskStatus
+from ..records import StorageType, SubmissionStatus, TaskStatus
 from .collect import (RoundValidator, next_due_block, time_out_silent_slots, wait_for_next_block,
                       wait_for_task_events)
 from .journal import CampaignJournal, Phase, RoundRecord
@@ -129,6 +129,9 @@ class _Campaign:
             raise UserInputError(f"evaluating the initial model on the held-out data of {plan.creator_dir} "
                                  f"failed: {type(error).__name__}: {error}") from None
         market.chain.prepare_signing()  # its first round's task goes out as fast as the others'
+        # Results may come on any storage: its clients are built now, not when round 1's
+        # first result arrives.
+        market.prepare_storage(plan.bundle_storage, StorageType.IPFS, StorageType.S3)
         self.journal: CampaignJournal | None = None
 
     # ------------------------------------------------------------------ the campaign
