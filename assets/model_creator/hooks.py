@@ -30,6 +30,10 @@ if not __package__ and str(_REPO_ROOT) not in sys.path:  # loaded from its file 
 from assets.model_creator import model_creator, settings  # noqa: E402
 from substrate_client.validation import ACCEPT, REJECT, Decision, evaluate  # noqa: E402
 
+# The held-out data is read when the hook is loaded (a validation or a campaign starting;
+# ~0.8 s from disk), not while the first result waits to be judged.
+model_creator.held_out_data()
+
 
 def accuracy_threshold(model, submission) -> Decision:
     """Accept when accuracy on the creator's held-out data is at least ``settings.ACCURACY_THRESHOLD``."""
