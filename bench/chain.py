@@ -375,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     result = common.new_result(NAME, args.smoke)
     spec = wait_for_spec(args.spec_timeout)
     result["parameters"] = {"count": count, "client_side_repeats": repeats, "chain_spec": str(spec),
-                            "executor": "Chopsticks, --build-block-mode Instant (one block per transaction)"}
+                            "executor": "Chopsticks (devnet.cjs), instant mode: a block as soon as a transaction arrives "
+                                        "(one at a time here, so one block per transaction)"}
     data = run(count, repeats, out_dir / "profiles")
     result.update({k: v for k, v in data.items() if k != "profile"})
     result["profiles"] = {"assign_one_at_a_time": data["profile"]}
