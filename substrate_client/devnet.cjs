@@ -29,7 +29,13 @@ function buildAsTransactionsArrive(pool) {
     if (building) return;
     building = true;
     try {
-      while (pool.pendingExtrinsics.length > 0) await pool.buildBlock();
+      while (pool.pendingExtrinsics.length > 0) {
+        const before = new Set(pool.pendingExtrinsics);
+        await pool.buildBlock();
+        // Chopsticks puts back a transaction that failed to apply: when only such are
+        // left, wait for the next arrival instead of building blocks for them forever.
+        if (pool.pendingExtrinsics.every((extrinsic) => before.has(extrinsic))) break;
+      }
     } catch (error) {
       console.error('building a block failed:', error);
     } finally {
@@ -51,9 +57,16 @@ async function main() {
   });
   if (mode === 'instant') buildAsTransactionsArrive(chain.chain.txPool);
   for (const signal of ['SIGTERM', 'SIGINT']) {
-    process.on(signal, () => chain.close().finally(() => process.exit(0)));
+    process.on(signal, () => {
+      console.error(`the dev chain stops (${signal})`);
+      chain.close().finally(() => process.exit(0));
+    });
   }
 }
+
+// An error of one request (a malformed transaction, a failed block) is logged; the
+// chain keeps serving the others.
+process.on('unhandledRejection', (error) => console.error('error (the dev chain keeps running):', error));
 
 main().catch((error) => {
   console.error('the dev chain did not start:', error);

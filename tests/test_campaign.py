@@ -293,7 +293,12 @@ class Runner:
             self.error = error
 
     def wait_for(self, text: str, timeout: float = 180) -> str:
-        return wait_for_line(self.lines, text, self.thread.is_alive, timeout)
+        try:
+            return wait_for_line(self.lines, text, self.thread.is_alive, timeout)
+        except AssertionError as missing:
+            if self.error is None:
+                raise
+            raise AssertionError(f"{missing}\nthe campaign stopped with {self.error!r}") from self.error
 
     def task_of_round(self, number: int) -> int:
         """The task of round ``number``, once the runner has created it."""
@@ -433,8 +438,9 @@ def test_a_round_short_of_results_frees_the_silent_slot_is_extended_once_then_th
                          env=storage_env))["submission_id"]
     contribute(dml, dave, task_id, tmp_path / "dave", storage_env)
     runner.wait_for("round 1/2: 1/2 accepted")
-    task = market.get_task(task_id)
-    jump_to(substrate, market.get_submission(silent).assigned_at + market.deadlines().result_timeout)
+    view = Marketplace(Chain(substrate))  # the test's own connection: the market's is the runner's
+    task = view.get_task(task_id)
+    jump_to(substrate, view.get_submission(silent).assigned_at + view.deadlines().result_timeout)
     runner.wait_for(f"freed the silent slot {silent}")
     jump_to(substrate, task.created_at + 700)
     runner.wait_for("extended once, to block")
