@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -102,6 +104,15 @@ class RunSettings:
 
 
 @dataclass(frozen=True)
+class FetchedBundle:
+    """A task's bundle fetched, verified and checked, before any slot is taken."""
+
+    task: Task
+    bundle_dir: Path
+    box: sandbox.SandboxSettings
+
+
+@dataclass(frozen=True)
 class Slot:
     """A slot you hold, its task, its verified bundle and how that bundle runs."""
 
@@ -116,18 +127,20 @@ def contributor_id(address: str) -> str:
     return address[:8]
 
 
-def bundle_environment(task_id: int, submission_id: int, address: str, data: DataSettings,
+def bundle_environment(task_id: int, submission_id: int | None, address: str, data: DataSettings,
                        environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """What a bundle is told: the allow-listed settings found in ``environ`` (default:
     this process's environment: ``DECENTRALML_DATASET``, ``DECENTRALML_MAX_SAMPLES``...),
-    then ``data``'s, then the slot's ids. Nothing else reaches it."""
+    then ``data``'s, then the slot's ids. A run started before its slot was taken gets
+    an empty submission id (set, so a script under ``set -u`` still runs). Nothing else
+    reaches it."""
     environ = os.environ if environ is None else environ
     env = {name: value for name, value in environ.items()
            if name in sandbox.BUNDLE_ENVIRONMENT and value}
     env.update(data.environment())
     env.update({
         "DECENTRALML_TASK_ID": str(task_id),
-        "DECENTRALML_SUBMISSION_ID": str(submission_id),
+        "DECENTRALML_SUBMISSION_ID": "" if submission_id is None else str(submission_id),
         "DECENTRALML_CONTRIBUTOR_ID": data.contributor_id or contributor_id(address),
     })
     return env
@@ -181,6 +194,25 @@ class Contributor:
         return Slot(assignment.submission_id, assignment.task, Path(assignment.bundle_dir).resolve(),
                     checked["box"])
 
+    def fetch_bundle(self, task: Task, dest: Path) -> FetchedBundle:
+        """Fetch the task's bundle into ``dest`` (a new folder), verify it against its
+        on-chain sha256 and check it can run here, taking no slot: a bundle that cannot
+        be had or run raises (UserInputError, IntegrityError) and leaves nothing behind."""
+        if dest.exists() or dest.is_symlink():
+            raise UserInputError(f"{dest} already exists; choose a new folder for the bundle")
+        bundle_dir = self.market.download_bundle(task, dest)
+        try:
+            box = self.bundle_settings(task.task_id, bundle_dir)
+        except BaseException:
+            shutil.rmtree(bundle_dir, ignore_errors=True)
+            raise
+        return FetchedBundle(task, Path(bundle_dir).resolve(), box)
+
+    def take_fetched(self, fetched: FetchedBundle) -> Slot:
+        """Take a slot in the task of a bundle already fetched and checked."""
+        assignment = self.market.assign_task(fetched.task.task_id)
+        return Slot(assignment.submission_id, assignment.task, fetched.bundle_dir, fetched.box)
+
     def held_slot(self, submission_id: int, bundle_dir: Path) -> Slot:
         """A slot you already hold (assigned, nothing sent yet) with its fetched bundle."""
         submission = self.market.get_submission(submission_id)
@@ -194,8 +226,8 @@ class Contributor:
         box = self.bundle_settings(task.task_id, bundle_dir)
         return Slot(submission_id, task, Path(bundle_dir).resolve(), box)
 
-    def describe_run(self, slot: Slot) -> str:
-        """Where and how a slot's bundle runs, in words."""
+    def describe_run(self, slot: Slot | FetchedBundle) -> str:
+        """Where and how a slot's (or a fetched) bundle runs, in words."""
         box = slot.box
         how = ("in the sandbox" + (", with network" if box.network else ", no network")
                if box.isolate else "WITHOUT the sandbox: it can read your files and use the network")
@@ -205,9 +237,17 @@ class Contributor:
               args: Iterable[str] = ()) -> sandbox.BundleRun:
         """Run the slot's ``start_task.sh`` (in the sandbox unless its settings say not)
         on your data; its output, escaped, goes to ``echo`` line by line. Sends nothing."""
-        env = bundle_environment(slot.task.task_id, slot.submission_id, self.address, self.data)
-        return sandbox.run_bundle(slot.bundle_dir, env, args=tuple(args), settings=slot.box,
-                                  echo=echo, secrets=self.settings.secrets)
+        return self.run_bundle(slot.task, slot.bundle_dir, slot.box, slot.submission_id, echo, args)
+
+    def run_bundle(self, task: Task, bundle_dir: Path, box: sandbox.SandboxSettings,
+                   submission_id: int | None, echo: Callable[[str], None] | None = None,
+                   args: Iterable[str] = (), cancel: threading.Event | None = None) -> sandbox.BundleRun:
+        """Run a fetched bundle's ``start_task.sh`` for ``submission_id`` (None: before
+        its slot is taken, so the bundle is told no submission id); setting ``cancel``
+        kills it. Sends nothing."""
+        env = bundle_environment(task.task_id, submission_id, self.address, self.data)
+        return sandbox.run_bundle(bundle_dir, env, args=tuple(args), settings=box,
+                                  echo=echo, secrets=self.settings.secrets, cancel=cancel)
 
     def result_storage(self, task: Task) -> StorageType:
         return self.settings.result_storage or task.bundle.storage_type
@@ -221,5 +261,5 @@ class Contributor:
                                             progress=progress)
 
 
-__all__ = ["Contributor", "DataSettings", "RunSettings", "SABOTAGE_RANDOM_WEIGHTS", "Slot",
+__all__ = ["Contributor", "DataSettings", "FetchedBundle", "RunSettings", "SABOTAGE_RANDOM_WEIGHTS", "Slot",
            "bundle_environment", "contributor_id"]

@@ -505,11 +505,13 @@ def prepare_bundle_dir(bundle_dir: str | Path) -> Path:
 def run_bundle(bundle_dir: str | Path, env: Mapping[str, str] | None = None,
                args: Sequence[str] = (), settings: SandboxSettings | None = None,
                echo: Callable[[str], None] | None = None,
-               secrets: Iterable[str | Path] = ()) -> BundleRun:
+               secrets: Iterable[str | Path] = (),
+               cancel: threading.Event | None = None) -> BundleRun:
     """Run the bundle's ``start_task.sh`` with ``env`` (names from
     :data:`BUNDLE_ENVIRONMENT` only) and ``args``; its output, control characters
     escaped, goes to ``echo`` line by line (default: dropped). ``secrets`` are more paths
-    to keep out of reach (a key file named on the command line, say).
+    to keep out of reach (a key file named on the command line, say). Setting
+    ``cancel`` (from another thread) kills the run: it ends stopped by :data:`CANCELLED`.
 
     Returns how it ended; raises SandboxUnavailableError when no sandbox can be made,
     UserInputError when a folder to show it holds a secret."""
@@ -535,16 +537,24 @@ def run_bundle(bundle_dir: str | Path, env: Mapping[str, str] | None = None,
         argv = _die_with_us() + _nice(settings.niceness) + _prlimit(settings.limits) \
             + ["/bin/bash", str(folder / START_SCRIPT), *args]
         cwd = str(folder)
-    return _supervise(argv, process_env, cwd, settings.limits, output, echo)
+    return _supervise(argv, process_env, cwd, settings.limits, output, echo, cancel)
+
+
+#: Why a run stopped when its caller cancelled it.
+CANCELLED = "its caller (cancelled)"
 
 
 def _supervise(argv: list[str], env: dict[str, str], cwd: str, limits: Limits, output: Path,
-               echo: Callable[[str], None] | None) -> BundleRun:
+               echo: Callable[[str], None] | None, cancel: threading.Event | None = None) -> BundleRun:
     started = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
     pump = _OutputPump(proc.stdout, echo, limits.output_bytes)
     pump.start()
+    killed = threading.Event()  # set by the watcher when it kills the run for ``cancel``
+    if cancel is not None:
+        threading.Thread(target=_kill_when_cancelled, args=(proc, cancel, killed), daemon=True,
+                         name="bundle-cancel").start()
     stopped_by = None
     try:
         proc.wait(timeout=limits.wall_seconds)
@@ -559,6 +569,8 @@ def _supervise(argv: list[str], env: dict[str, str], cwd: str, limits: Limits, o
     code = proc.returncode
     if code < 0:  # killed by a signal, by us
         code = 128 - code
+    if stopped_by is None and killed.is_set():
+        stopped_by = CANCELLED
     if stopped_by is None and code > 128:
         try:
             stopped_by = _SIGNAL_EXITS.get(signal.Signals(code - 128))
@@ -569,6 +581,17 @@ def _supervise(argv: list[str], env: dict[str, str], cwd: str, limits: Limits, o
         elif stopped_by == "the file-size limit":
             stopped_by += f" ({limits.file_bytes} bytes)"
     return BundleRun(code, round(time.monotonic() - started, 2), output, stopped_by, pump.truncated)
+
+
+def _kill_when_cancelled(proc: subprocess.Popen, cancel: threading.Event,
+                         killed: threading.Event) -> None:
+    """Kill the run as soon as ``cancel`` is set; return when the run ends by itself."""
+    while proc.poll() is None:
+        if cancel.wait(0.1):
+            if proc.poll() is None:
+                killed.set()
+                _kill(proc)
+            return
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -665,5 +688,5 @@ def find_result(output_dir: str | Path) -> Path:
 
 
 __all__ = ["BUNDLE_ENVIRONMENT", "BundleError", "BundleRun", "Limits", "PythonInfo",
-           "SandboxSettings", "SandboxUnavailableError", "TaskNeeds", "check_available",
+           "SandboxSettings", "SandboxUnavailableError", "CANCELLED", "TaskNeeds", "check_available",
            "find_result", "printable", "probe_python", "run_bundle", "secret_paths", "task_needs"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import textwrap
 import time
 from pathlib import Path
@@ -325,3 +326,59 @@ def test_the_agent_works_only_for_its_campaign_and_stops_when_the_campaign_ends(
     assert f"campaign {ours.campaign} ended" in stopped and "2 result(s) sent" in stopped
     assert submissions(dml, other.task_id) == []
     market.close_task(other.task_id)
+
+
+# --------------------------------------------------------------------------- starting early
+
+
+def test_an_agent_starting_early_trains_while_its_slot_is_taken_and_sends_the_result(
+        dml, account, agents, tmp_path):
+    creator, bob = account(), account()
+    task_id = quick_task(dml, creator, tmp_path, sleep=1)
+    agent = agents(bob, "--creator", creator.ss58_address, "--max-rounds", 1, "--start-early",
+                   "--work-dir", tmp_path / "work")
+    sent = agent.wait_for("sent", task_id=task_id, timeout=90)
+    assert agent.finish() == 0, errors(agent)
+    steps = [s["step"] for s in agent.steps if s.get("task_id") == task_id]
+    assert steps.index("train") < steps.index("slot") < steps.index("trained")
+    got = Path(as_json(dml("download_task_result", sent["submission_id"], "--dest", tmp_path / "got",
+                           "--json"))["dest"])
+    # Started before its slot existed, the bundle was told the task but no submission id
+    # (an empty one: the script runs under `set -u`).
+    assert (got / "ids.txt").read_text() == f"task {task_id} submission \n"
+    [sub] = submissions(dml, task_id)
+    assert sub["status"] == "Pending" and sub["submission_id"] == sent["submission_id"]
+
+
+def test_an_agent_starting_early_that_loses_the_slot_race_kills_its_run_and_keeps_nothing(
+        dml, account, substrate, store, tmp_path):
+    """The attack on a contributor's compute: the last slot goes to someone else between the
+    agent's read of the task and its assignment. The run started early must not go on (or
+    leave its folder behind) for a slot it does not have."""
+    from substrate_client.agent import Agent, WorkFilters
+
+    creator, bob, charlie = account(), account(), account()
+    task_id = quick_task(dml, creator, tmp_path, sleep=120)
+    steps = []
+    agent = Agent(Marketplace(Chain(substrate, bob), {"root": str(store)}),
+                  WorkFilters(creator=creator.ss58_address), tmp_path / "work",
+                  report=steps.append, start_early=True)
+    fetch = agent.contributor.fetch_bundle
+
+    def fetch_then_lose_the_race(task, dest):
+        fetched = fetch(task, dest)
+        take_slot(dml, charlie, task_id, tmp_path / "charlie")  # the last slot, on chain
+        return fetched
+
+    agent.contributor.fetch_bundle = fetch_then_lose_the_race
+    started = time.monotonic()
+    agent._work_on(task_id)
+    assert time.monotonic() - started < 60  # not the bundle's 120 s: its run was killed
+    kinds = [s.kind for s in steps]
+    assert kinds == ["take", "train", "cancelled", "skip"], kinds
+    assert "NoSlotsLeft" in steps[-1].message
+    work = tmp_path / "work" / bob.ss58_address
+    assert not list(work.glob("task_*")), list(work.iterdir())  # no bundle folder, no log
+    leftover = subprocess.run(["pgrep", "-f", str(work)], capture_output=True, text=True).stdout
+    assert leftover == ""  # nothing of its run is still going
+    assert [s["contributor"] for s in submissions(dml, task_id)] == [charlie.ss58_address]

@@ -9,6 +9,7 @@ import os
 import socket
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -230,6 +231,26 @@ def test_the_file_size_limit_stops_a_bundle_filling_the_disk(tmp_path):
 
 
 @pytest.mark.parametrize("isolate", [True, False])
+def test_a_cancelled_run_is_killed_with_what_it_started(tmp_path, isolate):
+    folder = script_bundle(tmp_path, "(sleep 3; echo late > late.txt) &\nsleep 600\n")
+    cancel = threading.Event()
+    threading.Timer(1.0, cancel.set).start()
+    result = sandbox.run_bundle(folder, {}, settings=SandboxSettings(isolate=isolate), cancel=cancel)
+    assert result.stopped_by == sandbox.CANCELLED and not result.ok
+    assert result.seconds < 30
+    time.sleep(4)
+    assert not (folder / "late.txt").exists()
+
+
+def test_a_run_that_ends_before_a_cancel_is_not_marked_cancelled(tmp_path):
+    folder = script_bundle(tmp_path, "exit 0\n")
+    cancel = threading.Event()
+    result = sandbox.run_bundle(folder, {}, settings=SandboxSettings(), cancel=cancel)
+    cancel.set()
+    assert result.ok and result.stopped_by is None
+
+
+@pytest.mark.parametrize("isolate", [True, False])
 def test_a_bundle_runs_at_a_lower_cpu_priority_than_the_client(tmp_path, isolate):
     folder = script_bundle(tmp_path, "echo niceness=$(nice)\n")
     result, output = run(folder, isolate=isolate)
@@ -250,8 +271,6 @@ def test_processes_a_bundle_leaves_behind_die_with_it(tmp_path):
     folder = script_bundle(tmp_path, "(sleep 2; echo late > late.txt) &\ndisown\nexit 0\n")
     result, _ = run(folder)
     assert result.ok
-    import time
-
     time.sleep(4)
     assert not (folder / "late.txt").exists()
 

@@ -7,7 +7,9 @@ bundle), then reads the open tasks (the chain's ``OpenTasks``), then follows new
 by subscription (:meth:`Chain.watch_events`) for a new task or a slot that reopened.
 For a task that passes its filters it takes a slot (the bundle fetched and verified
 first), runs ``start_task.sh`` in the sandbox on the contributor's data and sends the
-result (commit, then reveal; resumable from the send journal).
+result (commit, then reveal; resumable from the send journal). With ``start_early``
+the run starts as soon as the bundle is verified and the slot is taken meanwhile
+(:mod:`.early`).
 
 The chain or storage going away never loses a trained result: it stays on disk (its
 record in the work folder) and the agent tries again, waiting 2, 4, 8... seconds (at
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import signal
 import threading
 import time
@@ -33,6 +36,7 @@ from ..errors import (ChainConnectionError, DecentralMLError, IntegrityError, No
                       PalletError, StorageUnavailableError, UserInputError)
 from ..marketplace import Marketplace
 from ..records import Submission, SubmissionStatus, Task, TaskStatus
+from .early import BackgroundRun
 from .filters import WorkFilters
 from .slots import SlotRecord, WorkFolder
 
@@ -83,7 +87,7 @@ class Backoff:
 class Step:
     """One thing the agent did or decided, as it reports it."""
 
-    kind: str  # start, resume, skip, slot, train, trained, send, sent, failed, retry,
+    kind: str  # start, resume, skip, slot, train, cancelled, trained, send, sent, failed, retry,
     #            watch, stopping, released, stopped
     message: str
     task_id: int | None = None
@@ -121,15 +125,17 @@ class Agent:
     Its files are in ``work_dir/<signer's address>/`` (:class:`WorkFolder`). ``report``
     receives every :class:`Step` (default: logged); ``output`` every line the bundle
     prints (besides the log file beside the bundle's folder);
-    ``amount_text`` writes an amount for messages."""
+    ``amount_text`` writes an amount for messages; with ``start_early`` a verified
+    bundle starts training while its slot is being taken (:mod:`.early`)."""
 
     def __init__(self, market: Marketplace, filters: WorkFilters | None = None,
                  work_dir: str | Path = "decentralml-work", run: RunSettings | None = None,
                  data: DataSettings | None = None, stop: StopWhen | None = None,
                  report: Callable[[Step], None] | None = None,
                  output: Callable[[str], None] | None = None, backoff: Backoff | None = None,
-                 amount_text: Callable[[int], str] = str):
+                 amount_text: Callable[[int], str] = str, start_early: bool = False):
         self.market = market
+        self.start_early = start_early  # train while the slot is taken (see .early)
         self.filters = filters or WorkFilters()
         self.contributor = Contributor(market, run, data)
         # A folder per signer: agents of several accounts may share one work folder.
@@ -427,8 +433,12 @@ class Agent:
                 self._skip(task, reason)
             return
         self._busy, self._taking = True, task_id
+        early = None
         try:
-            slot = self._take(task)
+            if self.start_early:
+                slot, early = self._take_early(task)
+            else:
+                slot = self._take(task)
         except _Release:
             raise  # the slot being taken, if it was, is released by name of its task
         except BaseException:
@@ -438,7 +448,7 @@ class Agent:
         self._taking = None
         self._busy = self._held is not None
         if slot is not None:
-            self._train_and_send(slot)
+            self._train_and_send(slot, early)
 
     def _take(self, task: Task) -> Slot | None:
         tid = task.task_id
@@ -448,23 +458,62 @@ class Agent:
         try:
             slot = self.contributor.take_slot(tid, dest)
         except (UserInputError, IntegrityError) as error:
-            self._done_tasks.add(tid)
-            self.summary.failed.append(tid)
-            self._say("skip", f"task {tid}: refused its bundle: {_reason(error)}", tid)
-            return None
+            return self._bundle_refused(tid, error)
         except PalletError as error:
-            if error.name == "AlreadyAssigned":  # a slot taken by an attempt that lost its answer
-                submission = self._my_submission(tid)
-                if submission is not None and submission.status is SubmissionStatus.ASSIGNED:
-                    return self._adopt(submission, task)
-            if error.name != "NoSlotsLeft":
-                self._done_tasks.add(tid)
-            self._say("skip", f"task {tid}: could not take a slot: {_reason(error)}", tid)
-            return None
+            return self._slot_refused(task, error)
         self._hold(SlotRecord(slot.submission_id, tid, str(slot.bundle_dir)))
         self._say("slot", f"task {tid}: took submission {slot.submission_id}; bundle verified in "
                           f"{slot.bundle_dir}", tid, slot.submission_id)
         return slot
+
+    def _take_early(self, task: Task) -> tuple[Slot | None, BackgroundRun | None]:
+        """Fetch and verify the bundle, start it, then take the slot while it trains; a
+        slot the chain refuses kills the run and removes its folder."""
+        tid = task.task_id
+        dest = self.work.new_bundle_dir(tid)
+        self._say("take", f"task {tid}{_round_text(task)}: fetching and verifying its bundle, "
+                          f"then training while a slot is taken (pays {self._amount(task.pays_amount)})",
+                  tid)
+        try:
+            fetched = self.contributor.fetch_bundle(task, dest)
+        except (UserInputError, IntegrityError) as error:
+            return self._bundle_refused(tid, error), None
+        log_file = _log_file(fetched.bundle_dir)
+        self._say("train", f"task {tid}: {self.contributor.describe_run(fetched)} while a slot is "
+                           f"taken (its output: {log_file})", tid)
+        early = BackgroundRun(self.contributor, fetched, log_file, self._output)
+        try:
+            slot = self.contributor.take_fetched(fetched)
+        except BaseException as error:
+            early.cancel()
+            shutil.rmtree(fetched.bundle_dir, ignore_errors=True)
+            log_file.unlink(missing_ok=True)
+            if isinstance(error, PalletError):
+                self._say("cancelled", f"task {tid}: training stopped, no slot was taken", tid)
+                return self._slot_refused(task, error), None
+            raise
+        self._hold(SlotRecord(slot.submission_id, tid, str(slot.bundle_dir)))
+        self._say("slot", f"task {tid}: took submission {slot.submission_id} while training; "
+                          f"bundle verified in {slot.bundle_dir}", tid, slot.submission_id)
+        return slot, early
+
+    def _bundle_refused(self, task_id: int, error: DecentralMLError) -> None:
+        self._done_tasks.add(task_id)
+        self.summary.failed.append(task_id)
+        self._say("skip", f"task {task_id}: refused its bundle: {_reason(error)}", task_id)
+
+    def _slot_refused(self, task: Task, error: PalletError) -> Slot | None:
+        """After the chain refused a slot: the slot already held (an earlier attempt that
+        lost its answer), or None."""
+        tid = task.task_id
+        if error.name == "AlreadyAssigned":
+            submission = self._my_submission(tid)
+            if submission is not None and submission.status is SubmissionStatus.ASSIGNED:
+                return self._adopt(submission, task)
+        if error.name != "NoSlotsLeft":
+            self._done_tasks.add(tid)
+        self._say("skip", f"task {tid}: could not take a slot: {_reason(error)}", tid)
+        return None
 
     def _hold(self, record: SlotRecord) -> None:
         self._held = record
@@ -489,20 +538,28 @@ class Agent:
             self._give_up(self._held, f"its bundle cannot run here: {_reason(error)}")
             return None
 
-    def _train_and_send(self, slot: Slot) -> None:
+    def _train_and_send(self, slot: Slot, early: BackgroundRun | None = None) -> None:
+        """Train (or wait for the run started while the slot was taken) and send."""
         record = self._held
         tid, sid = slot.task.task_id, slot.submission_id
-        log_file = slot.bundle_dir.with_name(slot.bundle_dir.name + ".log")
-        self._say("train", f"task {tid}: {self.contributor.describe_run(slot)} (its output: "
-                           f"{log_file})", tid, sid)
-        with open(log_file, "a", encoding="utf-8") as lines:
-            def echo(line: str) -> None:
-                lines.write(line + "\n")
-                lines.flush()
-                if self._output is not None:
-                    self._output(line)
+        log_file = _log_file(slot.bundle_dir)
+        if early is not None:
+            try:
+                run = early.wait()
+            except BaseException:
+                early.cancel()
+                raise
+        else:
+            self._say("train", f"task {tid}: {self.contributor.describe_run(slot)} (its output: "
+                               f"{log_file})", tid, sid)
+            with open(log_file, "a", encoding="utf-8") as lines:
+                def echo(line: str) -> None:
+                    lines.write(line + "\n")
+                    lines.flush()
+                    if self._output is not None:
+                        self._output(line)
 
-            run = self.contributor.train(slot, echo=echo)
+                run = self.contributor.train(slot, echo=echo)
         try:
             if not run.ok:
                 raise sandbox.BundleError(run.describe())
@@ -624,6 +681,11 @@ class Agent:
             slot = self._adopt(submission, task)
             if slot is not None:
                 self._train_and_send(slot)
+
+
+def _log_file(bundle_dir: Path) -> Path:
+    """Where a run's output is kept: beside its bundle's folder."""
+    return bundle_dir.with_name(bundle_dir.name + ".log")
 
 
 def _reason(error: BaseException) -> str:

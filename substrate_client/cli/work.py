@@ -68,6 +68,13 @@ class Fraction(click.ParamType):
 @click.option("--bad-model", is_flag=True,
               help="Send random weights instead of training (a saboteur, for demonstrations).")
 @click.option("--max-rounds", type=COUNT, metavar="N", help="Stop after sending N results.")
+@click.option("--start-early", is_flag=True,
+              help="Start training as soon as the bundle is verified and take the slot "
+                   "meanwhile, hiding the slot's block wait behind training. If the chain "
+                   "refuses the slot (another contributor took the last one), the run is "
+                   "killed and nothing is sent. The bundle is then told no submission id "
+                   "(DECENTRALML_SUBMISSION_ID is empty). Worth it when slots are not "
+                   "contested; otherwise a lost race costs a second or so of training.")
 @click.option("--end-after", "end_after", type=WholeNumber(min=0), metavar="BLOCKS",
               help="With --campaign: stop once the campaign's last round has been closed for "
                    "BLOCKS blocks with no next round.")
@@ -78,8 +85,8 @@ class Fraction(click.ParamType):
 @run_options
 def work(campaign: int | None, creator: str | None, task_type: TaskType, min_reward: int | None,
          min_acceptance_rate: float | None, partition: str | None, max_samples: int | None,
-         dataset: str | None, bad_model: bool, max_rounds: int | None, end_after: int | None,
-         work_dir: Path, **opts) -> None:
+         dataset: str | None, bad_model: bool, max_rounds: int | None, start_early: bool,
+         end_after: int | None, work_dir: Path, **opts) -> None:
     """Work as a contributor until stopped: take slots in tasks that pass the filters,
     train in the sandbox on your data and send the results.
 
@@ -109,7 +116,7 @@ def work(campaign: int | None, creator: str | None, task_type: TaskType, min_rew
                   stop=StopWhen(max_rounds=max_rounds, campaign_end_blocks=end_after),
                   report=_print_json if s.json else _print_step,
                   output=(lambda line: click.echo(line, err=True)) if s.verbose else None,
-                  amount_text=format_amount)
+                  amount_text=format_amount, start_early=start_early)
     summary = agent.run()
     if summary.unfinished:
         note(f"submission(s) {', '.join(map(str, summary.unfinished))} committed but not "

@@ -103,6 +103,9 @@ def agent_argv(spec: AgentSpec, data: AgentData, campaign: int, creator: str, ro
         args += ["--shard-index", spec.shard_index, "--num-shards", spec.num_shards]
     if spec.saboteur:
         args.append("--bad-model")
+    # Each round has a slot per contributor, so no agent loses a slot race: training
+    # starts while the slot is taken.
+    args.append("--start-early")
     return work_command(args)
 
 
