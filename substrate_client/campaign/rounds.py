@@ -121,6 +121,9 @@ class _Campaign:
             self.model = load_creator_model(Path(plan.bundle) / "model")
         except DecentralMLError as error:
             raise UserInputError(f"the bundle's initial model: {error}") from None
+        # Every round's results are restored into this one model; the creator's evaluation of
+        # it is checked once, not once a round.
+        self.creator_model = validation.CreatorModel(self.model)
         # the model weights federation combines, by checkpoint key (no optimizer state or counters)
         self.initial_weights = {k: v.numpy() for k, v in model_variables(self.model).items()}
         try:  # the creator's own evaluation must work before anything is created
@@ -260,7 +263,7 @@ class _Campaign:
                               f"({validation.clean_reason(review.reason, 200)})")
 
         return RoundValidator(self.market, record.task_id, self.strategy, work_dir=files.results,
-                              creator_model=validation.CreatorModel(self.model),
+                              creator_model=self.creator_model,
                               private_key=self.private_key, evaluator=self.evaluator, on_review=on_review)
 
     def _collect_and_decide(self, record: RoundRecord, files: RoundFiles) -> float:
