@@ -682,8 +682,8 @@ def test_an_upload_interrupted_with_ctrl_c_leaves_no_object_and_no_unfinished_up
         signal.pthread_kill(main, signal.SIGINT)
 
     _change_during_the_upload(monkeypatch, interrupt, after_chunk=MID_B)
-    # Ctrl-C's own handler: a runner started in the background (`cmd &` in a script)
-    # ignores SIGINT, and the process inherits that.
+    # Ctrl-C's own handler for this run, whatever handler an earlier test or the runner
+    # left for SIGINT.
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):
