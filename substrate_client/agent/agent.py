@@ -36,7 +36,7 @@ from ..errors import (ChainConnectionError, DecentralMLError, IntegrityError, No
                       PalletError, StorageUnavailableError, UserInputError)
 from ..marketplace import Marketplace
 from ..records import Submission, SubmissionStatus, Task, TaskStatus
-from .early import BackgroundRun
+from .early import BackgroundRun, echo_to
 from .filters import WorkFilters
 from .slots import SlotRecord, WorkFolder
 
@@ -553,13 +553,7 @@ class Agent:
             self._say("train", f"task {tid}: {self.contributor.describe_run(slot)} (its output: "
                                f"{log_file})", tid, sid)
             with open(log_file, "a", encoding="utf-8") as lines:
-                def echo(line: str) -> None:
-                    lines.write(line + "\n")
-                    lines.flush()
-                    if self._output is not None:
-                        self._output(line)
-
-                run = self.contributor.train(slot, echo=echo)
+                run = self.contributor.train(slot, echo=echo_to(lines, self._output))
         try:
             if not run.ok:
                 raise sandbox.BundleError(run.describe())

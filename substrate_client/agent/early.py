@@ -12,10 +12,21 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import IO, Callable
 
 from .. import sandbox
 from ..contribute import Contributor, FetchedBundle
+
+
+def echo_to(lines: IO[str], output: Callable[[str], None] | None) -> Callable[[str], None]:
+    """Where a run's output lines go: the open log file, flushed per line, and ``output``."""
+    def echo(line: str) -> None:
+        lines.write(line + "\n")
+        lines.flush()
+        if output is not None:
+            output(line)
+
+    return echo
 
 
 class BackgroundRun:
@@ -31,14 +42,9 @@ class BackgroundRun:
         def train() -> None:
             try:
                 with open(log_file, "a", encoding="utf-8") as lines:
-                    def echo(line: str) -> None:
-                        lines.write(line + "\n")
-                        lines.flush()
-                        if output is not None:
-                            output(line)
-
                     self._run = contributor.run_bundle(fetched.task, fetched.bundle_dir, fetched.box,
-                                                       None, echo=echo, cancel=self._cancel)
+                                                       None, echo=echo_to(lines, output),
+                                                       cancel=self._cancel)
             except BaseException as error:  # handed to whoever waits for the run
                 self._error = error
 
