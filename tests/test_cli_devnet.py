@@ -113,3 +113,68 @@ def test_a_batch_devnet_puts_transactions_sent_together_in_one_block(tmp_path, m
         devnet_mod.down(state.port)
     with pytest.raises(ConfigError, match="unknown block mode"):
         devnet_mod.up(state.port, block_mode="sometimes")
+
+
+def test_the_instant_devnet_refuses_invalid_transactions_and_reports_every_watched_one(tmp_path, monkeypatch):
+    """The dev chain validates a transaction on an executor thread of its own and tells a
+    new head's subscribers without holding back the next block: the verdicts and the
+    reports are still Chopsticks' own. A stale nonce and an account with nothing to pay
+    the fee are refused at submission (1010); four transactions sent together each get
+    "inBlock" then "finalized" for their block; a new-head subscriber sees every block,
+    in order."""
+    monkeypatch.setenv("DECENTRALML_RUN_DIR", str(tmp_path / "run"))
+    state = on_a_free_port(lambda port: devnet_mod.up(port))
+    try:
+        substrate = connect(state.url)
+        remark = substrate.compose_call("System", "remark", {"remark": "0x01"})
+        alice = Keypair.create_from_uri("//Alice")
+        landed = substrate.submit_extrinsic(
+            substrate.create_signed_extrinsic(remark, alice), wait_for_inclusion=True)
+        assert landed.is_success
+        stale = substrate.create_signed_extrinsic(remark, alice, nonce=0)
+        with pytest.raises(Exception, match="1010.*stale"):
+            substrate.submit_extrinsic(stale, wait_for_inclusion=True)
+        unfunded = substrate.create_signed_extrinsic(remark, Keypair.create_from_uri("//NobodyAtAll"))
+        with pytest.raises(Exception, match="1010.*payment"):
+            substrate.submit_extrinsic(unfunded, wait_for_inclusion=True)
+
+        heads: list[int] = []
+        watcher = connect(state.url)
+
+        def follow_heads():
+            def on_head(header, _update_nr, _subscription_id):
+                heads.append(int(header["header"]["number"]))
+                return True if len(heads) >= 6 else None
+            watcher.subscribe_block_headers(on_head)
+
+        follower = threading.Thread(target=follow_heads, daemon=True)
+        follower.start()
+        reports: dict[str, list[str]] = {}
+
+        def send(uri: str) -> None:
+            client = connect(state.url)
+            extrinsic = client.create_signed_extrinsic(remark, Keypair.create_from_uri(uri))
+            seen = reports.setdefault(uri, [])
+
+            def on_update(message, _update_nr, _subscription_id):
+                result = message["params"]["result"]
+                status = next(iter(result)) if isinstance(result, dict) else str(result)
+                seen.append(status)
+                return True if status == "finalized" else None
+
+            client.rpc_request("author_submitAndWatchExtrinsic", [str(extrinsic.data)], result_handler=on_update)
+
+        senders = [threading.Thread(target=send, args=(uri,)) for uri in ("//Bob", "//Charlie", "//Dave", "//Eve")]
+        for thread in senders:
+            thread.start()
+        for thread in senders:
+            thread.join(timeout=120)
+        assert sorted(reports) == ["//Bob", "//Charlie", "//Dave", "//Eve"]
+        for uri, seen in reports.items():
+            assert seen[-2:] == ["inBlock", "finalized"], (uri, seen)
+        while len(heads) < 6:  # more blocks, so the subscriber has some to see
+            substrate.submit_extrinsic(substrate.create_signed_extrinsic(remark, alice), wait_for_inclusion=True)
+        follower.join(timeout=60)
+        assert heads == list(range(heads[0], heads[0] + len(heads))), heads
+    finally:
+        devnet_mod.down(state.port)
