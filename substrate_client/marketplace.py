@@ -15,7 +15,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from . import storage as storage_mod
 from .chain import Chain, Event, Receipt, same_account
@@ -179,6 +179,21 @@ class Marketplace:
             self._check_next_round(campaign)
         call = self._task_call(**_arguments(arguments.arguments))
         receipt = self.chain.submit("create_campaign_task", {**call, "campaign": campaign})
+        return self.created_campaign_round(receipt)
+
+    def next_round_call(self, campaign: int, **task) -> Any:
+        """The chain call adding the next round of ``campaign`` (``create_task``'s keyword
+        arguments, with its checks and upload), to send in a batch after the call that
+        closes the campaign's open round (:meth:`decide_task_results`' ``then``): the chain
+        refuses the round while the one before is open, and the whole batch with it."""
+        arguments = inspect.signature(Marketplace.create_task).bind(self, **task)
+        arguments.apply_defaults()
+        call = self._task_call(**_arguments(arguments.arguments))
+        return self.chain.call("create_campaign_task", {**call, "campaign": campaign})
+
+    @staticmethod
+    def created_campaign_round(receipt: Receipt) -> CampaignRound:
+        """The round a receipt's ``CampaignRoundCreated`` event reports."""
         event = receipt.first("CampaignRoundCreated").attributes
         continues = event.get("continues")
         created = CampaignRound(campaign=int(event["campaign"]), round=int(event["round"]),
@@ -562,10 +577,11 @@ class Marketplace:
         )
 
     def decide_task_results(self, accept: Iterable[int] = (), reject: dict[int, str] | None = None,
-                            close_task: int | None = None) -> Receipt | None:
+                            close_task: int | None = None, then: Iterable[Any] = ()) -> Receipt | None:
         """Accept and reject many results in one atomic ``batch_all`` transaction; with
-        ``close_task``, that task is closed in the same transaction, after the decisions
-        (all or nothing: a close the chain refuses leaves every decision undone too)."""
+        ``close_task``, that task is closed in the same transaction, after the decisions,
+        and the calls of ``then`` follow (all or nothing: a close or a later call the chain
+        refuses leaves every decision undone too)."""
         calls = [self.chain.call("accept_task_result", {"submission_id": sid}) for sid in accept]
         for sid, reason in (reject or {}).items():
             reason = reason.strip() or "rejected by the creator"
@@ -574,6 +590,7 @@ class Marketplace:
                 "reject_task_result", {"submission_id": sid, "reason": _hex_text(reason)}))
         if close_task is not None:
             calls.append(self.chain.call("close_task", {"task_id": close_task}))
+        calls.extend(then)
         if not calls:
             return None
         return self.chain.submit_batch(calls)

@@ -391,6 +391,9 @@ def test_a_three_round_campaign_chains_its_tasks_carries_each_federated_model_an
     assert summary.total_paid == 6 * REWARD and summary.finished == "all 3 rounds done"
     # The server optimizer's state and the global model are kept per round (.npz, no pickle).
     journal = CampaignJournal.open(tmp_path / "journals", market.chain.genesis_hash, summary.campaign)
+    # Each next round's task was created in the batch of the decisions and close of the round before.
+    for number, after in ((1, rounds[1]), (2, rounds[2])):
+        assert market.get_task(after["task"]).created_at == journal.round(number).decided_block
     for number in (1, 2, 3):
         assert ServerOptimizer.load(journal.work / f"round_{number}" / "optimizer.npz").rounds == number
         kept = list(load_weights(journal.work / f"round_{number}" / "global.npz").values())

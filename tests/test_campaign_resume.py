@@ -109,21 +109,31 @@ def test_a_creator_killed_at_every_phase_of_a_round_resumes_with_nothing_twice_a
     # bob sends while the creator is down
     _, _, bob_1 = contribute(dml, bob, task_1, tmp_path / "r1" / "bob", contributors, seed=1)
 
-    # 3. After the decisions' batch (bob's judged on resume, carol's next), which closed the
-    #    task too: every slot's result was in and judged.
-    run = Creator(["campaign", "resume", campaign], env, kill_on="decisions on chain")
+    # 3. With every result in (bob's judged on resume, carol's next), the results federated
+    #    and round 2's bundle uploaded to go in the decisions' batch with round 2's task;
+    #    killed before the batch: nothing decided, no round 2 task, the upload journaled.
+    run = Creator(["campaign", "resume", campaign], env, kill_on="round 2's bundle uploaded")
     run.wait_for("1/2 accepted")
     _, _, carol_1 = contribute(dml, carol, task_1, tmp_path / "r1" / "carol", contributors, seed=2)
+    run.killed()
+    assert journal_of(state)["rounds"]["1"]["phase"] == "created"
+    assert journal_of(state)["rounds"]["2"]["phase"] == "uploaded"
+    assert len(tasks()) == 1 and market.get_task(task_1).status is TaskStatus.OPEN
+    assert {s.status for s in market.list_task_results(task_1)} == {SubmissionStatus.PENDING}
+
+    # 4. After the decisions' batch (round 2's upload made by the process before: the
+    #    decisions go alone), which closed the task too: every slot's result was in and judged.
+    run = Creator(["campaign", "resume", campaign], env, kill_on="decisions on chain")
     assert f"task {task_1} closed in the same batch" in run.killed()
     assert journal_of(state)["rounds"]["1"]["phase"] == "decided"
     assert market.get_task(task_1).status is TaskStatus.CLOSED
 
-    # 4. After federating, before the close step has recorded the task closed.
+    # 5. After federating, before the close step has recorded the task closed.
     run = Creator(["campaign", "resume", campaign], env, kill_on="federated 2 result(s)")
     run.killed()
     assert journal_of(state)["rounds"]["1"]["phase"] == "federated"
 
-    # 5. After the close, before round 2.
+    # 6. After the close, before round 2: its task is made from the upload of step 3.
     run = Creator(["campaign", "resume", campaign], env, kill_on=f"task {task_1} closed")
     run.killed()
     assert journal_of(state)["rounds"]["1"]["phase"] == "closed"

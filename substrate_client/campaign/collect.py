@@ -82,11 +82,13 @@ class RoundValidator:
         """Pending results judged acceptable, not submitted yet."""
         return sum(1 for sid in pending_ids if sid in self.reviews and self.reviews[sid].verdict == ACCEPT)
 
-    def submit(self, pending_ids: set[int], close: bool = False):
+    def submit(self, pending_ids: set[int], close: bool = False, then=()):
         """The decisions of every judged pending result, in one atomic batch (None if none);
-        with ``close``, the task's close goes in the same batch, after them."""
+        with ``close``, the task's close goes in the same batch, after them, and the chain
+        calls of ``then`` follow."""
         chosen = [self.reviews[sid] for sid in sorted(pending_ids) if sid in self.reviews]
-        return validation.submit_decisions(self.market, chosen, close_task=self.task_id if close else None)
+        return validation.submit_decisions(self.market, chosen, close_task=self.task_id if close else None,
+                                           then=then)
 
 
 def _due(sub, deadlines) -> int | None:

@@ -52,6 +52,7 @@ class RoundRecord:
     round: int
     phase: str | None = None
     bundle: dict | None = None          # the uploaded round bundle's location
+    bundle_source: list | None = None   # the round before's results its model was federated from
     task_id: int | None = None
     created_block: int | None = None
     deadline: int | None = None

@@ -15,7 +15,8 @@ from ..errors import UserInputError
 from ..records import CampaignRound, Location, StorageType, TaskType
 from .plan import CampaignPlan, task_lifetime
 
-__all__ = ["location_json", "location_from_json", "find_round_task", "create_round_task", "check_affordable"]
+__all__ = ["location_json", "location_from_json", "find_round_task", "create_round_task", "next_round_task_call",
+           "check_affordable"]
 
 log = logging.getLogger(__name__)
 
@@ -55,20 +56,24 @@ def check_affordable(market, plan: CampaignPlan) -> None:
                              f"balance ({free})")
 
 
+def _task(plan: CampaignPlan, bundle: Location, result_public_key: bytes | None) -> dict:
+    """A round's task, as :meth:`Marketplace.create_task`'s keyword arguments."""
+    return dict(task_type=TaskType.MODEL_CONTRIBUTOR, question=plan.question, pays_amount=plan.reward,
+                max_assignments=plan.slots, expires_in_blocks=task_lifetime(plan.round_blocks),
+                validation_strategy=plan.strategy, bundle_location=bundle, result_public_key=result_public_key)
+
+
 def create_round_task(market, plan: CampaignPlan, campaign: int | None, bundle: Location,
                       result_public_key: bytes | None) -> CampaignRound:
     """Create the round's task (round 1 of a new campaign when ``campaign`` is None) from
     the bundle already stored at ``bundle``. The plan's bounds were checked against the
     chain's constants (:meth:`CampaignPlan.check_against_chain`) and the escrow against
     the balance (:func:`check_affordable`) before the campaign started."""
-    return market.create_campaign_task(
-        campaign,
-        task_type=TaskType.MODEL_CONTRIBUTOR,
-        question=plan.question,
-        pays_amount=plan.reward,
-        max_assignments=plan.slots,
-        expires_in_blocks=task_lifetime(plan.round_blocks),
-        validation_strategy=plan.strategy,
-        bundle_location=bundle,
-        result_public_key=result_public_key,
-    )
+    return market.create_campaign_task(campaign, **_task(plan, bundle, result_public_key))
+
+
+def next_round_task_call(market, plan: CampaignPlan, campaign: int, bundle: Location,
+                         result_public_key: bytes | None):
+    """The chain call creating the campaign's next round from ``bundle``, to go in the
+    batch that decides and closes the round before it."""
+    return market.next_round_call(campaign, **_task(plan, bundle, result_public_key))

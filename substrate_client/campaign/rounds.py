@@ -14,6 +14,10 @@ Each round::
 and the campaign stops after its last round, at the target accuracy, after
 ``patience`` rounds without improvement, or when a round ends short of results.
 
+When the batch closes the task and the campaign goes on, the accepted results are
+federated before it, the next round's bundle is uploaded, and the next round's task is
+created in the same batch, after the close: one block fewer between two rounds' training.
+
 Each step is recorded in the journal once done, and each is found again on chain
 when the kill came after the step but before the record: a resumed campaign creates
 no task twice, decides and pays no result twice, federates every accepted result and
@@ -27,6 +31,7 @@ import logging
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -41,7 +46,8 @@ from .journal import CampaignJournal, Phase, RoundRecord
 from .model_state import RoundFiles, load_weights, save_weights
 from .plan import CampaignPlan, resolved
 from .round_bundle import build_round_bundle
-from .round_task import check_affordable, create_round_task, find_round_task, location_from_json
+from .round_task import (check_affordable, create_round_task, find_round_task, location_from_json,
+                         next_round_task_call)
 from .status import summarize
 from .summary import CampaignSummary
 
@@ -54,6 +60,15 @@ Report = Callable[[str], None]
 
 class CampaignError(DecentralMLError):
     """The campaign cannot go on (a step failed in a way a resume would not mend)."""
+
+
+@dataclass
+class _Federated:
+    """A round's federation, computed and saved, not journaled yet."""
+
+    accepted: list[int]   # the submissions federated
+    accuracy: float       # the federated model's held-out accuracy
+    policy: str
 
 
 def run_campaign(market, plan: CampaignPlan, journal_dir: Path | None = None,
@@ -136,6 +151,8 @@ class _Campaign:
         # first result arrives.
         market.prepare_storage(plan.bundle_storage, StorageType.IPFS, StorageType.S3)
         self.journal: CampaignJournal | None = None
+        # (round, CampaignRound): a round's task created in the batch of the round before
+        self.chained = None
 
     # ------------------------------------------------------------------ the campaign
 
@@ -157,10 +174,11 @@ class _Campaign:
         self.report(f"campaign {journal.campaign} ended: {journal.data['finished']}")
         return _summary(self.market, journal)
 
-    def _stop_reason(self, number: int) -> str | None:
+    def _stop_reason(self, number: int, current: RoundRecord | None = None) -> str | None:
         """Why the campaign stops after round ``number`` (from the journal: the same
-        answer after a resume), or None."""
-        records = [self.journal.round(n) for n in range(1, number + 1)]
+        answer after a resume; with ``current``, round ``number`` as it would be recorded),
+        or None."""
+        records = [self.journal.round(n) for n in range(1, number)] + [current or self.journal.round(number)]
         last = records[-1]
         if last.stopped:
             return last.stopped
@@ -188,11 +206,20 @@ class _Campaign:
         files = RoundFiles(self.journal.work, record.round)
         started = time.perf_counter()
         waited = 0.0
+        if record.phase == Phase.UPLOADED and self._bundle_outdated(record):
+            self._say(record, f"the bundle uploaded before ({record.bundle['path']}) carries a model "
+                              f"federated from other results than round {record.round - 1}'s; uploading "
+                              "the round's bundle again")
+            record.phase = None
         uploaded_here = not Phase.reached(record.phase, Phase.UPLOADED)
         if uploaded_here:
-            self._upload(record, files)
+            self._upload(record, files, self._previous_accepted(record.round))
+        chained, self.chained = self.chained, None
         if not Phase.reached(record.phase, Phase.CREATED):
-            self._create(record, files, uploaded_here)
+            if chained is not None and chained[0] == record.round:
+                self._created(record, chained[1].campaign, chained[1].task_id)
+            else:
+                self._create(record, files, uploaded_here)
         if not Phase.reached(record.phase, Phase.DECIDED):
             waited = self._collect_and_decide(record, files)
         if record.stopped is None and not Phase.reached(record.phase, Phase.FEDERATED):
@@ -210,7 +237,22 @@ class _Campaign:
             return Path(self.plan.bundle) / "model"
         return RoundFiles(self.journal.work, number - 1).federated_model
 
-    def _upload(self, record: RoundRecord, files: RoundFiles) -> None:
+    def _previous_accepted(self, number: int) -> list[int] | None:
+        """The results of round ``number - 1`` its federated model was made from (None for round 1)."""
+        return None if number == 1 else sorted(self.journal.round(number - 1).accepted)
+
+    def _bundle_outdated(self, record: RoundRecord) -> bool:
+        """Whether the round's uploaded bundle carries a model federated from other results
+        than the round before's: uploaded ahead of that round's decisions, by a process
+        killed before they landed, and the round then ended with other results."""
+        before = self.journal.round(record.round - 1) if record.round > 1 else None
+        return (before is not None and Phase.reached(before.phase, Phase.FEDERATED)
+                and record.bundle_source is not None and sorted(record.bundle_source) != sorted(before.accepted))
+
+    def _upload(self, record: RoundRecord, files: RoundFiles, source: list[int] | None,
+                said_in: RoundRecord | None = None) -> None:
+        """Build and store the round's bundle from the round before's federated model (made
+        from its results ``source``); said as a step of round ``said_in`` when given."""
         build_round_bundle(Path(self.plan.bundle), self._previous_model(record.round), files.bundle,
                            campaign=self.journal.campaign, round_number=record.round,
                            privacy=None if self.plan.privacy is None else self.plan.privacy.task_settings())
@@ -218,9 +260,13 @@ class _Campaign:
         stored = storage_mod.upload_folder(backend, files.bundle)
         record.bundle = {"storage_type": stored.storage_type, "path": stored.path,
                          "content_hash": stored.content_hash.hex(), "size": stored.size}
+        record.bundle_source = source
         record.phase = Phase.UPLOADED
         self.journal.record(record)
-        self._say(record, f"bundle uploaded to {stored.storage_type} {stored.path}")
+        if said_in is None:
+            self._say(record, f"bundle uploaded to {stored.storage_type} {stored.path}")
+        else:
+            self._say(said_in, f"round {record.round}'s bundle uploaded to {stored.storage_type} {stored.path}")
 
     # ------------------------------------------------------------------ 2. the task
 
@@ -236,10 +282,14 @@ class _Campaign:
             backend = self.market.backend(bundle.storage_type)
             if not uploaded_here and not backend.exists(bundle.path):  # the store lost it: upload again
                 self._say(record, f"the uploaded bundle {bundle.path} is gone; uploading it again")
-                self._upload(record, files)
+                self._upload(record, files, self._previous_accepted(record.round))
                 bundle = location_from_json(record.bundle)
             created = create_round_task(self.market, self.plan, self.journal.campaign, bundle, self.public_key)
             campaign, task_id = created.campaign, created.task_id
+        self._created(record, campaign, task_id)
+
+    def _created(self, record: RoundRecord, campaign: int, task_id: int) -> None:
+        """Record the round's task ``task_id`` of ``campaign``, now on chain."""
         if self.journal.campaign is None:
             self.journal.set_campaign(campaign)
             self.report(f"campaign {campaign} (journal {self.journal.path})")
@@ -319,7 +369,9 @@ class _Campaign:
 
         While the batch is on its way, the accepted results are federated (from the
         verdicts, with nothing read from the chain meanwhile); the federation is recorded
-        only after the decisions are."""
+        only after the decisions are. When the batch closes the task and the campaign goes
+        on, they are federated first, and the next round's task goes in the batch too
+        (:meth:`_decide_with_next_round`)."""
         task = self.market.get_task(record.task_id)
         subs = self.market.list_task_results(record.task_id)
         pending = {s.submission_id for s in subs if s.status is SubmissionStatus.PENDING}
@@ -331,14 +383,34 @@ class _Campaign:
                     or (s.submission_id in pending and s.submission_id in judge.reviews
                         and judge.reviews[s.submission_id].verdict == validation.ACCEPT)]
         federated, failure = None, None
+        if closing and record.stopped is None and record.round < self.plan.rounds:
+            try:
+                federated = self._federation(record, files, task, accepted)
+            except Exception as error:  # raised once the decisions are recorded
+                failure = error
+            if federated is not None:
+                receipt = self._decide_with_next_round(record, judge, pending, federated)
+                if receipt is not None:
+                    self._decided(record, judge, pending, receipt, closing)
+                    self._record_federation(record, federated)
+                    return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decisions") as batch:
             sent = batch.submit(self._submit_decisions, record, judge, pending, closing)
-            if record.stopped is None:
+            if record.stopped is None and federated is None and failure is None:
                 try:
                     federated = self._federation(record, files, task, accepted)
                 except Exception as error:  # raised once the decisions are recorded
                     failure = error
             receipt, closing = sent.result()
+        self._decided(record, judge, pending, receipt, closing)
+        if failure is not None:
+            raise failure
+        if federated is not None:
+            self._record_federation(record, federated)
+
+    def _decided(self, record: RoundRecord, judge: RoundValidator, pending: set[int], receipt,
+                 closing: bool) -> None:
+        """Record the decisions' batch (``receipt``; None when there was nothing to decide)."""
         record.phase = Phase.DECIDED
         record.decided_block = None if receipt is None else receipt.block_number
         self.journal.record(record)
@@ -348,10 +420,31 @@ class _Campaign:
                               f"{verdicts.count(validation.ACCEPT)} accepted, "
                               f"{verdicts.count(validation.REJECT)} rejected"
                               + (f"; task {record.task_id} closed in the same batch" if closing else ""))
-        if failure is not None:
-            raise failure
-        if federated is not None:
-            federated()
+
+    def _decide_with_next_round(self, record: RoundRecord, judge: RoundValidator, pending: set[int],
+                                federated: _Federated):
+        """The decisions' batch with the task's close and then the next round's task, its
+        bundle uploaded first from ``federated``; its receipt, or None when the next round
+        cannot go in it (the campaign ends after this round, the next bundle was uploaded by
+        an earlier process, or the chain refuses the batch): the decisions then go alone."""
+        candidate = RoundRecord.from_json({**record.to_json(), "federated_accuracy": federated.accuracy})
+        if self._stop_reason(record.round, candidate) is not None:
+            return None
+        upcoming = self.journal.round(record.round + 1)
+        if upcoming.phase is not None:  # a resumed campaign: its own round checks that upload
+            return None
+        self._upload(upcoming, RoundFiles(self.journal.work, upcoming.round), sorted(federated.accepted),
+                     said_in=record)
+        try:
+            create = next_round_task_call(self.market, self.plan, self.journal.campaign,
+                                          location_from_json(upcoming.bundle), self.public_key)
+            receipt = judge.submit(pending, close=True, then=[create])
+        except (PalletError, UserInputError) as error:
+            log.info("round %d's task not created with round %d's decisions: %s", upcoming.round,
+                     record.round, error)
+            return None
+        self.chained = (upcoming.round, self.market.created_campaign_round(receipt))
+        return receipt
 
     def _submit_decisions(self, record: RoundRecord, judge: RoundValidator, pending: set[int],
                           closing: bool) -> tuple[object, bool]:
@@ -397,13 +490,12 @@ class _Campaign:
         """Federate the round's accepted results, as the chain has them (after a resume)."""
         task = self.market.get_task(record.task_id)
         accepted = self.market.list_task_results(record.task_id, SubmissionStatus.ACCEPTED)
-        self._federation(record, files, task, accepted)()
+        self._record_federation(record, self._federation(record, files, task, accepted))
 
-    def _federation(self, record: RoundRecord, files: RoundFiles, task, accepted: list) -> Callable[[], None]:
+    def _federation(self, record: RoundRecord, files: RoundFiles, task, accepted: list) -> _Federated:
         """Federate the ``accepted`` submissions into the round's model, evaluate it and
-        save it with the server optimizer's state; what records it (phase FEDERATED) is
-        returned, to be called once the decisions are on chain. Reads nothing from the
-        chain."""
+        save it with the server optimizer's state, to be recorded (phase FEDERATED) once
+        the decisions are on chain. Reads nothing from the chain."""
         from .. import federation
 
         plan = self.plan
@@ -427,16 +519,16 @@ class _Campaign:
         metrics = self.evaluator(self.model)
         save_weights(weights, files.global_weights)
         optimizer.save(files.optimizer_state)
+        return _Federated(accepted=[sid for sid, _d in models], accuracy=float(metrics["accuracy"]),
+                          policy=policy.name)
 
-        def recorded() -> None:
-            record.accepted = [sid for sid, _d in models]
-            record.federated_accuracy = float(metrics["accuracy"])
-            record.phase = Phase.FEDERATED
-            self.journal.record(record)
-            self._say(record, f"federated {len(models)} result(s) ({policy.name}): held-out accuracy "
-                              f"{record.federated_accuracy:.4f}")
-
-        return recorded
+    def _record_federation(self, record: RoundRecord, federated: _Federated) -> None:
+        record.accepted = list(federated.accepted)
+        record.federated_accuracy = federated.accuracy
+        record.phase = Phase.FEDERATED
+        self.journal.record(record)
+        self._say(record, f"federated {len(federated.accepted)} result(s) ({federated.policy}): held-out "
+                          f"accuracy {record.federated_accuracy:.4f}")
 
     # ------------------------------------------------------------------ 5. close
 

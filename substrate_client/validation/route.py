@@ -291,15 +291,16 @@ def clean_reason(reason: str, limit: int) -> str:
     return data[: limit - 3].decode("utf-8", errors="ignore") + "..."
 
 
-def submit_decisions(market, reviews: Iterable[Review], close_task: int | None = None):
+def submit_decisions(market, reviews: Iterable[Review], close_task: int | None = None, then=()):
     """Accept and reject the decided results in one atomic transaction (None if nothing to
-    do); with ``close_task``, that task is closed in the same transaction, after them."""
+    do); with ``close_task``, that task is closed in the same transaction, after them, and
+    the chain calls of ``then`` follow."""
     reviews = list(reviews)
     accept = [r.submission_id for r in reviews if r.verdict == ACCEPT]
     rejected = [r for r in reviews if r.verdict == REJECT]
     limit = market.limit("MaxReasonLen") if rejected else 0
     reject = {r.submission_id: clean_reason(r.reason, limit) or "rejected by the creator" for r in rejected}
-    return market.decide_task_results(accept=accept, reject=reject, close_task=close_task)
+    return market.decide_task_results(accept=accept, reject=reject, close_task=close_task, then=then)
 
 
 # --------------------------------------------------------------------------- accepted results
