@@ -218,6 +218,36 @@ def test_the_journal_is_written_atomically_for_its_owner_only_and_moves_to_the_c
         CampaignJournal.open(tmp_path / "j", "0xabcdef0123456789ff", "../../etc/passwd")
 
 
+def test_a_next_round_bundle_uploaded_ahead_of_decisions_that_then_changed_is_made_again(tmp_path):
+    """Round 2's bundle is uploaded before round 1's decisions, to go in their batch. A
+    creator killed in between resumes round 1, which may then end with other results (a
+    silent slot's result revealed meanwhile): that upload carries a model federated from
+    results the round did not end with, and is made again; with the same results it is used."""
+    from types import SimpleNamespace
+
+    from substrate_client.campaign.rounds import _Campaign
+
+    files = creator_files(tmp_path)
+    journal = CampaignJournal.new(tmp_path / "j", "0xabcdef0123456789ff", plan_for(files).check())
+    first, second = journal.round(1), journal.round(2)
+    second.phase, second.bundle, second.bundle_source = Phase.UPLOADED, {"path": "b/round-2"}, [3, 5]
+    journal.record(second)
+    runner = SimpleNamespace(journal=journal)
+    first.phase = Phase.DECIDED  # round 1 not federated yet: nothing to compare with
+    journal.record(first)
+    assert not _Campaign._bundle_outdated(runner, journal.round(2))
+    first.phase, first.accepted = Phase.FEDERATED, [5, 3]
+    journal.record(first)
+    assert not _Campaign._bundle_outdated(runner, journal.round(2))
+    first.accepted = [3, 5, 7]
+    journal.record(first)
+    assert _Campaign._bundle_outdated(runner, journal.round(2))
+    legacy = journal.round(2)
+    legacy.bundle_source = None  # recorded before uploads went ahead of decisions: as it is
+    assert not _Campaign._bundle_outdated(runner, legacy)
+    assert not _Campaign._bundle_outdated(runner, journal.round(1))  # round 1 carries the initial model
+
+
 def test_global_weights_and_the_optimizer_state_per_round_come_back_exactly_without_pickle(tmp_path):
     weights = {"layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE": TRUE_KERNEL,
                "layer_with_weights-0/bias/.ATTRIBUTES/VARIABLE_VALUE": TRUE_BIAS}
