@@ -363,8 +363,8 @@ class _Campaign:
     def _decide(self, record: RoundRecord, judge: RoundValidator, files: RoundFiles) -> None:
         """Every pending result judged (closing would pay one that is not), the decisions in
         one batch, with the task's close when nothing can still arrive: every pending
-        result judged and no commitment waiting for its reveal (then the close step only
-        finds the task closed). A close the chain refuses undoes the whole batch: the
+        result judged, no commitment waiting for its reveal and no slot taken without one
+        (then the close step only finds the task closed). A close the chain refuses undoes the whole batch: the
         decisions then go alone, and the close step closes the task later.
 
         While the batch is on its way, the accepted results are federated (from the
@@ -377,8 +377,12 @@ class _Campaign:
         pending = {s.submission_id for s in subs if s.status is SubmissionStatus.PENDING}
         if judge.judge_new(pending):
             self.journal.record(record)
+        # The close pays every pending result: it goes with the decisions only when no slot
+        # can still bring one (a taken slot's commit may already be on its way, and its reveal
+        # could land before the batch).
         closing = (pending <= set(judge.reviews) and task.status is TaskStatus.OPEN
-                   and not any(s.status is SubmissionStatus.COMMITTED for s in subs))
+                   and not any(s.status in (SubmissionStatus.ASSIGNED, SubmissionStatus.COMMITTED)
+                               for s in subs))
         accepted = [s for s in subs if s.status is SubmissionStatus.ACCEPTED
                     or (s.submission_id in pending and s.submission_id in judge.reviews
                         and judge.reviews[s.submission_id].verdict == validation.ACCEPT)]
