@@ -177,8 +177,7 @@ class Marketplace:
         arguments.apply_defaults()
         if campaign is not None:
             self._check_next_round(campaign)
-        call = self._task_call(**_arguments(arguments.arguments))
-        receipt = self.chain.submit("create_campaign_task", {**call, "campaign": campaign})
+        receipt = self.chain.submit("create_campaign_task", self._campaign_task_params(campaign, arguments))
         return self.created_campaign_round(receipt)
 
     def next_round_call(self, campaign: int, **task) -> Any:
@@ -188,8 +187,11 @@ class Marketplace:
         refuses the round while the one before is open, and the whole batch with it."""
         arguments = inspect.signature(Marketplace.create_task).bind(self, **task)
         arguments.apply_defaults()
-        call = self._task_call(**_arguments(arguments.arguments))
-        return self.chain.call("create_campaign_task", {**call, "campaign": campaign})
+        return self.chain.call("create_campaign_task", self._campaign_task_params(campaign, arguments))
+
+    def _campaign_task_params(self, campaign: int | None, arguments: inspect.BoundArguments) -> dict:
+        """``create_campaign_task``'s parameters from ``create_task``'s bound arguments."""
+        return {**self._task_call(**_arguments(arguments.arguments)), "campaign": campaign}
 
     @staticmethod
     def created_campaign_round(receipt: Receipt) -> CampaignRound:
