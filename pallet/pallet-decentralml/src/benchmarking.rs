@@ -114,6 +114,21 @@ fn status_of<T: Config>(submission_id: SubmissionId) -> Option<SubmissionStatus>
 	Submissions::<T>::get(submission_id).map(|s| s.status)
 }
 
+/// A task with every slot it may have, `s` of them committed and past their reveal
+/// window (so closing times each one out); returns its creator and id.
+fn task_with_lapsed_commitments<T: Config>(s: u32) -> (T::AccountId, TaskId) {
+	let creator = funded::<T>("creator", 0);
+	let task_id =
+		create_task_of::<T>(&creator, T::MaxAssignments::get(), ValidationStrategy::ManualAccept);
+	for i in 0..s {
+		let contributor = funded::<T>("contributor", i);
+		let submission_id = assign_as::<T>(&contributor, task_id);
+		commit_as::<T>(&contributor, submission_id, 1);
+	}
+	advance::<T>(T::RevealWindow::get() + 1u32.into());
+	(creator, task_id)
+}
+
 /// The largest arguments of a campaign round: question, reward, slots, expiry, annotation.
 fn campaign_task_fields<T: Config>(
 ) -> (Question, BalanceOf<T>, u32, BlockNumberFor<T>, AnnotationSpec) {
@@ -254,18 +269,21 @@ mod benchmarks {
 	/// the heaviest settlement of a slot.
 	#[benchmark]
 	fn close_task(s: Linear<0, { T::MaxAssignments::get() }>) {
-		let creator = funded::<T>("creator", 0);
-		let task_id = create_task_of::<T>(
-			&creator,
-			T::MaxAssignments::get(),
-			ValidationStrategy::ManualAccept,
-		);
-		for i in 0..s {
-			let contributor = funded::<T>("contributor", i);
-			let submission_id = assign_as::<T>(&contributor, task_id);
-			commit_as::<T>(&contributor, submission_id, 1);
-		}
-		advance::<T>(T::RevealWindow::get() + 1u32.into());
+		let (creator, task_id) = task_with_lapsed_commitments::<T>(s);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(creator.clone()), task_id);
+
+		let task = Tasks::<T>::get(task_id).unwrap();
+		assert_eq!((task.status, task.live_submissions), (TaskStatus::Closed, 0));
+	}
+
+	/// The same `s` lapsed commitments as `close_task`: a pending result would make the
+	/// call fail, and timing a slot out is the heaviest settlement that succeeds. The
+	/// check for pending results reads nothing `close_task` does not.
+	#[benchmark]
+	fn close_judged_task(s: Linear<0, { T::MaxAssignments::get() }>) {
+		let (creator, task_id) = task_with_lapsed_commitments::<T>(s);
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(creator.clone()), task_id);

@@ -570,7 +570,8 @@ pub mod pallet {
 		/// The submission is not under appeal. Only an `Appealed` submission can be
 		/// arbitrated.
 		NotAppealed,
-		/// Only a closed task can be removed. Close it first with `close_task`.
+		/// Only a closed task can be removed. Close it first with `close_task` (or
+		/// `close_judged_task`).
 		TaskNotClosed,
 		/// The task closed less than `RemovalDelay` blocks ago. Retry after that delay.
 		RemovalTooEarly,
@@ -585,9 +586,12 @@ pub mod pallet {
 		/// Only the campaign's creator may add a round to it. Sign with the account that
 		/// started the campaign, or start a campaign of your own.
 		NotCampaignCreator,
-		/// The campaign's latest round's task is still open. Close it (`close_task`) first;
-		/// the next round starts from its results.
+		/// The campaign's latest round's task is still open. Close it (`close_judged_task`
+		/// or `close_task`) first; the next round starts from its results.
 		PreviousRoundOpen,
+		/// A result of the task is revealed and undecided: decide it first
+		/// (`accept_task_result`, `reject_task_result`), or use `close_task`, which pays it.
+		ResultsPending,
 	}
 
 	#[pallet::hooks]
@@ -600,6 +604,10 @@ pub mod pallet {
 			assert!(
 				T::WeightInfo::close_task(max).all_lte(limit),
 				"closing a task with MaxAssignments submissions does not fit in a block"
+			);
+			assert!(
+				T::WeightInfo::close_judged_task(max).all_lte(limit),
+				"closing a judged task with MaxAssignments submissions does not fit in a block"
 			);
 			assert!(
 				T::WeightInfo::remove_task(max).all_lte(limit),
@@ -1004,7 +1012,9 @@ pub mod pallet {
 		/// commitments past their window time out, forfeiting the assignment deposit to
 		/// the creator), keeps the rewards of rejected, appealed and owed results held,
 		/// and returns the rest of the escrow to the creator. Marks the task closed.
-		/// Emits one event per settled slot, then `TaskClosed`.
+		/// Emits one event per settled slot, then `TaskClosed`. A creator who decided
+		/// every result it saw, and must not pay one revealed since, closes with
+		/// `close_judged_task` instead.
 		///
 		/// ## Errors
 		///
@@ -1022,88 +1032,38 @@ pub mod pallet {
 		#[pallet::weight(T::WeightInfo::close_task(T::MaxAssignments::get()))]
 		pub fn close_task(origin: OriginFor<T>, task_id: TaskId) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
-			let now = frame_system::Pallet::<T>::block_number();
-			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
-			ensure!(task.status == TaskStatus::Open, Error::<T>::TaskNotOpen);
-			let by_creator = who == task.creator;
-			ensure!(by_creator || Self::is_expired(&task), Error::<T>::TaskNotExpired);
-			let submissions: alloc::vec::Vec<(SubmissionId, SubmissionOf<T>)> =
-				TaskSubmissions::<T>::iter_key_prefix(task_id)
-					.filter_map(|id| Submissions::<T>::get(id).map(|s| (id, s)))
-					.collect();
-			for (_, submission) in &submissions {
-				if submission.status == SubmissionStatus::Committed {
-					ensure!(
-						!Self::reveal_window_open(submission, now),
-						Error::<T>::CommitmentsOutstanding
-					);
-				}
-				if submission.status == SubmissionStatus::Pending && !by_creator {
-					ensure!(!Self::under_review(submission, now), Error::<T>::ResultsUnderReview);
-				}
-			}
-
-			let visited = submissions.len() as u32;
-			let mut paid_on_close = BalanceOf::<T>::zero();
-			let mut kept = 0u32;
-			for (submission_id, mut submission) in submissions {
-				match submission.status {
-					SubmissionStatus::Pending => {
-						let decider = if Self::under_review(&submission, now) {
-							Decider::Close
-						} else {
-							Decider::ReviewPeriodLapsed
-						};
-						task.pending = task.pending.checked_sub(1).ok_or(Error::<T>::Overflow)?;
-						let paid = Self::pay_or_defer(
-							task_id,
-							&mut task,
-							submission_id,
-							&mut submission,
-							decider,
-						)?;
-						paid_on_close =
-							paid_on_close.checked_add(&paid).ok_or(Error::<T>::Overflow)?;
-						if submission.status == SubmissionStatus::PayoutOwed {
-							kept = kept.checked_add(1).ok_or(Error::<T>::Overflow)?;
-						}
-						Submissions::<T>::insert(submission_id, submission);
-					},
-					SubmissionStatus::Assigned if !Self::slot_timed_out(&submission, now) => {
-						Self::release(
-							HoldReason::AssignmentDeposit,
-							&submission.contributor,
-							submission.assignment_deposit,
-						)?;
-						Self::remove_submission(&mut task, submission_id, &submission)?;
-						Self::deposit_event(Event::SlotCancelled {
-							task_id,
-							submission_id,
-							contributor: submission.contributor,
-						});
-					},
-					SubmissionStatus::Assigned | SubmissionStatus::Committed => {
-						Self::time_out(task_id, &mut task, submission_id, submission)?;
-					},
-					SubmissionStatus::Rejected
-					| SubmissionStatus::Appealed
-					| SubmissionStatus::PayoutOwed => {
-						kept = kept.checked_add(1).ok_or(Error::<T>::Overflow)?;
-					},
-					SubmissionStatus::Accepted => {},
-				}
-			}
-			let held_back =
-				task.pays_amount.checked_mul(&kept.into()).ok_or(Error::<T>::Overflow)?;
-			let refunded = task.escrow.checked_sub(&held_back).ok_or(Error::<T>::Overflow)?;
-			Self::release(HoldReason::TaskEscrow, &task.creator, refunded)?;
-			task.escrow = held_back;
-			task.status = TaskStatus::Closed;
-			task.closed_at = Some(now);
-			Tasks::<T>::insert(task_id, task);
-			OpenTasks::<T>::remove(task_id);
-			Self::deposit_event(Event::TaskClosed { task_id, paid_on_close, refunded });
+			let visited = Self::do_close(who, task_id, false)?;
 			Ok(Some(T::WeightInfo::close_task(visited)).into())
+		}
+
+		/// Settle a task whose results have all been judged: `close_task` for a creator
+		/// who decided every result it saw and must not pay one it has not. Who may call
+		/// it, what it settles and what it emits are exactly as for `close_task`, but it
+		/// refuses while any result of the task is `Pending` (revealed, undecided), so a
+		/// result revealed after the creator last looked is never paid unjudged: decide
+		/// it, then close again. Emits one event per settled slot, then `TaskClosed`.
+		///
+		/// ## Errors
+		///
+		/// - `BadOrigin` if the origin is not signed.
+		/// - [`Error::TaskNotFound`] if no task has this id.
+		/// - [`Error::TaskNotOpen`] if the task is already closed.
+		/// - [`Error::TaskNotExpired`] if the signer is not the creator and the expiration block
+		///   has not been reached.
+		/// - [`Error::CommitmentsOutstanding`] if a commitment of the task is within its reveal
+		///   window.
+		/// - [`Error::ResultsPending`] if a result of the task is `Pending`, whoever signs and
+		///   whether or not its review period is over.
+		/// - [`Error::Overflow`]: not reachable with consistent records; checked for safety.
+		#[pallet::call_index(15)]
+		#[pallet::weight(T::WeightInfo::close_judged_task(T::MaxAssignments::get()))]
+		pub fn close_judged_task(
+			origin: OriginFor<T>,
+			task_id: TaskId,
+		) -> DispatchResultWithPostInfo {
+			let who = ensure_signed(origin)?;
+			let visited = Self::do_close(who, task_id, true)?;
+			Ok(Some(T::WeightInfo::close_judged_task(visited)).into())
 		}
 
 		/// Time out a slot whose deadline passed. Anyone. An `Assigned` slot
@@ -1575,6 +1535,103 @@ pub mod pallet {
 				escrow,
 			});
 			Ok(task_id)
+		}
+
+		/// Settle task `task_id` for `who` as `close_task` describes; with
+		/// `refuse_pending`, refuse (`ResultsPending`) instead if any result of the task is
+		/// pending. Returns how many submissions it visited, for the actual weight. Shared
+		/// by `close_task` and `close_judged_task`.
+		fn do_close(
+			who: T::AccountId,
+			task_id: TaskId,
+			refuse_pending: bool,
+		) -> Result<u32, DispatchError> {
+			let now = frame_system::Pallet::<T>::block_number();
+			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
+			ensure!(task.status == TaskStatus::Open, Error::<T>::TaskNotOpen);
+			let by_creator = who == task.creator;
+			ensure!(by_creator || Self::is_expired(&task), Error::<T>::TaskNotExpired);
+			let submissions: alloc::vec::Vec<(SubmissionId, SubmissionOf<T>)> =
+				TaskSubmissions::<T>::iter_key_prefix(task_id)
+					.filter_map(|id| Submissions::<T>::get(id).map(|s| (id, s)))
+					.collect();
+			for (_, submission) in &submissions {
+				if submission.status == SubmissionStatus::Committed {
+					ensure!(
+						!Self::reveal_window_open(submission, now),
+						Error::<T>::CommitmentsOutstanding
+					);
+				}
+				if submission.status == SubmissionStatus::Pending {
+					ensure!(!refuse_pending, Error::<T>::ResultsPending);
+					ensure!(
+						by_creator || !Self::under_review(submission, now),
+						Error::<T>::ResultsUnderReview
+					);
+				}
+			}
+
+			let visited = submissions.len() as u32;
+			let mut paid_on_close = BalanceOf::<T>::zero();
+			let mut kept = 0u32;
+			for (submission_id, mut submission) in submissions {
+				match submission.status {
+					SubmissionStatus::Pending => {
+						let decider = if Self::under_review(&submission, now) {
+							Decider::Close
+						} else {
+							Decider::ReviewPeriodLapsed
+						};
+						task.pending = task.pending.checked_sub(1).ok_or(Error::<T>::Overflow)?;
+						let paid = Self::pay_or_defer(
+							task_id,
+							&mut task,
+							submission_id,
+							&mut submission,
+							decider,
+						)?;
+						paid_on_close =
+							paid_on_close.checked_add(&paid).ok_or(Error::<T>::Overflow)?;
+						if submission.status == SubmissionStatus::PayoutOwed {
+							kept = kept.checked_add(1).ok_or(Error::<T>::Overflow)?;
+						}
+						Submissions::<T>::insert(submission_id, submission);
+					},
+					SubmissionStatus::Assigned if !Self::slot_timed_out(&submission, now) => {
+						Self::release(
+							HoldReason::AssignmentDeposit,
+							&submission.contributor,
+							submission.assignment_deposit,
+						)?;
+						Self::remove_submission(&mut task, submission_id, &submission)?;
+						Self::deposit_event(Event::SlotCancelled {
+							task_id,
+							submission_id,
+							contributor: submission.contributor,
+						});
+					},
+					SubmissionStatus::Assigned | SubmissionStatus::Committed => {
+						Self::time_out(task_id, &mut task, submission_id, submission)?;
+					},
+					SubmissionStatus::Rejected
+					| SubmissionStatus::Appealed
+					| SubmissionStatus::PayoutOwed => {
+						kept = kept.checked_add(1).ok_or(Error::<T>::Overflow)?;
+					},
+					SubmissionStatus::Accepted => {},
+				}
+			}
+			let held_back =
+				task.pays_amount.checked_mul(&kept.into()).ok_or(Error::<T>::Overflow)?;
+			let refunded = task.escrow.checked_sub(&held_back).ok_or(Error::<T>::Overflow)?;
+			Self::release(HoldReason::TaskEscrow, &task.creator, refunded)?;
+			task.escrow = held_back;
+			task.status = TaskStatus::Closed;
+			task.closed_at = Some(now);
+			Tasks::<T>::insert(task_id, task);
+			OpenTasks::<T>::remove(task_id);
+			Self::deposit_event(Event::TaskClosed { task_id, paid_on_close, refunded });
+			Ok(visited)
 		}
 
 		/// The campaign and lineage of the round `creator` is about to create: a new

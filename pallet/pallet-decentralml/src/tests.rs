@@ -1149,6 +1149,175 @@ fn anyone_may_close_an_expired_task_once_reviews_lapse() {
 	});
 }
 
+/// The race a judged close is for. The creator lists the task's results, decides the
+/// one it sees and sends the decision with a close; meanwhile a contributor whose slot
+/// showed nothing commits and reveals (or its reveal is ordered before the close in the
+/// same block). `close_judged_task` then refuses and nothing moves, where `close_task`
+/// pays the result nobody judged.
+#[test]
+fn close_judged_task_refuses_a_result_revealed_after_the_creator_looked() {
+	new_test_ext().execute_with(|| {
+		let task_id = create(ALICE, 3, ValidationStrategy::ManualAccept);
+		let seen = pending(BOB, task_id, 1);
+		let hostile = assign(DAVE, task_id);
+		// Block 3: the creator looks; Bob's result is pending, Dave's slot is empty.
+		run_to(3);
+		assert_eq!(status(hostile), Some(SubmissionStatus::Assigned));
+		assert_ok!(DecentralML::accept_task_result(RuntimeOrigin::signed(ALICE), seen));
+		// Dave commits at 4 and reveals at 5; the creator's close lands at 6.
+		run_to(4);
+		commit(DAVE, hostile, 2);
+		run_to(5);
+		reveal(DAVE, hostile, 2);
+		run_to(6);
+		let (alice, dave) = (free(ALICE), free(DAVE));
+		assert_noop!(
+			DecentralML::close_judged_task(RuntimeOrigin::signed(ALICE), task_id),
+			Error::<Test>::ResultsPending
+		);
+		assert_eq!((free(ALICE), free(DAVE)), (alice, dave));
+		assert_eq!(held(HoldReason::TaskEscrow, ALICE), 2 * REWARD);
+		assert_eq!(task(task_id).status, TaskStatus::Open);
+		assert_eq!(status(hostile), Some(SubmissionStatus::Pending));
+		check();
+		// The paying close, in the same state, pays it unjudged.
+		System::reset_events();
+		assert_ok!(DecentralML::close_task(RuntimeOrigin::signed(ALICE), task_id));
+		assert!(has_event(Event::ResultAccepted {
+			task_id,
+			submission_id: hostile,
+			contributor: DAVE,
+			paid: REWARD,
+			decided_by: Decider::Close,
+		}));
+		assert_eq!(free(DAVE), dave + REWARD);
+		assert_eq!(free(ALICE), alice + REWARD);
+		check();
+	});
+}
+
+/// What one close left: every account's free balance and holds, the task record, the
+/// submissions and the events of the close.
+type Settlement = (
+	Vec<(u64, u64, u64, u64, u64)>,
+	TaskOf<Test>,
+	Vec<(SubmissionId, Option<SubmissionStatus>)>,
+	Vec<RuntimeEvent>,
+);
+
+/// Every kind of slot, the late result decided (rejected), then closed with `close`.
+fn settle_after_deciding(
+	close: fn(RuntimeOrigin, TaskId) -> DispatchResultWithPostInfo,
+) -> Settlement {
+	new_test_ext().execute_with(|| {
+		for who in [6, 7, 8] {
+			assert_ok!(Balances::mint_into(&who, INITIAL_BALANCE));
+		}
+		let task_id = create(ALICE, 8, ValidationStrategy::ManualAccept);
+		let stale = assign(EVE, task_id);
+		run_to(2);
+		let accepted = pending(BOB, task_id, 1);
+		assert_ok!(DecentralML::accept_task_result(RuntimeOrigin::signed(ALICE), accepted));
+		let rejected = pending(CHARLIE, task_id, 2);
+		assert_ok!(DecentralML::reject_task_result(
+			RuntimeOrigin::signed(ALICE),
+			rejected,
+			reason()
+		));
+		run_to(1 + RESULT_TIMEOUT);
+		let late = pending(DAVE, task_id, 3);
+		let silent = assign(7, task_id);
+		let committed = assign(8, task_id);
+		commit(8, committed, 5);
+		run_to(1 + RESULT_TIMEOUT + REVEAL_WINDOW + 1);
+		assert_ok!(DecentralML::reject_task_result(RuntimeOrigin::signed(ALICE), late, reason()));
+		System::reset_events();
+		assert_ok!(close(RuntimeOrigin::signed(ALICE), task_id));
+		check();
+		let accounts = [ALICE, BOB, CHARLIE, DAVE, EVE, 6, 7, 8]
+			.into_iter()
+			.map(|who| {
+				(
+					who,
+					free(who),
+					held(HoldReason::TaskEscrow, who),
+					held(HoldReason::AssignmentDeposit, who),
+					held(HoldReason::StorageDeposit, who),
+				)
+			})
+			.collect();
+		let subs = [stale, accepted, rejected, late, silent, committed]
+			.into_iter()
+			.map(|sub| (sub, status(sub)))
+			.collect();
+		let events = System::events().into_iter().map(|r| r.event).collect();
+		(accounts, task(task_id), subs, events)
+	})
+}
+
+#[test]
+fn close_judged_task_after_the_decisions_settles_exactly_like_close_task() {
+	let judged = settle_after_deciding(DecentralML::close_judged_task);
+	let paying = settle_after_deciding(DecentralML::close_task);
+	assert_eq!(judged, paying);
+	// What both did: 8 slots, 1 paid before, 2 rejected kept, 5 refunded; the stale and
+	// the committed slot timed out to the creator, the silent one cancelled.
+	let (accounts, t, subs, events) = judged;
+	assert_eq!((t.status, t.escrow, t.pending), (TaskStatus::Closed, 2 * REWARD, 0));
+	assert_eq!(
+		events.last(),
+		Some(&Event::TaskClosed { task_id: 0, paid_on_close: 0, refunded: 5 * REWARD }.into())
+	);
+	assert_eq!(
+		accounts[0],
+		(
+			ALICE,
+			INITIAL_BALANCE - 3 * REWARD - TASK_DEPOSIT + 2 * ASSIGNMENT_DEPOSIT,
+			2 * REWARD,
+			0,
+			TASK_DEPOSIT
+		)
+	);
+	assert_eq!(subs.iter().filter(|(_, s)| s.is_none()).count(), 3);
+}
+
+#[test]
+fn close_judged_task_errors() {
+	new_test_ext().execute_with(|| {
+		let close =
+			|who: u64, task_id| DecentralML::close_judged_task(RuntimeOrigin::signed(who), task_id);
+		let task_id = create(ALICE, 2, ValidationStrategy::ManualAccept);
+		assert_noop!(close(EVE, task_id), Error::<Test>::TaskNotExpired);
+		assert_noop!(close(ALICE, 99), Error::<Test>::TaskNotFound);
+		run_to(EXPIRY - 3);
+		let sub = assign(BOB, task_id);
+		commit(BOB, sub, 1);
+		assert_noop!(close(ALICE, task_id), Error::<Test>::CommitmentsOutstanding);
+		run_to(EXPIRY - 2);
+		reveal(BOB, sub, 1);
+		assert_noop!(close(ALICE, task_id), Error::<Test>::ResultsPending);
+		// Once the task expires anyone may close it, but not over a pending result:
+		// neither while it is under review (where `close_task` says `ResultsUnderReview`)
+		// nor after (where `close_task` pays it).
+		run_to(EXPIRY);
+		assert_noop!(close(EVE, task_id), Error::<Test>::ResultsPending);
+		assert_noop!(
+			DecentralML::close_task(RuntimeOrigin::signed(EVE), task_id),
+			Error::<Test>::ResultsUnderReview
+		);
+		run_to(EXPIRY - 2 + REVIEW_PERIOD);
+		assert_noop!(close(EVE, task_id), Error::<Test>::ResultsPending);
+		assert_noop!(close(ALICE, task_id), Error::<Test>::ResultsPending);
+		assert_ok!(DecentralML::accept_task_result(RuntimeOrigin::signed(ALICE), sub));
+		assert_ok!(close(EVE, task_id));
+		assert_eq!(task(task_id).status, TaskStatus::Closed);
+		assert_noop!(close(ALICE, task_id), Error::<Test>::TaskNotOpen);
+		assert_noop!(DecentralML::close_judged_task(RuntimeOrigin::none(), task_id), BadOrigin);
+		assert_noop!(DecentralML::close_judged_task(RuntimeOrigin::root(), task_id), BadOrigin);
+		check();
+	});
+}
+
 #[test]
 fn time_out_slot_forfeits_to_the_creator_and_reopens_the_slot() {
 	new_test_ext().execute_with(|| {
@@ -1495,6 +1664,7 @@ fn integrity_test_passes_and_the_runtime_weights_fit_a_block() {
 		let limit = Weight::from_parts(2 * 1_000_000_000_000 * 3 / 4, 5 * 1024 * 1024);
 		type W = crate::weights::SubstrateWeight<Test>;
 		assert!(W::close_task(256).all_lte(limit), "{:?}", W::close_task(256));
+		assert!(W::close_judged_task(256).all_lte(limit), "{:?}", W::close_judged_task(256));
 		assert!(W::remove_task(256).all_lte(limit), "{:?}", W::remove_task(256));
 	});
 }
@@ -2219,6 +2389,18 @@ mod money_is_conserved {
 				("ResultsUnderReview", 2),
 			],
 		),
+		// `ResultsUnderReview` is not listed: a pending result refuses a judged close first.
+		(
+			"close_judged_task",
+			&[
+				("ok", 100),
+				("TaskNotFound", 7),
+				("TaskNotOpen", 10),
+				("TaskNotExpired", 75),
+				("CommitmentsOutstanding", 16),
+				("ResultsPending", 12),
+			],
+		),
 		(
 			"time_out_slot",
 			&[
@@ -2304,6 +2486,7 @@ mod money_is_conserved {
 		("payout deferred", 20),
 		("owed payout retried and paid", 5),
 		("task closed by a non-creator after expiry", 20),
+		("task closed judged", 100),
 		("result paid by close", 20),
 		("slot cancelled by close", 60),
 		("slot timed out by close", 30),
@@ -2383,9 +2566,11 @@ mod money_is_conserved {
 			sub: Target,
 			by: Option<u8>,
 		},
+		/// `close_task`, or `close_judged_task` when `judged`.
 		Close {
 			task: Target,
 			by: Option<u8>,
+			judged: bool,
 		},
 		TimeOut {
 			sub: Target,
@@ -2509,8 +2694,12 @@ mod money_is_conserved {
 				.prop_map(|(sub, by, flaw)| Action::Reveal { sub, by, flaw }),
 			3 => (target(), signer()).prop_map(|(sub, by)| Action::Accept { sub, by }),
 			1 => (target(), signer()).prop_map(|(sub, by)| Action::Reject { sub, by }),
-			3 => (target(), prop_oneof![1 => Just(None), 1 => any::<u8>().prop_map(Some)])
-				.prop_map(|(task, by)| Action::Close { task, by }),
+			5 => (
+				target(),
+				prop_oneof![1 => Just(None), 1 => any::<u8>().prop_map(Some)],
+				prop_oneof![3 => Just(false), 2 => Just(true)],
+			)
+				.prop_map(|(task, by, judged)| Action::Close { task, by, judged }),
 			2 => (target(), any::<u8>()).prop_map(|(sub, who)| Action::TimeOut { sub, who }),
 			3 => (target(), any::<u8>()).prop_map(|(sub, who)| Action::Claim { sub, who }),
 			2 => (target(), signer()).prop_map(|(sub, by)| Action::Appeal { sub, by }),
@@ -2750,8 +2939,9 @@ mod money_is_conserved {
 					create(n)
 				},
 				// Anyone may close once the task expires: wait until the expiry of a task
-				// whose result will still be under review then, if there is one, and try.
-				Action::Close { task: Target::Live(_), by: Some(_) }
+				// whose result will still be under review then, if there is one, and try
+				// (a paying close; a judged one refuses any pending result).
+				Action::Close { task: Target::Live(_), by: Some(_), judged: false }
 					if !Submissions::<Test>::iter_values().any(|s| {
 						let t = task(s.task_id);
 						s.status == Pending
@@ -2802,7 +2992,7 @@ mod money_is_conserved {
 				Action::Remove { task: Target::Live(n), .. }
 					if !any_task(&|t| t.status == TaskStatus::Closed) =>
 				{
-					Action::Close { task: Target::Live(n), by: None }
+					Action::Close { task: Target::Live(n), by: None, judged: false }
 				},
 				Action::Campaign { creator, campaign: Some(Target::Live(_)), by }
 					if Campaigns::<Test>::iter_keys().next().is_none() =>
@@ -2995,22 +3185,33 @@ mod money_is_conserved {
 				}
 				("reject_task_result", result)
 			},
-			Action::Close { task: target, by } => {
-				// Anyone but the creator mostly tries the expired ones with results.
+			Action::Close { task: target, by, judged } => {
+				// Anyone but the creator mostly tries the expired ones with results (without,
+				// for a judged close, which any pending result refuses).
 				let id = pick_task(
 					target,
 					|t| t.status == TaskStatus::Open,
-					|t| by.is_none() || (now >= t.expiration_block && t.pending > 0),
+					|t| {
+						by.is_none()
+							|| (now >= t.expiration_block && (t.pending > 0) != judged)
+					},
 				);
 				whale = whale_in_task(id);
 				let before = Tasks::<Test>::get(id);
 				let who = signer_for(before.as_ref().map(|t| t.creator), by);
-				let result =
-					DecentralML::close_task(signed(who), id).map(|_| ()).map_err(|e| e.error);
+				let (call, result) = if judged {
+					("close_judged_task", DecentralML::close_judged_task(signed(who), id))
+				} else {
+					("close_task", DecentralML::close_task(signed(who), id))
+				};
+				let result = result.map(|_| ()).map_err(|e| e.error);
 				if let Some(t) = &before {
 					let early = now < t.expiration_block;
 					if t.status == TaskStatus::Open && t.creator != who && early {
 						assert_eq!(result, err(Error::TaskNotExpired));
+					}
+					if judged && t.pending > 0 {
+						assert!(result.is_err(), "a judged close passed over a pending result");
 					}
 					if result.is_ok() {
 						assert_eq!(task(id).status, TaskStatus::Closed);
@@ -3018,9 +3219,22 @@ mod money_is_conserved {
 							assert!(!early, "a non-creator closed an unexpired task");
 							tally.fact("task closed by a non-creator after expiry");
 						}
+						if judged {
+							let paid = System::events().iter().any(|r| {
+								matches!(
+									r.event,
+									RuntimeEvent::DecentralML(
+										Event::ResultAccepted { .. }
+											| Event::PayoutDeferred { .. }
+									)
+								)
+							});
+							assert!(!paid, "a judged close paid a result");
+							tally.fact("task closed judged");
+						}
 					}
 				}
-				("close_task", result)
+				(call, result)
 			},
 			Action::TimeOut { sub: target, who } => {
 				let id = pick_sub(target, &[Assigned, Committed], |s| match s.committed_at {

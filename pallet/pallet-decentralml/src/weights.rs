@@ -18,6 +18,7 @@ pub trait WeightInfo {
 	fn accept_task_result() -> Weight;
 	fn reject_task_result() -> Weight;
 	fn close_task(s: u32, ) -> Weight;
+	fn close_judged_task(s: u32, ) -> Weight;
 	fn time_out_slot() -> Weight;
 	fn claim_reward() -> Weight;
 	fn appeal_rejection() -> Weight;
@@ -70,6 +71,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	}
 	/// `s` ranges over `[0, 256]`.
 	fn close_task(s: u32, ) -> Weight {
+		// Proof size: measured `2210`, estimated `7286` bytes.
+		Weight::from_parts(1_525_966_818, 7286)
+			.saturating_add(Weight::from_parts(341_247_453, 0).saturating_mul(s.into()))
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(s.into())))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
+			.saturating_add(T::DbWeight::get().writes((8_u64).saturating_mul(s.into())))
+			.saturating_add(Weight::from_parts(0, 4457).saturating_mul(s.into()))
+	}
+	/// `s` ranges over `[0, 256]`.
+	fn close_judged_task(s: u32, ) -> Weight {
 		// Proof size: measured `2210`, estimated `7286` bytes.
 		Weight::from_parts(1_525_966_818, 7286)
 			.saturating_add(Weight::from_parts(341_247_453, 0).saturating_mul(s.into()))
@@ -149,6 +161,7 @@ impl WeightInfo for () {
 	fn accept_task_result() -> Weight { Weight::zero() }
 	fn reject_task_result() -> Weight { Weight::zero() }
 	fn close_task(_s: u32, ) -> Weight { Weight::zero() }
+	fn close_judged_task(_s: u32, ) -> Weight { Weight::zero() }
 	fn time_out_slot() -> Weight { Weight::zero() }
 	fn claim_reward() -> Weight { Weight::zero() }
 	fn appeal_rejection() -> Weight { Weight::zero() }
