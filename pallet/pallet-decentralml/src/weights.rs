@@ -1,5 +1,5 @@
 //! Weights for `pallet_decentralml`, generated from its benchmarks by frame-omni-bencher
-//! 53.0.0 on 2026-12-01 (steps 20, repeat 10, CPU `AMD EPYC`).
+//! 53.0.0 on 2026-12-02 (steps 20, repeat 10, CPU `AMD EPYC`).
 //! Regenerate with `scripts/generate_weights.sh`; do not edit by hand.
 
 #![cfg_attr(rustfmt, rustfmt_skip)]
@@ -35,45 +35,45 @@ pub struct SubstrateWeight<T>(PhantomData<T>);
 impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn create_task() -> Weight {
 		// Proof size: measured `109`, estimated `3593` bytes.
-		Weight::from_parts(106_339_000, 3593)
+		Weight::from_parts(178_046_000, 3593)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
 	fn assign_task() -> Weight {
 		// Proof size: measured `2084`, estimated `7286` bytes.
-		Weight::from_parts(138_337_000, 7286)
+		Weight::from_parts(203_934_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
 	fn commit_task_result() -> Weight {
 		// Proof size: measured `2162`, estimated `7286` bytes.
-		Weight::from_parts(28_292_000, 7286)
+		Weight::from_parts(38_587_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	fn reveal_task_result() -> Weight {
 		// Proof size: measured `2777`, estimated `7286` bytes.
-		Weight::from_parts(222_973_000, 7286)
+		Weight::from_parts(171_436_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
 	}
 	fn accept_task_result() -> Weight {
 		// Proof size: measured `4308`, estimated `7286` bytes.
-		Weight::from_parts(154_099_000, 7286)
+		Weight::from_parts(138_907_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
 	fn reject_task_result() -> Weight {
 		// Proof size: measured `3953`, estimated `7286` bytes.
-		Weight::from_parts(63_225_000, 7286)
+		Weight::from_parts(60_850_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// `s` ranges over `[0, 256]`.
 	fn close_task(s: u32, ) -> Weight {
 		// Proof size: measured `2210`, estimated `7286` bytes.
-		Weight::from_parts(1_525_966_818, 7286)
-			.saturating_add(Weight::from_parts(341_247_453, 0).saturating_mul(s.into()))
+		Weight::from_parts(1_257_730_175, 7286)
+			.saturating_add(Weight::from_parts(155_471_078, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -83,8 +83,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// `s` ranges over `[0, 256]`.
 	fn close_judged_task(s: u32, ) -> Weight {
 		// Proof size: measured `2210`, estimated `7286` bytes.
-		Weight::from_parts(1_525_966_818, 7286)
-			.saturating_add(Weight::from_parts(341_247_453, 0).saturating_mul(s.into()))
+		Weight::from_parts(97_796_000, 7286)
+			.saturating_add(Weight::from_parts(182_760_966, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -93,39 +93,39 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	}
 	fn time_out_slot() -> Weight {
 		// Proof size: measured `2679`, estimated `7286` bytes.
-		Weight::from_parts(132_187_000, 7286)
+		Weight::from_parts(182_632_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
 	}
 	fn claim_reward() -> Weight {
 		// Proof size: measured `4308`, estimated `7286` bytes.
-		Weight::from_parts(129_483_000, 7286)
+		Weight::from_parts(120_219_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
 	fn appeal_rejection() -> Weight {
 		// Proof size: measured `2315`, estimated `5447` bytes.
-		Weight::from_parts(38_657_000, 5447)
+		Weight::from_parts(24_777_000, 5447)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	fn arbitrate() -> Weight {
 		// Proof size: measured `4570`, estimated `7286` bytes.
-		Weight::from_parts(157_695_000, 7286)
+		Weight::from_parts(145_277_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
 	fn release_rejection() -> Weight {
 		// Proof size: measured `4552`, estimated `7286` bytes.
-		Weight::from_parts(171_766_000, 7286)
+		Weight::from_parts(187_309_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().writes(11_u64))
 	}
 	/// `s` ranges over `[0, 256]`.
 	fn remove_task(s: u32, ) -> Weight {
 		// Proof size: measured `2272`, estimated `7286` bytes.
-		Weight::from_parts(61_442_000, 7286)
-			.saturating_add(Weight::from_parts(332_407_114, 0).saturating_mul(s.into()))
+		Weight::from_parts(233_744_424, 7286)
+			.saturating_add(Weight::from_parts(97_476_811, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
@@ -134,19 +134,19 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	}
 	fn create_campaign_task() -> Weight {
 		// Proof size: measured `4318`, estimated `7286` bytes.
-		Weight::from_parts(135_101_000, 7286)
+		Weight::from_parts(133_770_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
 	fn start_campaign() -> Weight {
 		// Proof size: measured `109`, estimated `3593` bytes.
-		Weight::from_parts(115_102_000, 3593)
+		Weight::from_parts(128_452_000, 3593)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
 	}
 	fn release_slot() -> Weight {
 		// Proof size: measured `2643`, estimated `7286` bytes.
-		Weight::from_parts(136_884_000, 7286)
+		Weight::from_parts(123_304_000, 7286)
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
 	}
