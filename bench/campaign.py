@@ -182,7 +182,7 @@ def instrument(timer: PhaseTimer, rounds_log: list[dict]) -> None:
     from substrate_client.validation import route
 
     rounds.wait_for_next_block = timer.wrap("waiting", rounds.wait_for_next_block)
-    rounds.wait_for_task_events = timer.wrap("waiting", rounds.wait_for_task_events)
+    rounds.wait_for_task_change = timer.wrap("waiting", rounds.wait_for_task_change)
     rounds.build_round_bundle = timer.wrap("storage", rounds.build_round_bundle)
     storage_mod.upload_folder = timer.wrap("storage", storage_mod.upload_folder)
     route.receive_result = timer.wrap("storage", route.receive_result)

@@ -246,6 +246,37 @@ def test_waiting_for_results_follows_new_blocks(people, bundle, tmp_path, devnet
     assert seen and int(seen[0].attributes["submission_id"]) == sub
 
 
+def test_watching_records_reports_the_blocks_that_change_them_and_only_those(people, bundle, devnet_url):
+    """A block that changes none of the watched records passes with changed == {}; one that
+    changes a record names exactly its key, whatever else the block holds."""
+    creator, bob, carol = people(), people(), people()
+    task = new_task(creator, bundle, slots=2, storage_type="Local")
+    watcher = Chain(connect(devnet_url))
+    task_key = watcher.storage_key("Tasks", [task.task_id])
+    next_key = watcher.storage_key("NextTaskId")
+    start = watcher.block_number()
+    seen: dict[int, frozenset] = {}
+
+    def on_block(number: int, changed: frozenset) -> bool:
+        if number > start:
+            seen[number] = changed
+        return len(seen) >= 3
+
+    steps = [lambda: carol.chain.transfer(creator.chain.address, UNIT),  # unrelated to the task
+             lambda: bob.assign_task(task.task_id),               # the task's record changes
+             lambda: new_task(creator, bundle, slots=1, storage_type="Local")]  # a new task id
+
+    def send_all():
+        for step in steps:
+            step()
+
+    sender = threading.Timer(0.5, send_all)
+    sender.start()
+    watcher.watch_storage([task_key, next_key], on_block)
+    sender.join()
+    assert [seen[n] for n in sorted(seen)] == [frozenset(), frozenset({task_key}), frozenset({next_key})]
+
+
 def slot_and_result(people, bundle: Path, tmp_path: Path) -> tuple[Marketplace, int, Path]:
     """A contributor holding a slot in a new task, and a result folder to send."""
     creator, bob = people(), people()

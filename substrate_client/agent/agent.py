@@ -4,7 +4,7 @@ trains on them and sends the results, one slot at a time, until told to stop.
 On start it finishes the slots it held when it last stopped (a result trained but not
 sent is sent; a slot with no result yet is trained again from a freshly fetched
 bundle), then reads the open tasks (the chain's ``OpenTasks``), then follows new blocks
-by subscription (:meth:`Chain.watch_events`) for a new task or a slot that reopened.
+by subscription (:meth:`Chain.watch_storage`) for a new task or a slot that reopened.
 For a task that passes its filters it takes a slot (the bundle fetched and verified
 first), runs ``start_task.sh`` in the sandbox on the contributor's data and sends the
 result (commit, then reveal; resumable from the send journal). With ``start_early``
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
 from .. import sandbox
-from ..chain import CONNECTION_ERRORS, PALLET, Event, same_account
+from ..chain import CONNECTION_ERRORS, same_account
 from ..contribute import Contributor, DataSettings, RunSettings, Slot
 from ..errors import (ChainConnectionError, DecentralMLError, IntegrityError, NotFoundError,
                       PalletError, StorageUnavailableError, UserInputError)
@@ -46,9 +46,6 @@ T = TypeVar("T")
 
 #: Failures that pass: the chain or storage unreachable for a while.
 TRANSIENT = (ChainConnectionError, StorageUnavailableError, *CONNECTION_ERRORS)
-#: Events after which an open task may be worth a look: a new one, a slot that reopened.
-TASK_EVENTS = frozenset({"TaskCreated", "SlotTimedOut", "SlotReleased", "RejectionFinal",
-                         "TaskClosed"})
 
 
 @dataclass(frozen=True)
@@ -157,9 +154,10 @@ class Agent:
         self._candidates: list[int] = []
         self._rescan = True
         self._scanned_to = -1                   # blocks up to here are covered by a scan
-        self._streaming = -1                    # the block whose events are coming in
         self._head = 0                          # the newest block seen
+        self._watched: set[int] = set()         # open tasks whose changes bring a new look
         self._campaign_end: int | None = None   # the block the campaign's last round ended
+        self._campaign_task: int | None = None  # the campaign's latest round, watched for its end
         self._announce_watch = True
 
     @property
@@ -329,7 +327,10 @@ class Agent:
             self._watch()
 
     def _scan(self) -> None:
+        self._watched = set()
         for task in self.market.list_tasks(status=TaskStatus.OPEN):
+            if task.task_id not in self._done_tasks:
+                self._watched.add(task.task_id)  # a slot may reopen, the reward is read again
             reason = self._refusal(task)
             if reason is None:
                 if task.task_id not in self._candidates:
@@ -357,28 +358,27 @@ class Agent:
                       task.task_id)
 
     def _watch(self) -> None:
-        """Follow new blocks until one brings a task event, a stop condition is met or the
-        chain is silent for a while (then the open tasks are read again)."""
+        """Follow new blocks until one creates a task or changes an open task worth another
+        look (or the campaign's latest round), a stop condition is met or the chain is
+        silent for a while (then the open tasks are read again). Only those records' bytes
+        are compared each block: a hundred agents following a busy campaign decode
+        nothing."""
         if self._announce_watch:
             self._announce_watch = False
             self._say("watch", "waiting for a task (Ctrl-C stops)")
+        chain = self.market.chain
+        tasks = self._watched | ({self._campaign_task} if self._campaign_task is not None else set())
+        keys = [chain.storage_key("NextTaskId")] + [chain.storage_key("Tasks", [t]) for t in sorted(tasks)]
 
-        def on_event(event: Event, number: int) -> bool:
+        def on_block(number: int, changed: frozenset[str]) -> bool:
             if number <= self._scanned_to:
                 return False  # a scan covered it
-            if number != self._streaming:
-                if self._streaming == self._scanned_to + 1:
-                    self._scanned_to = self._streaming  # the block before came in whole
-                self._streaming = self._head = number
-                if number > self._scanned_to + 1:
-                    return self._stop_watching()  # blocks were missed: read the state again
-                if self._should_stop():
-                    return True
-            if event.module == PALLET and event.name in TASK_EVENTS:
-                return self._stop_watching()
-            return False
+            if number > self._scanned_to + 1 or changed:
+                return self._stop_watching()  # missed blocks, or a change: read the state again
+            self._scanned_to = self._head = number
+            return self._should_stop()
 
-        self.market.chain.watch_events(on_event, idle=self._stop_watching)
+        chain.watch_storage(keys, on_block, idle=self._stop_watching)
 
     def _stop_watching(self) -> bool:
         self._rescan = True
@@ -393,6 +393,7 @@ class Agent:
             campaign = self.market.get_campaign(self.filters.campaign)
         except NotFoundError:
             return None
+        self._campaign_task = campaign.latest_task
         try:
             task = self.market.get_task(campaign.latest_task)
         except NotFoundError:

@@ -1,8 +1,8 @@
 """Collecting a round's results: validate each as it arrives, until enough are accepted.
 
 While a round is open the creator's process follows new blocks (a head subscription,
-:meth:`~substrate_client.chain.Chain.watch_events`) and reads the task's slots again on
-those that bring the pallet's events, or at a deadline. Each result revealed is received
+:meth:`~substrate_client.chain.Chain.watch_storage`) and reads the task's slots again on
+those that change the task or one of its silent slots, or at a deadline. Each result revealed is received
 and judged at once by the one validation route
 (:func:`~substrate_client.validation.validate_task_results`), nothing submitted yet; a
 slot whose contributor stays silent past the chain's result timeout (or reveal
@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import validation
-from ..chain import PALLET
 from ..errors import PalletError
 from ..records import SubmissionStatus
 from ..validation import ACCEPT, Strategy
 
 __all__ = ["RoundValidator", "next_due_block", "time_out_silent_slots", "wait_for_next_block",
-           "wait_for_task_events"]
+           "wait_for_task_change"]
 
 log = logging.getLogger(__name__)
 
@@ -128,24 +127,29 @@ def time_out_silent_slots(market, submissions, now: int, report: Callable[[str],
 
 def wait_for_next_block(market, seen: int) -> None:
     """Return once a block after ``seen`` is in (or after a long silence, to look again)."""
-    market.chain.watch_events(lambda _event, number: number > seen, idle=lambda: True)
+    market.chain.watch_storage([], lambda number, _changed: number > seen, idle=lambda: True)
 
 
-def wait_for_task_events(market, seen: int, until: int) -> None:
-    """Return once a block after ``seen`` brings an event of the pallet (every change to a
-    task's slots comes with one), or block ``until`` is in (a deadline to act on), or a
-    block may have been missed, or after a long silence: the caller then reads the task
-    again. Blocks with nothing of the pallet (the empty ones a chain makes while the
-    contributors train) pass without a read."""
+def wait_for_task_change(market, task_id: int, submissions, seen: int, until: int) -> None:
+    """Return once a block after ``seen`` changes the task's record (a slot taken or
+    freed, a result revealed or decided, the close) or the record of one of its silent
+    slots (a commitment), or block ``until`` is in (a deadline to act on), or a block may
+    have been missed, or after a long silence: the caller then reads the task again.
+    Every other block (the empty ones a chain makes while the contributors train, the
+    busy ones of other tasks) passes with one small read and nothing decoded."""
+    chain = market.chain
+    keys = [chain.storage_key("Tasks", [task_id])]
+    keys += [chain.storage_key("Submissions", [sub.submission_id]) for sub in submissions
+             if sub.status in (SubmissionStatus.ASSIGNED, SubmissionStatus.COMMITTED)]
     last = seen
 
-    def on_event(event, number: int) -> bool:
+    def on_block(number: int, changed) -> bool:
         nonlocal last
         if number <= seen:
             return False
         if number > last + 1 or number >= until:
             return True  # a block unseen in between, or a deadline
         last = number
-        return event.module == PALLET
+        return bool(changed)
 
-    market.chain.watch_events(on_event, idle=lambda: True)
+    chain.watch_storage(keys, on_block, idle=lambda: True)

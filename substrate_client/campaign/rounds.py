@@ -41,7 +41,7 @@ from ..chain import same_account
 from ..errors import DecentralMLError, PalletError, UserInputError
 from ..records import StorageType, SubmissionStatus, TaskStatus
 from .collect import (RoundValidator, next_due_block, time_out_silent_slots, wait_for_next_block,
-                      wait_for_task_events)
+                      wait_for_task_change)
 from .journal import CampaignJournal, Phase, RoundRecord
 from .model_state import RoundFiles, load_weights, save_weights
 from .plan import CampaignPlan, resolved
@@ -355,7 +355,8 @@ class _Campaign:
                 break
             due = next_due_block(market, subs)
             began = time.perf_counter()
-            wait_for_task_events(market, now, record.deadline if due is None else min(due, record.deadline))
+            wait_for_task_change(market, record.task_id, subs, now,
+                                 record.deadline if due is None else min(due, record.deadline))
             waited += time.perf_counter() - began
         self._decide(record, judge, files)
         return waited
