@@ -41,7 +41,7 @@ PALLET = "DecentralML"
 FINAL_CALLS: frozenset[tuple[str, str]] = frozenset(
     [(PALLET, name) for name in (
         "create_task", "create_campaign_task", "assign_task", "reveal_task_result", "accept_task_result", "reject_task_result", "close_task",
-        "time_out_slot", "claim_reward", "appeal_rejection", "arbitrate",
+        "close_judged_task", "time_out_slot", "claim_reward", "appeal_rejection", "arbitrate",
         "release_rejection", "remove_task", "release_slot",
     )]
     + [("Balances", name) for name in (

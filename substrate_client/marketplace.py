@@ -583,7 +583,9 @@ class Marketplace:
         """Accept and reject many results in one atomic ``batch_all`` transaction; with
         ``close_task``, that task is closed in the same transaction, after the decisions,
         and the calls of ``then`` follow (all or nothing: a close or a later call the chain
-        refuses leaves every decision undone too)."""
+        refuses leaves every decision undone too). The close is ``close_judged_task``: a
+        result revealed after the caller looked (still pending after these decisions)
+        makes the chain refuse the batch with ``ResultsPending`` instead of paying it."""
         calls = [self.chain.call("accept_task_result", {"submission_id": sid}) for sid in accept]
         for sid, reason in (reject or {}).items():
             reason = reason.strip() or "rejected by the creator"
@@ -591,16 +593,19 @@ class Marketplace:
             calls.append(self.chain.call(
                 "reject_task_result", {"submission_id": sid, "reason": _hex_text(reason)}))
         if close_task is not None:
-            calls.append(self.chain.call("close_task", {"task_id": close_task}))
+            calls.append(self.chain.call("close_judged_task", {"task_id": close_task}))
         calls.extend(then)
         if not calls:
             return None
         return self.chain.submit_batch(calls)
 
-    def close_task(self, task_id: int) -> Receipt:
-        """Settle a task: pending results are paid, the rest of the escrow returned.
-        Rewards of rejections that may still be appealed stay held until they are final."""
-        return self.chain.submit("close_task", {"task_id": task_id})
+    def close_task(self, task_id: int, pay_pending: bool = False) -> Receipt:
+        """Settle a task: the rest of the escrow returned; rewards of rejections that may
+        still be appealed stay held until they are final. A result still pending (revealed,
+        not decided) when the close lands makes the chain refuse it (``ResultsPending``:
+        decide it first), so a result revealed after the caller looked is never paid
+        unjudged; with ``pay_pending`` the close pays every pending result instead."""
+        return self.chain.submit("close_task" if pay_pending else "close_judged_task", {"task_id": task_id})
 
     # -- deadlines and disputes ----------------------------------------------------
 

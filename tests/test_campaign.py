@@ -440,6 +440,87 @@ def test_a_three_round_campaign_chains_its_tasks_carries_each_federated_model_an
     assert campaign_status(market, summary.campaign).rounds[0].federated_accuracy is None  # no journal there
 
 
+#: The calls that settle a task, paying every result pending when they land.
+CLOSES = frozenset({"close_task", "close_judged_task"})
+
+
+@pytest.mark.parametrize("eve_before", ["a slot taken", "a commitment"])
+def test_a_result_revealed_while_the_close_is_on_its_way_is_judged_not_paid_by_the_close(
+        eve_before, creator_market, account, dml, storage_env, devnet_url, tmp_path):
+    """The attack: Eve holds a slot silently (or with a commitment whose reveal she holds
+    back) and sends her result just as the creator's close is on its way: after the
+    creator looked at the slots, before the close lands (here the close is held back until
+    her reveal is in, as a slow send or full blocks would). A close that pays every
+    pending result would pay her sabotage unjudged; it must be judged and rejected instead.
+    With a slot taken, the close held back is the one in the decisions' batch; with a
+    commitment (the batch then goes without the close), the close step's own."""
+    from substrate_client.chain import connect
+    from substrate_client.errors import ChainConnectionError
+
+    files = creator_files(tmp_path)
+    market = creator_market()
+    bob, eve = account(), account()
+    eve_market = Marketplace(Chain(connect(devnet_url), eve), {
+        "api_url": storage_env["DECENTRALML_IPFS_API"], "endpoint_url": storage_env["DECENTRALML_S3_ENDPOINT"],
+        "bucket": "campaign-tests", "root": str(tmp_path / "eve_store")})
+    sabotage = saboteur_result(tmp_path / "sabotage")
+    attack: dict = {}
+
+    def eve_sends_first() -> None:
+        if "sid" in attack and "sent" not in attack:
+            attack["sent"] = eve_market.send_task_result(attack["sid"], result_path=sabotage,
+                                                         result_storage_type="S3")
+
+    chain = market.chain
+    send_one, send_batch = chain.submit, chain.submit_batch
+
+    def submit(function, *args, **kwargs):
+        if function in CLOSES:
+            eve_sends_first()
+        return send_one(function, *args, **kwargs)
+
+    def submit_batch(calls, *args, **kwargs):
+        calls = list(calls)
+        if any(call.value["call_function"] in CLOSES for call in calls):
+            eve_sends_first()
+        return send_batch(calls, *args, **kwargs)
+
+    chain.submit, chain.submit_batch = submit, submit_batch
+    runner = Runner(market, plan_for(files, rounds=1, slots=2, min_results=1), tmp_path / "journals")
+    task_id = runner.task_of_round(1)
+    sid = as_json(dml("--json", "assign_task", task_id, "--dest", tmp_path / "eve", signer=eve,
+                      env=storage_env))["submission_id"]
+    if eve_before == "a commitment":  # her reveal "fails": she is left committed, to resume later
+        eve_send = eve_market.chain.submit
+
+        def no_reveal(function, *args, **kwargs):
+            if function == "reveal_task_result":
+                raise ChainConnectionError("held back")
+            return eve_send(function, *args, **kwargs)
+
+        eve_market.chain.submit = no_reveal
+        with pytest.raises(ChainConnectionError):
+            eve_market.send_task_result(sid, result_path=sabotage, result_storage_type="S3")
+        eve_market.chain.submit = eve_send
+        assert market.get_submission(sid).status is SubmissionStatus.COMMITTED
+    attack["sid"] = sid
+    bob_sid, _, _ = contribute(dml, bob, task_id, tmp_path / "bob", storage_env, seed=1)
+    summary = runner.finish()
+
+    assert attack.get("sent") is not None, "Eve's result was never sent: no close went out"
+    assert attack["sent"].status is SubmissionStatus.PENDING  # revealed before the close landed
+    eve_sub = market.get_submission(sid)
+    assert eve_sub.status is SubmissionStatus.REJECTED, "\n".join(runner.lines)
+    assert "vs 0.6" in eve_sub.rejection_reason
+    assert market.contributor_record(eve.ss58_address).results_accepted == 0
+    assert market.get_submission(bob_sid).status is SubmissionStatus.ACCEPTED
+    assert market.get_task(task_id).status is TaskStatus.CLOSED
+    assert market.creator_record(market.chain.address).total_paid == REWARD
+    assert summary.rounds[0].paid == REWARD
+    if eve_before == "a commitment":
+        assert any("was revealed while it was being closed" in line for line in runner.lines), runner.lines
+
+
 def test_a_campaign_stops_early_once_the_target_accuracy_is_reached(
         creator_market, account, dml, storage_env, tmp_path):
     files = creator_files(tmp_path)

@@ -362,11 +362,11 @@ class _Campaign:
         return waited
 
     def _decide(self, record: RoundRecord, judge: RoundValidator, files: RoundFiles) -> None:
-        """Every pending result judged (closing would pay one that is not), the decisions in
-        one batch, with the task's close when nothing can still arrive: every pending
-        result judged, no commitment waiting for its reveal and no slot taken without one
-        (then the close step only finds the task closed). A close the chain refuses undoes the whole batch: the
-        decisions then go alone, and the close step closes the task later.
+        """Every pending result judged, the decisions in one batch, with the task's judged
+        close (``close_judged_task``) when every pending result is judged and no commitment
+        waits for its reveal (then the close step only finds the task closed). A result
+        revealed after the listing makes the chain refuse the close, which undoes the whole
+        batch: the decisions then go alone, and the close step judges it and closes.
 
         While the batch is on its way, the accepted results are federated (from the
         verdicts, with nothing read from the chain meanwhile); the federation is recorded
@@ -378,12 +378,11 @@ class _Campaign:
         pending = {s.submission_id for s in subs if s.status is SubmissionStatus.PENDING}
         if judge.judge_new(pending):
             self.journal.record(record)
-        # The close pays every pending result: it goes with the decisions only when no slot
-        # can still bring one (a taken slot's commit may already be on its way, and its reveal
-        # could land before the batch).
+        # The close is the judged one: a result revealed after this listing (a taken slot's
+        # commit and reveal landing before the batch) makes the chain refuse the whole batch
+        # rather than pay it. A commitment waiting for its reveal would make it refuse too.
         closing = (pending <= set(judge.reviews) and task.status is TaskStatus.OPEN
-                   and not any(s.status in (SubmissionStatus.ASSIGNED, SubmissionStatus.COMMITTED)
-                               for s in subs))
+                   and not any(s.status is SubmissionStatus.COMMITTED for s in subs))
         accepted = [s for s in subs if s.status is SubmissionStatus.ACCEPTED
                     or (s.submission_id in pending and s.submission_id in judge.reviews
                         and judge.reviews[s.submission_id].verdict == validation.ACCEPT)]
@@ -551,11 +550,15 @@ class _Campaign:
                 judge.submit(pending)
                 self.journal.record(record)
             try:
-                self.market.close_task(record.task_id)
+                self.market.close_task(record.task_id)  # refused, not paid, if a result came meanwhile
                 break
             except PalletError as error:
                 if error.name == "TaskNotOpen":
                     break
+                if error.name == "ResultsPending":
+                    self._say(record, f"a result of task {record.task_id} was revealed while it was "
+                                      "being closed: judging it first")
+                    continue
                 if error.name not in ("CommitmentsOutstanding", "ResultsUnderReview"):
                     raise
                 self._say(record, f"waiting to close task {record.task_id}: {error.name}")
@@ -567,7 +570,7 @@ class _Campaign:
 
 #: Why a close sent with the decisions may be refused while the decisions alone would not be:
 #: a result committed or revealed since the listing, or the task closed before (a resume).
-_CLOSE_LATER = ("CommitmentsOutstanding", "ResultsUnderReview", "TaskNotOpen")
+_CLOSE_LATER = ("CommitmentsOutstanding", "ResultsUnderReview", "ResultsPending", "TaskNotOpen")
 
 
 def _public_key(private_key: bytes | None) -> bytes | None:

@@ -9,7 +9,7 @@ import click
 
 from .. import keys as keys_mod
 from ..progress import byte_progress, folder_size
-from ..errors import UserInputError
+from ..errors import PalletError, UserInputError
 from ..records import SubmissionStatus, TaskType, ValidationStrategy
 from .amounts import TOKEN, format_amount
 from .command import command
@@ -190,8 +190,9 @@ def close_task(task_id: int, pay_pending: bool) -> None:
 
     Refused while results are pending (not yet accepted or rejected), since closing
     pays them without validation: validate them first (validate_task_results), or
-    pass --pay-pending. The creator may close a task at any time; anyone may close it
-    once it has expired.
+    pass --pay-pending. The chain checks it again when the close lands, so a result
+    revealed meanwhile is refused, not paid. The creator may close a task at any time;
+    anyone may close it once it has expired.
     """
     mp = market()
     if not pay_pending:
@@ -203,7 +204,15 @@ def close_task(task_id: int, pay_pending: bool) -> None:
                 f"task {task_id} has {len(pending)} pending result(s) (submission(s) {ids}); closing "
                 f"would pay them {format_amount(owed)} unvalidated. Validate them first "
                 "(validate_task_results), or pass --pay-pending to pay them")
-    receipt = mp.close_task(task_id)
+    try:
+        receipt = mp.close_task(task_id, pay_pending=pay_pending)
+    except PalletError as error:
+        if error.name != "ResultsPending":
+            raise
+        raise UserInputError(
+            f"task {task_id}: a result was revealed while the task was being closed, so the chain "
+            "refused to close it (nothing was paid). Validate it first (validate_task_results), or "
+            "pass --pay-pending to pay it") from None
     closed = receipt.first("TaskClosed").attributes
     data = {"task_id": task_id, "paid_on_close": int(closed.get("paid_on_close", 0)),
             "refunded": int(closed.get("refunded", 0)), "block": receipt.block_number}
