@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from substrateinterface import ExtrinsicReceipt, Keypair, SubstrateInterface
+from substrateinterface.storage import StorageKey
 from substrateinterface.utils.ss58 import ss58_decode
 from substrateinterface.exceptions import SubstrateRequestException
 from websocket import WebSocketException
@@ -542,9 +543,18 @@ class Chain:
             return []
 
         def fetch():
-            storage_keys = [self.substrate.create_storage_key(module, storage, [k]) for k in keys]
+            storage_keys = self._storage_keys(module, storage, [[k] for k in keys])
             return [value.value for _key, value in self.substrate.query_multi(storage_keys)]
         return self.read(fetch)
+
+    def _storage_keys(self, module: str, storage: str, params: list[list]) -> list[StorageKey]:
+        """The keys of these entries, made here from the metadata: substrate-interface's
+        ``create_storage_key`` asks the node for its head and runtime version at every key
+        (three requests each: a hundred results' keys cost three hundred requests, each
+        waiting behind the node's other work)."""
+        self.substrate.init_runtime()
+        return [StorageKey.create_from_storage_function(module, storage, entry, runtime_config=self.substrate.runtime_config,
+                                                        metadata=self.substrate.metadata) for entry in params]
 
     def query_map(self, storage: str, params: list | None = None, module: str = PALLET) -> Iterator[tuple[Any, Any]]:
         entries = self.read(lambda: [(key.value, value.value) for key, value in
@@ -569,9 +579,10 @@ class Chain:
     def transfer(self, dest: str, amount: int) -> Receipt:
         return self.submit("transfer_keep_alive", {"dest": dest, "value": amount}, module="Balances")
 
-    def storage_key(self, storage: str, params: list | None = None, module: str = PALLET) -> str:
-        """The hex key of a storage item (a map's entry with ``params``), for :meth:`watch_storage`."""
-        return self.substrate.create_storage_key(module, storage, params or []).to_hex()
+    def storage_keys(self, storage: str, params: list[list], module: str = PALLET) -> list[str]:
+        """The hex keys of a storage item's entries (one list of map keys each; ``[[]]`` for
+        a plain value), for :meth:`watch_storage`."""
+        return [key.to_hex() for key in self.read(lambda: self._storage_keys(module, storage, params))]
 
     def watch_events(self, handler: Callable[[Event, int], bool | None],
                      idle: Callable[[], bool] | None = None) -> None:

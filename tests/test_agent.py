@@ -314,11 +314,11 @@ def test_the_agent_works_only_for_its_campaign_and_stops_when_the_campaign_ends(
     skipped = [s["message"] for s in agent.steps if s["step"] == "skip" and s["task_id"] == other.task_id]
     assert skipped == [f"task {other.task_id} (campaign {other.campaign}, round 1): skipped: it is "
                        f"a round of campaign {other.campaign}, not {ours.campaign}"]
-    market.close_task(ours.task_id)
+    market.close_task(ours.task_id, pay_pending=True)  # Bob's result, paid unjudged
     second = next_round(ours.campaign)
     assert (second.round, second.continues) == (2, ours.task_id)
     agent.wait_for("sent", task_id=second.task_id)
-    market.close_task(second.task_id)
+    market.close_task(second.task_id, pay_pending=True)
     for _ in range(3):  # no third round comes
         substrate.rpc_request("dev_newBlock", [{}])
     assert agent.finish(timeout=60) == 0, errors(agent)

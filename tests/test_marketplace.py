@@ -252,8 +252,8 @@ def test_watching_records_reports_the_blocks_that_change_them_and_only_those(peo
     creator, bob, carol = people(), people(), people()
     task = new_task(creator, bundle, slots=2, storage_type="Local")
     watcher = Chain(connect(devnet_url))
-    task_key = watcher.storage_key("Tasks", [task.task_id])
-    next_key = watcher.storage_key("NextTaskId")
+    [task_key] = watcher.storage_keys("Tasks", [[task.task_id]])
+    [next_key] = watcher.storage_keys("NextTaskId", [[]])
     start = watcher.block_number()
     seen: dict[int, frozenset] = {}
 

@@ -368,7 +368,7 @@ class Agent:
             self._say("watch", "waiting for a task (Ctrl-C stops)")
         chain = self.market.chain
         tasks = self._watched | ({self._campaign_task} if self._campaign_task is not None else set())
-        keys = [chain.storage_key("NextTaskId")] + [chain.storage_key("Tasks", [t]) for t in sorted(tasks)]
+        keys = chain.storage_keys("NextTaskId", [[]]) + chain.storage_keys("Tasks", [[t] for t in sorted(tasks)])
 
         def on_block(number: int, changed: frozenset[str]) -> bool:
             if number <= self._scanned_to:

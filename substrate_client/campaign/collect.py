@@ -138,9 +138,9 @@ def wait_for_task_change(market, task_id: int, submissions, seen: int, until: in
     Every other block (the empty ones a chain makes while the contributors train, the
     busy ones of other tasks) passes with one small read and nothing decoded."""
     chain = market.chain
-    keys = [chain.storage_key("Tasks", [task_id])]
-    keys += [chain.storage_key("Submissions", [sub.submission_id]) for sub in submissions
-             if sub.status in (SubmissionStatus.ASSIGNED, SubmissionStatus.COMMITTED)]
+    keys = chain.storage_keys("Tasks", [[task_id]])
+    keys += chain.storage_keys("Submissions", [[sub.submission_id] for sub in submissions
+                                               if sub.status in (SubmissionStatus.ASSIGNED, SubmissionStatus.COMMITTED)])
     last = seen
 
     def on_block(number: int, changed) -> bool:
