@@ -243,6 +243,7 @@ def render_campaign(r: dict[str, Any]) -> str:
                 _f(sum(x["creator_busy"] for x in rounds) / nr, 2) if done else "-",
                 " / ".join(_f(ph[k], 2) for k in CREATOR_PHASES) if done else "-",
                 f"**{_f((s['creator_busy_per_accepted'] or 0) * 1000, 0)}**" if done else "-",
+                _cpu_ms(s.get("creator_cpu_per_accepted")) + " / " + _cpu_ms(s.get("chain_cpu_per_accepted")),
                 f"{s['accepted']}/{s['slots']}", a["error_count"],
                 f"{a['retry_count']} / {a.get('submit_timeouts', '-')}",
                 f"{_f(a['peak_rss_mb']['max'], 0)} / {_f(a['peak_rss_mb']['median'], 0)}",
@@ -257,11 +258,13 @@ def render_campaign(r: dict[str, Any]) -> str:
             f"{p.get('block_seconds')} s as a real chain would. The creator's time is the round's wall time "
             "minus her waiting for results (a new block); by phase (storage / chain / validation / decisions / "
             "federation / close / other, per round): storage = round bundle built and uploaded, results "
-            "received (download, unseal, unpack); chain = creating the task and every read (polling the "
-            "task's results each block); validation = restoring and evaluating each result, the hook; "
-            "decisions = the batch; federation = federating and evaluating; close = closing the task.",
+            "received (download, unseal, unpack); chain = creating the task and every read (the task's "
+            "results, read again after each block that changed the task or one of its slots); validation = "
+            "restoring and evaluating each result, the hook; decisions = the batch; federation = federating "
+            "and evaluating; close = closing the task. CPU: the creator's process and the dev chain's, "
+            "per accepted result, over the campaign.",
             _table(["N", "wall per round s", "creator s per round", "by phase s", "creator ms per accepted result",
-                    "accepted / slots", "nonce errors", "agents' failed sends / submit timeouts",
+                    "CPU ms per accepted result: creator / dev chain", "accepted / slots", "nonce errors", "agents' failed sends / submit timeouts",
                     "agent peak RSS MB (max / median)",
                     "agent CPU s (median)", "agent start s (median)", "load (1 min) during"], rows)]
         fit = r.get("creator_busy_fit")
@@ -287,6 +290,10 @@ def render_campaign(r: dict[str, Any]) -> str:
     if notes:
         parts.append("Notes: " + " ".join(n.rstrip(".") + "." for n in notes))
     return "\n\n".join(x for x in parts if x) or "_no measurements_"
+
+
+def _cpu_ms(seconds) -> str:
+    return "-" if seconds is None else _f(seconds * 1000, 0)
 
 
 # --------------------------------------------------------------------------- the network (run by hand)
