@@ -604,7 +604,7 @@ class Chain:
     def watch_storage(self, keys: list[str], handler: Callable[[int, frozenset[str]], bool | None],
                       idle: Callable[[], bool] | None = None) -> None:
         """Call ``handler(block_number, changed)`` for every new block until it returns
-        True, ``changed`` holding those of ``keys`` (from :meth:`storage_key`) whose value
+        True, ``changed`` holding those of ``keys`` (from :meth:`storage_keys`) whose value
         the block changed. The values' bytes are compared, nothing is decoded: following
         the chain costs one small read a block however busy the block is (decoding every
         event of every block, in every one of a hundred agents, is what loads a machine).
