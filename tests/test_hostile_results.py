@@ -469,6 +469,34 @@ def test_close_task_refuses_while_results_are_pending_unless_told_to_pay_them(dm
     assert closed["paid_on_close"] == 2 * 10 ** 12
 
 
+def test_a_result_revealed_between_close_tasks_check_and_its_close_is_refused_not_paid(
+        dml, account, hostile_task, devnet_url, tmp_path, monkeypatch):
+    """The attack: close_task checks that nothing is pending, then sends the close; Eve,
+    her commitment already in, reveals in between (here: just before the close goes out).
+    A close that pays every pending result would pay hers unjudged; the chain's judged
+    close refuses instead: exit 2 naming what happened, nothing paid, the task still open."""
+    from substrate_client.chain import Chain, connect
+    from substrate_client.marketplace import Marketplace
+
+    creator, _key, task_id, _send = hostile_task
+    eve = account()
+    sub = as_json(dml("--json", "assign_task", task_id, "--dest", tmp_path / "eve", signer=eve))["submission_id"]
+    eve_market = Marketplace(Chain(connect(devnet_url), eve), {})
+    close = Marketplace.close_task
+
+    def close_after_eve_reveals(self, task, *args, **kwargs):
+        eve_market.send_task_result(sub, result="trust me, it is trained")
+        return close(self, task, *args, **kwargs)
+
+    monkeypatch.setattr(Marketplace, "close_task", close_after_eve_reveals)
+    refused = dml("close_task", task_id, signer=creator)
+    assert refused.exit_code == 2, refused.stdout
+    line = one_error_line(refused)
+    assert "revealed while the task was being closed" in line and "nothing was paid" in line
+    assert as_json(dml("show_task", task_id, "--json"))["status"] == "Open"
+    assert statuses(dml, task_id)[sub]["status"] == "Pending"
+
+
 
 def test_federating_result_folders_needs_the_creators_own_model_as_template(tmp_path):
     from tests.fixtures import invoke
