@@ -27,6 +27,7 @@ from substrateinterface.utils.ss58 import ss58_decode
 from substrateinterface.exceptions import SubstrateRequestException
 from websocket import WebSocketException
 
+from .chain_reads import StorageReader
 from .chain_finality import PALLET, BlockRetracted, FinalitySettings, must_be_final, wait_until_final
 from .config import DEFAULT_URL, from_environment, signer_secret
 from .nonces import NONCES
@@ -204,6 +205,7 @@ class Chain:
         #: How long and how loudly a money-moving call waits for its block to be final.
         self.finality = finality or FinalitySettings.from_environment()
         self._genesis_hash: str | None = None
+        self._storage = StorageReader(substrate, _METADATA_LOCK)
 
     @classmethod
     def from_settings(
@@ -341,8 +343,8 @@ class Chain:
         transactions waiting in the node's pool)."""
         if pool_aware:
             return int(self.substrate.rpc_request("system_accountNextIndex", [address])["result"])
-        account = self.substrate.query("System", "Account", [address])
-        return int(account.value["nonce"]) if account is not None else 0
+        account = self._storage.values("System", "Account", [[address]])[0]
+        return int(account["nonce"]) if account is not None else 0
 
     def _era_birth(self) -> int:
         """The block a new transaction's era starts at: the finalized head, which no fork
@@ -533,34 +535,24 @@ class Chain:
                 raise self._lost(again, "while reading") from None
 
     def query(self, storage: str, params: list | None = None, module: str = PALLET) -> Any:
-        result = self.read(lambda: self.substrate.query(module, storage, params or []))
-        return None if result is None else result.value
+        """The value of one storage entry at the best block (None where absent): one request."""
+        return self.read(lambda: self._storage.values(module, storage, [params or []])[0])
 
     def query_many(self, storage: str, keys: list, module: str = PALLET) -> list[Any]:
         """The values of a one-key storage map at ``keys``, in their order (None where
         absent), read in one request at one block, however many keys."""
         if not keys:
             return []
-
-        def fetch():
-            storage_keys = self._storage_keys(module, storage, [[k] for k in keys])
-            return [value.value for _key, value in self.substrate.query_multi(storage_keys)]
-        return self.read(fetch)
-
-    def _storage_keys(self, module: str, storage: str, params: list[list]) -> list[StorageKey]:
-        """The keys of these entries, made here from the metadata: substrate-interface's
-        ``create_storage_key`` asks the node for its head and runtime version at every key
-        (three requests each: a hundred results' keys cost three hundred requests, each
-        waiting behind the node's other work)."""
-        self.substrate.init_runtime()
-        return [StorageKey.create_from_storage_function(module, storage, entry, runtime_config=self.substrate.runtime_config,
-                                                        metadata=self.substrate.metadata) for entry in params]
+        return self.read(lambda: self._storage.values(module, storage, [[k] for k in keys]))
 
     def query_map(self, storage: str, params: list | None = None, module: str = PALLET) -> Iterator[tuple[Any, Any]]:
-        entries = self.read(lambda: [(key.value, value.value) for key, value in
-                                     self.substrate.query_map(module, storage, params or [],
-                                                              page_size=200)])
-        yield from entries
+        """``(remaining keys, value)`` of a map's entries under ``params`` (its first keys):
+        a request per thousand keys and one for their values."""
+        yield from self.read(lambda: self._storage.map_items(module, storage, params or []))
+
+    def map_keys(self, storage: str, params: list | None = None, module: str = PALLET) -> list[Any]:
+        """The remaining keys of a map's entries under ``params``, without their values."""
+        return self.read(lambda: self._storage.map_keys(module, storage, params or []))
 
     def block_number(self) -> int:
         return int(self.query("Number", module="System"))
@@ -582,7 +574,7 @@ class Chain:
     def storage_keys(self, storage: str, params: list[list], module: str = PALLET) -> list[str]:
         """The hex keys of a storage item's entries (one list of map keys each; ``[[]]`` for
         a plain value), for :meth:`watch_storage`."""
-        return [key.to_hex() for key in self.read(lambda: self._storage_keys(module, storage, params))]
+        return [key.to_hex() for key in self.read(lambda: self._storage.keys(module, storage, params))]
 
     def watch_events(self, handler: Callable[[Event, int], bool | None],
                      idle: Callable[[], bool] | None = None) -> None:

@@ -514,10 +514,12 @@ class Marketplace:
 
     def list_task_results(self, task_id: int, status: SubmissionStatus | str | None = None
                           ) -> list[Submission]:
-        """The submissions of a task (optionally of one status), oldest first."""
-        self.get_task(task_id)
+        """The submissions of a task (optionally of one status), oldest first: two
+        requests, the task's submission ids and then their records."""
         status = None if status is None else parse_enum(SubmissionStatus, status)
-        subs = self._submissions(int(_key(k)) for k, _ in self.chain.query_map("TaskSubmissions", [task_id]))
+        subs = self._submissions(int(_key(k)) for k in self.chain.map_keys("TaskSubmissions", [task_id]))
+        if not subs:
+            self.get_task(task_id)  # no task, or none taken yet
         return [s for s in subs if status is None or s.status is status]
 
     def list_contributor_submissions(self, contributor: str | None = None) -> list[Submission]:

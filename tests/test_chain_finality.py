@@ -158,30 +158,26 @@ def test_a_nonce_another_process_took_first_is_retried_with_a_fresh_one(substrat
     with the node's pool-aware next nonce."""
     other = connect(substrate.url)
     receiver = stranger()
-    read = sender.substrate.query
+    account_key = sender.storage_keys("Account", [[sender.address]], module="System")[0]
+    sender.block_number()  # a connection's first read also learns the runtime (and reads again)
     asked = sender.substrate.rpc_request
     raced, pool_aware = [], []
 
-    def query(*args, **kwargs):
-        answer = read(*args, **kwargs)
-        named = (kwargs.get("module", args[0] if args else None),
-                 kwargs.get("storage_function", args[1] if len(args) > 1 else None))
-        if named == ("System", "Account") and not raced:
-            raced.append(answer.value["nonce"])
-            call = other.compose_call("Balances", "transfer_keep_alive",
-                                      {"dest": receiver.ss58_address, "value": 5 * UNIT})
-            extrinsic = other.create_signed_extrinsic(call=call, keypair=sender.keypair,
-                                                      nonce=answer.value["nonce"])
-            assert other.submit_extrinsic(extrinsic, wait_for_inclusion=True).is_success
-        return answer
+    def race(nonce: int) -> None:
+        raced.append(nonce)
+        call = other.compose_call("Balances", "transfer_keep_alive",
+                                  {"dest": receiver.ss58_address, "value": 5 * UNIT})
+        extrinsic = other.create_signed_extrinsic(call=call, keypair=sender.keypair, nonce=nonce)
+        assert other.submit_extrinsic(extrinsic, wait_for_inclusion=True).is_success
 
     def rpc_request(method, params, *args, **kwargs):
         answer = asked(method, params, *args, **kwargs)
         if method == "system_accountNextIndex":
             pool_aware.append(answer["result"])
+        if method == "state_queryStorageAt" and account_key in params[0] and not raced:
+            race(substrate.query("System", "Account", [sender.address]).value["nonce"])  # the nonce just read
         return answer
 
-    sender.substrate.query = query
     sender.substrate.rpc_request = rpc_request
     with caplog.at_level(logging.INFO, logger="substrate_client.chain"):
         receipt = sender.transfer(receiver.ss58_address, 7 * UNIT)

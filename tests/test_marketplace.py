@@ -277,6 +277,77 @@ def test_watching_records_reports_the_blocks_that_change_them_and_only_those(peo
     assert [seen[n] for n in sorted(seen)] == [frozenset(), frozenset({task_key}), frozenset({next_key})]
 
 
+def counting_requests(chain: Chain) -> list[str]:
+    """The RPC methods ``chain`` asks its node from now on, in order."""
+    asked, send = [], chain.substrate.rpc_request
+
+    def rpc_request(method, params, *args, **kwargs):
+        asked.append(method)
+        return send(method, params, *args, **kwargs)
+
+    chain.substrate.rpc_request = rpc_request
+    return asked
+
+
+def test_a_read_is_one_request_and_a_task_listing_two_with_the_values_the_node_has(people, bundle, devnet_url):
+    """Reads build their keys from the loaded metadata and check the runtime in the same
+    request: a value, many values, a task's results each cost the node one or two
+    requests, and give what substrate-interface's own reads give."""
+    creator, bob, carol = people(), people(), people()
+    task = new_task(creator, bundle, slots=3, storage_type="Local")
+    ids = [bob.assign_task(task.task_id).submission_id, carol.assign_task(task.task_id).submission_id]
+    reader = Marketplace(Chain(connect(devnet_url)))
+    reader.chain.block_number()  # a connection's first read also learns the runtime
+    reference = connect(devnet_url)  # substrate-interface alone
+    asked = counting_requests(reader.chain)
+
+    task_value = reader.chain.query("Tasks", [task.task_id])
+    assert asked == ["state_queryStorageAt"]
+    assert task_value == reference.query("DecentralML", "Tasks", [task.task_id]).value
+    asked.clear()
+    accounts = reader.chain.query_many("Account", [bob.chain.address, carol.chain.address], module="System")
+    assert asked == ["state_queryStorageAt"]
+    assert accounts == [reference.query("System", "Account", [a]).value
+                        for a in (bob.chain.address, carol.chain.address)]
+    asked.clear()
+    listed = reader.list_task_results(task.task_id)
+    assert asked == ["state_getKeysPaged", "state_queryStorageAt"]
+    assert [s.submission_id for s in listed] == ids
+    assert [s.contributor for s in listed] == [bob.chain.address, carol.chain.address]
+    assert all(s.status is SubmissionStatus.ASSIGNED for s in listed)
+    assert sorted(key for key, _ in reader.chain.query_map("TaskSubmissions", [task.task_id])) == ids
+    assert reader.chain.query("Tasks", [10 ** 9]) is None  # an absent entry of a map without a default
+    reference.close()
+
+
+@pytest.mark.dev_chain_only
+def test_a_moved_runtime_upgrade_record_makes_a_reader_learn_the_runtime_again(substrate, devnet_url):
+    """Every read carries System::LastRuntimeUpgrade: when it moves (a runtime upgrade),
+    the reader loads the runtime's metadata again before decoding anything, then reads
+    with one request again."""
+    reader = Chain(connect(devnet_url))
+    reader.block_number()
+    asked = counting_requests(reader)
+    upgrade_key = reader.storage_keys("LastRuntimeUpgrade", [[]], module="System")[0]
+    before = substrate.rpc_request("state_getStorage", [upgrade_key])["result"]
+    version = substrate.query("System", "LastRuntimeUpgrade").value
+    # A later spec version than the runtime's own: the runtime itself runs no migration for it.
+    moved = (substrate.runtime_config.create_scale_object("Compact<u32>").encode(version["spec_version"] + 1000).data
+             + substrate.runtime_config.create_scale_object("Text").encode(version["spec_name"]).data)
+    substrate.rpc_request("dev_setStorage", [[[upgrade_key, "0x" + moved.hex()]]])
+    try:
+        asked.clear()
+        number = reader.block_number()
+        assert "state_getRuntimeVersion" in asked  # the runtime checked again
+        assert asked[0] == asked[-1] == "state_queryStorageAt"  # read, learn, read again
+        assert number == substrate.get_block_number(None)
+        asked.clear()
+        reader.block_number()
+        assert asked == ["state_queryStorageAt"]
+    finally:
+        substrate.rpc_request("dev_setStorage", [[[upgrade_key, before]]])
+
+
 def slot_and_result(people, bundle: Path, tmp_path: Path) -> tuple[Marketplace, int, Path]:
     """A contributor holding a slot in a new task, and a result folder to send."""
     creator, bob = people(), people()

@@ -63,15 +63,18 @@ class RoundValidator:
         self.on_review = on_review
         self.reviews: dict[int, Any] = {}
 
-    def judge_new(self, pending_ids: set[int]) -> list:
-        """Judge the pending results not judged yet (received into a new folder each pass)."""
-        if not pending_ids - set(self.reviews):
+    def judge_new(self, submissions) -> list:
+        """Judge the pending ones of the task's ``submissions`` (as just listed) not judged
+        yet, received into a new folder each pass."""
+        pending = [s for s in submissions if s.status is SubmissionStatus.PENDING]
+        if not {s.submission_id for s in pending} - set(self.reviews):
             return []
         passes = sorted(self.work_dir.glob("pass_*")) if self.work_dir.is_dir() else []
         work = self.work_dir / f"pass_{len(passes) + 1}"
         reviews = validation.validate_task_results(
             self.market, self.task_id, _NewOnly(self.strategy, set(self.reviews)), work_dir=work,
-            creator_model=self.creator_model, private_key=self.private_key, evaluator=self.evaluator)
+            creator_model=self.creator_model, private_key=self.private_key, evaluator=self.evaluator,
+            pending=pending)
         for review in reviews:
             self.reviews[review.submission_id] = review
             self.on_review(review)

@@ -329,7 +329,7 @@ class _Campaign:
             now = market.chain.block_number()
             subs = market.list_task_results(record.task_id)
             pending = {s.submission_id for s in subs if s.status is SubmissionStatus.PENDING}
-            if judge.judge_new(pending):
+            if judge.judge_new(subs):
                 self.journal.record(record)
             accepted = sum(1 for s in subs if s.status is SubmissionStatus.ACCEPTED) + judge.accepted_pending(pending)
             if accepted != shown:
@@ -376,7 +376,7 @@ class _Campaign:
         task = self.market.get_task(record.task_id)
         subs = self.market.list_task_results(record.task_id)
         pending = {s.submission_id for s in subs if s.status is SubmissionStatus.PENDING}
-        if judge.judge_new(pending):
+        if judge.judge_new(subs):
             self.journal.record(record)
         # The close is the judged one: a result revealed after this listing (a taken slot's
         # commit and reveal landing before the batch) makes the chain refuse the whole batch
@@ -542,11 +542,11 @@ class _Campaign:
             task = self.market.get_task(record.task_id)
             if task.status is TaskStatus.CLOSED:
                 break
-            pending = {s.submission_id for s in
-                       self.market.list_task_results(record.task_id, SubmissionStatus.PENDING)}
+            late = self.market.list_task_results(record.task_id, SubmissionStatus.PENDING)
+            pending = {s.submission_id for s in late}
             if pending:  # revealed after the decisions: judged and decided too, never paid unjudged
                 judge = judge or self._validator(record, files)
-                judge.judge_new(pending)
+                judge.judge_new(late)
                 judge.submit(pending)
                 self.journal.record(record)
             try:

@@ -141,6 +141,7 @@ def validate_task_results(
     creator_model: CreatorModel | Any | None = None, private_key: bytes | None = None,
     evaluator: Evaluator | None = None, on_download: DownloadProgress | None = None,
     folder_name: Callable[[Submission], str] | None = None,
+    pending: list[Submission] | None = None,
 ) -> list[Review]:
     """Receive, restore, evaluate and decide on the pending results of a task.
 
@@ -151,7 +152,8 @@ def validate_task_results(
     model in the task's bundle (only when the signer is the task's creator).
     ``evaluator(model)`` gives metrics on the creator's held-out data. Results are
     unpacked in new folders ``work_dir/<folder_name(submission)>`` (default
-    ``submission_<id>``).
+    ``submission_<id>``). ``pending``: the task's pending results as the caller has just
+    read them (read here otherwise; a caller that follows the task saves a read).
 
     Nothing is submitted: pass the reviews to :func:`submit_decisions`. Raises, with
     nothing decided, when the creator's side cannot work (a wrong key, her model or
@@ -161,7 +163,9 @@ def validate_task_results(
     result's own content only rejects that result.
     """
     task = market.get_task(task_id)
-    pending = market.list_task_results(task_id, SubmissionStatus.PENDING)
+    if pending is None:
+        pending = market.list_task_results(task_id, SubmissionStatus.PENDING)
+    pending = [s for s in pending if s.task_id == task_id and s.status is SubmissionStatus.PENDING]
     chosen = strategy.select(task, pending)
     to_open = [s for s in chosen if strategy.needs_result(s)]
     work_dir = Path(work_dir)
