@@ -565,8 +565,7 @@ class Chain:
         return {k: int(v) for k, v in data.items() if isinstance(v, int)}
 
     def constant(self, name: str, module: str = PALLET) -> Any:
-        value = self.substrate.get_constant(module, name)
-        return None if value is None else value.value
+        return self._storage.constant(module, name)
 
     def transfer(self, dest: str, amount: int) -> Receipt:
         return self.submit("transfer_keep_alive", {"dest": dest, "value": amount}, module="Balances")

@@ -75,6 +75,16 @@ class StorageReader:
 
         return self._read(prepare)
 
+    def constant(self, module: str, name: str) -> Any:
+        """A runtime constant, from the loaded metadata (None if the runtime has none)."""
+        if self.substrate.metadata is None:
+            self._load_metadata()
+        pallet = self.substrate.metadata.get_metadata_pallet(module)
+        for constant in (pallet.constants if pallet is not None else None) or []:
+            if constant.value["name"] == name:
+                return self._decode(constant.type, constant.constant_value)
+        return None
+
     # ------------------------------------------------------------------ internals
 
     def _read(self, prepare: Callable[[], tuple[list[str], Callable[[dict], Any]]]) -> Any:
