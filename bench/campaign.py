@@ -651,6 +651,8 @@ def run_size(n: int, args, url: str, port: int, daemons, workdir: Path, fund: in
     round_blocks = args.round_blocks or (6 * n + 60)
     argv = [common.PYTHON, "-m", "substrate_client.cli", "--json", "work", "--campaign", str(campaign_id),
             "--max-rounds", str(args.rounds), "--storage", "S3", "--work-dir", "work"]
+    if args.agents_nice:  # the agents yield the machine's CPU, as if on machines of their own
+        argv = ["nice", "-n", str(args.agents_nice)] + argv
 
     def env_for(agent: Agent) -> dict[str, str]:
         return dict(base_env, DECENTRALML_URL=url, DECENTRALML_SURI=agent.uri,
@@ -689,7 +691,7 @@ def run_size(n: int, args, url: str, port: int, daemons, workdir: Path, fund: in
     during = [load for when, load in fleet.loads if t0 <= when <= t1]
     row = size_row(n, creator, fleet, addresses)
     row.update({
-        "round_blocks": round_blocks, "creator_error": creator_error, "creator_maxrss_mb": creator.get("process_maxrss_mb"),
+        "round_blocks": round_blocks, "agents_nice": args.agents_nice, "creator_error": creator_error, "creator_maxrss_mb": creator.get("process_maxrss_mb"),
         "fund": {k: prep[k] for k in ("funded", "fund_seconds")},
         "load_before": load_before, "load_at_campaign_start": creator_load,
         "load_during_campaign": {"mean_1min": round(sum(during) / len(during), 2) if during else None,
@@ -872,6 +874,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--block-mode", choices=("instant", "batch"), default="instant",
                         help="how the dev chain builds blocks: one per transaction (instant, its default) "
                              "or transactions sent together in one block (batch)")
+    parser.add_argument("--agents-nice", type=int, default=0,
+                        help="run the agents at this niceness (default 0: as the creator): with 10, the 100 "
+                             "agents on this machine yield the CPU to the creator and the chain, as agents on "
+                             "machines of their own would")
     parser.add_argument("--verbose", action="store_true", help="print the creator's progress lines")
     for name in ("task", "url", "ipfs-api", "s3-endpoint", "s3-bucket", "run-dir"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
@@ -904,6 +910,7 @@ def main(argv: list[str] | None = None) -> int:
     result["parameters"] = previous.get("parameters", {}) if "scale" not in parts else {
         "sizes": sizes, "rounds": args.rounds, "round_blocks": args.round_blocks or "6N + 60",
         "starting_at_once": args.starting_at_once, "block_seconds": args.block_seconds, "block_mode": args.block_mode,
+        "agents_nice": args.agents_nice,
         "task": "tiny: start_task.sh copies the bundle's model (Dense 4->3) as its result; sealed; "
                 "CustomAccept hook accepting a finite held-out accuracy; policy average",
         "storage": "bundle on IPFS (Kubo), results on S3 (MinIO)",

@@ -14,6 +14,7 @@ others once in a block.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -206,6 +207,7 @@ class Chain:
         self.finality = finality or FinalitySettings.from_environment()
         self._genesis_hash: str | None = None
         self._storage = StorageReader(substrate, _METADATA_LOCK)
+        self._hashes_headers: bool | None = None  # whether a header's own hash matched the node's
 
     @classmethod
     def from_settings(
@@ -587,7 +589,7 @@ class Chain:
 
         def on_head(header) -> bool:
             number = header["number"]
-            block_hash = self.substrate.get_block_hash(number)
+            block_hash = self._head_hash(header)
             return any(handler(decode_event(record), number) for record in self.substrate.get_events(block_hash))
 
         self._follow_heads(on_head, idle)
@@ -612,7 +614,7 @@ class Chain:
             number = header["number"]
             changed: frozenset[str] = frozenset()
             if keys:
-                block_hash = self.substrate.get_block_hash(number)
+                block_hash = self._head_hash(header)
                 now = values_at(block_hash)
                 before = last.pop(header["parentHash"], None)
                 if before is None:
@@ -623,6 +625,28 @@ class Chain:
             return bool(handler(number, changed))
 
         self._follow_heads(on_head, idle)
+
+    def _head_hash(self, header: dict) -> str:
+        """The hash of the block a new-head message announces: the BLAKE2-256 of its SCALE
+        encoding, made here (a request less a block for every watcher) once the node has
+        confirmed it for this connection's first block; asked of the node otherwise."""
+        number = header["number"]
+        if self._hashes_headers is False:
+            return self.substrate.get_block_hash(number)
+        try:
+            logs = [bytes(item.data.data) for item in header["digest"]["logs"]]
+            compact = self.substrate.runtime_config.create_scale_object("Compact<u32>")
+            encoded = b"".join([bytes.fromhex(header["parentHash"][2:]), bytes(compact.encode(number).data),
+                                bytes.fromhex(header["stateRoot"][2:]), bytes.fromhex(header["extrinsicsRoot"][2:]),
+                                bytes(compact.encode(len(logs)).data), *logs])
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return self.substrate.get_block_hash(number)  # a digest item without its bytes
+        made = "0x" + hashlib.blake2b(encoded, digest_size=32).hexdigest()
+        if self._hashes_headers is None:
+            asked = self.substrate.get_block_hash(number)
+            self._hashes_headers = asked == made
+            return asked
+        return made
 
     def _follow_heads(self, on_head: Callable[[dict], bool], idle: Callable[[], bool] | None) -> None:
         """Call ``on_head(header)`` for every new block until it returns True (the new-head

@@ -320,6 +320,33 @@ def test_a_read_is_one_request_and_a_task_listing_two_with_the_values_the_node_h
     reference.close()
 
 
+def test_following_the_chain_costs_one_request_a_block(people, bundle, devnet_url):
+    """A watcher hashes each new block's header itself (once the node confirmed the first
+    hash): past the first block, each block costs it one read of the watched records."""
+    creator, bob = people(), people()
+    task = new_task(creator, bundle, slots=3, storage_type="Local")
+    watcher = Chain(connect(devnet_url))
+    [task_key] = watcher.storage_keys("Tasks", [[task.task_id]])
+    start = watcher.block_number()
+    asked = counting_requests(watcher)
+    per_block: dict[int, list[str]] = {}
+
+    def on_block(number: int, changed: frozenset) -> bool:
+        per_block[number] = list(asked)
+        asked.clear()
+        return len(per_block) >= 4
+
+    sender = threading.Timer(0.5, lambda: [creator.chain.transfer(bob.chain.address, UNIT) for _ in range(4)])
+    sender.start()
+    watcher.watch_storage([task_key], on_block)
+    sender.join()
+    numbers = sorted(per_block)
+    assert numbers[0] >= start  # the head at subscribing, then each new one
+    assert "chain_getBlockHash" in per_block[numbers[0]]  # the first hash is checked with the node
+    for number in numbers[1:]:
+        assert per_block[number] == ["state_queryStorageAt"], (number, per_block[number])
+
+
 @pytest.mark.dev_chain_only
 def test_a_moved_runtime_upgrade_record_makes_a_reader_learn_the_runtime_again(substrate, devnet_url):
     """Every read carries System::LastRuntimeUpgrade: when it moves (a runtime upgrade),
