@@ -81,8 +81,11 @@ def connect(url: str | None = None, timeout: float = RPC_TIMEOUT) -> SubstrateIn
     url = chain_url(url)
     try:
         with _METADATA_LOCK:
+            # websocket-client checks every text frame's UTF-8 in pure Python before
+            # decoding it with Python's own (strict) decoder: the check cost more than
+            # reading a frame, in every watcher, at every block.
             substrate = SubstrateInterface(url=url, ss58_format=SS58_FORMAT,
-                                           ws_options={"timeout": timeout})
+                                           ws_options={"timeout": timeout, "skip_utf8_validation": True})
             substrate.init_runtime()
     except Exception as error:
         # websocket libraries raise their own types for a refused or failed connection

@@ -12,7 +12,9 @@ again, so nothing is decoded with another runtime's types.
 
 from __future__ import annotations
 
+import copy
 import threading
+from collections import OrderedDict
 from typing import Any, Callable
 
 from scalecodec.base import ScaleBytes
@@ -23,6 +25,10 @@ __all__ = ["StorageReader"]
 
 #: The most keys one ``state_getKeysPaged`` request may ask for (a node's own cap).
 KEYS_PAGE = 1000
+#: Keys and decoded values kept (each): a creator following a task of a hundred results
+#: reads them all at every change, and making their keys and decoding them in Python cost
+#: more than the reads; the entries that did not change are not made or decoded again.
+DECODED_KEPT = 4096
 
 _CONCAT_HASH_BYTES = {"Blake2_128Concat": 16, "Twox64Concat": 8, "Identity": 0}
 _UNSEEN = object()
@@ -35,22 +41,39 @@ class StorageReader:
         self.substrate = substrate
         self._metadata_lock = metadata_lock
         self._upgrade_seen: Any = _UNSEEN  # the LastRuntimeUpgrade the loaded metadata belongs to
+        self._decoded: OrderedDict[tuple[str, str], Any] = OrderedDict()  # (type, bytes) -> value
+        self._keys: OrderedDict[tuple[str, str, str], StorageKey] = OrderedDict()  # (module, storage, entry)
+        self._functions: dict[tuple[str, str], Any] = {}
 
     def keys(self, module: str, storage: str, params: list[list]) -> list[StorageKey]:
         """The keys of these entries (one list of map keys each; ``[[]]`` for a value),
         made from the loaded metadata."""
         if self.substrate.metadata is None:
             self._load_metadata()
-        return [StorageKey.create_from_storage_function(module, storage, entry,
-                                                        runtime_config=self.substrate.runtime_config,
-                                                        metadata=self.substrate.metadata) for entry in params]
+        return [self._key(module, storage, entry) for entry in params]
+
+    def _key(self, module: str, storage: str, entry: list) -> StorageKey:
+        """One entry's key, kept: making one looks the storage up in the metadata and
+        encodes its parameters (~0.3 ms, more than reading it)."""
+        found = (module, storage, repr(entry))
+        key = self._keys.get(found)
+        if key is None:
+            key = StorageKey.create_from_storage_function(module, storage, entry,
+                                                          runtime_config=self.substrate.runtime_config,
+                                                          metadata=self.substrate.metadata)
+            self._keys[found] = key
+            if len(self._keys) > DECODED_KEPT:
+                self._keys.popitem(last=False)
+        else:
+            self._keys.move_to_end(found)
+        return key
 
     def values(self, module: str, storage: str, params: list[list]) -> list[Any]:
         """The values of these entries at the best block, in their order: None where absent
         (the storage's default where it has one). One request."""
         def prepare():
             keys = self.keys(module, storage, params)
-            return [key.to_hex() for key in keys], lambda found: [_decoded(key, found.get(key.to_hex()))
+            return [key.to_hex() for key in keys], lambda found: [self._value(key, found.get(key.to_hex()))
                                                                   for key in keys]
 
         return self._read(prepare)
@@ -82,7 +105,7 @@ class StorageReader:
         pallet = self.substrate.metadata.get_metadata_pallet(module)
         for constant in (pallet.constants if pallet is not None else None) or []:
             if constant.value["name"] == name:
-                return self._decode(constant.type, constant.constant_value)
+                return self._decode(constant.type, "0x" + bytes(constant.constant_value).hex())
         return None
 
     # ------------------------------------------------------------------ internals
@@ -133,17 +156,36 @@ class StorageReader:
             entries.append((remaining[0] if len(remaining) == 1 else tuple(remaining), raw))
         return entries
 
+    def _value(self, key: StorageKey, raw: str | None) -> Any:
+        """An entry's value from its bytes (its default, or None, when absent)."""
+        if raw is None:
+            return key.decode_scale_value(None).value
+        return self._decode(key.value_scale_type, raw)
+
     def _decode(self, type_string: str, raw: str) -> Any:
-        scale = self.substrate.runtime_config.create_scale_object(
-            type_string=type_string, data=ScaleBytes(raw), metadata=self.substrate.metadata)
-        return scale.decode()
+        """``raw`` decoded as ``type_string``, kept by its bytes (a copy each time: callers
+        may change what they get)."""
+        kept = self._decoded.get((type_string, raw), _UNSEEN)
+        if kept is _UNSEEN:
+            scale = self.substrate.runtime_config.create_scale_object(
+                type_string=type_string, data=ScaleBytes(raw), metadata=self.substrate.metadata)
+            kept = scale.decode()
+            self._decoded[(type_string, raw)] = kept
+            if len(self._decoded) > DECODED_KEPT:
+                self._decoded.popitem(last=False)
+        else:
+            self._decoded.move_to_end((type_string, raw))
+        return copy.deepcopy(kept)
 
     def _storage_function(self, module: str, storage: str):
         if self.substrate.metadata is None:
             self._load_metadata()
-        function = self.substrate.metadata.get_metadata_pallet(module).get_storage_function(storage)
+        function = self._functions.get((module, storage))
         if function is None:
-            raise ValueError(f"the runtime has no storage {module}.{storage}")
+            function = self.substrate.metadata.get_metadata_pallet(module).get_storage_function(storage)
+            if function is None:
+                raise ValueError(f"the runtime has no storage {module}.{storage}")
+            self._functions[(module, storage)] = function
         return function
 
     def _upgrade_key(self) -> str:
@@ -152,7 +194,6 @@ class StorageReader:
     def _load_metadata(self) -> None:
         with self._metadata_lock:
             self.substrate.init_runtime()
-
-
-def _decoded(key: StorageKey, raw: str | None) -> Any:
-    return key.decode_scale_value(None if raw is None else ScaleBytes(raw)).value
+        # Another runtime's types may read the same bytes, or key the same entries, otherwise.
+        for kept in (self._decoded, self._keys, self._functions):
+            kept.clear()
