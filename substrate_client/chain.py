@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from substrateinterface import ExtrinsicReceipt, Keypair, SubstrateInterface
-from substrateinterface.storage import StorageKey
 from substrateinterface.utils.ss58 import ss58_decode
 from substrateinterface.exceptions import SubstrateRequestException
 from websocket import WebSocketException

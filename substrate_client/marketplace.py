@@ -483,14 +483,15 @@ class Marketplace:
         """Tasks, filtered by status and/or creator, read through the pallet's indexes."""
         status = None if status is None else parse_enum(TaskStatus, status)
         if creator is not None:
-            ids = [key for key, _ in self.chain.query_map("TasksByCreator", [creator])]
+            ids = self.chain.map_keys("TasksByCreator", [creator])
         elif status is TaskStatus.OPEN:
-            ids = [key for key, _ in self.chain.query_map("OpenTasks")]
+            ids = self.chain.map_keys("OpenTasks")
         else:
             tasks = [Task.from_chain(k, v) for k, v in self.chain.query_map("Tasks")]
             return sorted((t for t in tasks if status is None or t.status is status),
                           key=lambda t: t.task_id)
-        tasks = [self.get_task(int(_key(i))) for i in ids]
+        ids = sorted(int(i) for i in ids)
+        tasks = [Task.from_chain(i, v) for i, v in zip(ids, self.chain.query_many("Tasks", ids)) if v is not None]
         return sorted((t for t in tasks if status is None or t.status is status),
                       key=lambda t: t.task_id)
 
@@ -503,7 +504,7 @@ class Marketplace:
     def campaign_rounds(self, campaign_id: int) -> list[tuple[int, int]]:
         """``[(round, task_id), ...]`` of a campaign, by round; a removed task's round stays."""
         self.get_campaign(campaign_id)
-        return sorted((int(_key(k)), int(v)) for k, v in
+        return sorted((int(k), int(v)) for k, v in
                       self.chain.query_map("CampaignRounds", [campaign_id]))
 
     def list_campaigns(self, creator: str | None = None) -> list[Campaign]:
@@ -517,15 +518,14 @@ class Marketplace:
         """The submissions of a task (optionally of one status), oldest first: two
         requests, the task's submission ids and then their records."""
         status = None if status is None else parse_enum(SubmissionStatus, status)
-        subs = self._submissions(int(_key(k)) for k in self.chain.map_keys("TaskSubmissions", [task_id]))
+        subs = self._submissions(int(k) for k in self.chain.map_keys("TaskSubmissions", [task_id]))
         if not subs:
             self.get_task(task_id)  # no task, or none taken yet
         return [s for s in subs if status is None or s.status is status]
 
     def list_contributor_submissions(self, contributor: str | None = None) -> list[Submission]:
         contributor = contributor or self.chain.address
-        return self._submissions(int(_key(k)) for k, _ in
-                                 self.chain.query_map("ContributorSubmissions", [contributor]))
+        return self._submissions(int(k) for k in self.chain.map_keys("ContributorSubmissions", [contributor]))
 
     def _submissions(self, ids: Iterable[int]) -> list[Submission]:
         """The submissions with these ids, oldest first, read in one request (a campaign's
@@ -677,13 +677,6 @@ class Marketplace:
 def _arguments(values: dict) -> dict:
     """A method's arguments as passed on: its ``locals()`` (or bound arguments) but self."""
     return {name: value for name, value in values.items() if name != "self"}
-
-
-def _key(key):
-    """query_map keys of a double map come back as the second key (or a list of one)."""
-    if isinstance(key, (list, tuple)):
-        return key[-1]
-    return key
 
 
 __all__ = ["Assignment", "Marketplace", "ChainError"]
