@@ -28,6 +28,7 @@ from substrateinterface.exceptions import SubstrateRequestException
 from websocket import WebSocketException
 
 from .chain_reads import StorageReader
+from .chain_receipts import ReceiptReader
 from .chain_finality import PALLET, BlockRetracted, FinalitySettings, must_be_final, wait_until_final
 from .config import DEFAULT_URL, from_environment, signer_secret
 from .nonces import NONCES
@@ -209,6 +210,7 @@ class Chain:
         self.finality = finality or FinalitySettings.from_environment()
         self._genesis_hash: str | None = None
         self._storage = StorageReader(substrate, _METADATA_LOCK)
+        self._receipts = ReceiptReader(substrate, self._storage)
         self._hashes_headers: bool | None = None  # whether a header's own hash matched the node's
 
     @classmethod
@@ -421,7 +423,19 @@ class Chain:
                                 block_hash=block_hash)
 
     def _outcome(self, landed: ExtrinsicReceipt) -> Receipt:
-        """What a transaction in a block did, or its dispatch error raised."""
+        """What a transaction in a block did, or its dispatch error raised. Read from the
+        block's bytes, decoding only its own events (:mod:`substrate_client.chain_receipts`);
+        substrate-interface's receipt, which decodes the whole block, where that cannot tell."""
+        found = self._receipts.read(landed.extrinsic_hash, landed.block_hash)
+        if found is None:
+            return self._outcome_decoding_the_block(landed)
+        if not found.success:
+            raise self._failure(found.dispatch_error)
+        return Receipt(extrinsic_hash=landed.extrinsic_hash, block_hash=landed.block_hash,
+                       block_number=found.block_number, fee=found.fee,
+                       events=[decode_event(e) for e in found.events])
+
+    def _outcome_decoding_the_block(self, landed: ExtrinsicReceipt) -> Receipt:
         if not landed.is_success:
             message = landed.error_message or {}
             raise pallet_error(
@@ -435,6 +449,20 @@ class Chain:
             fee=int(landed.total_fee_amount or 0),
             events=[decode_event(e) for e in landed.triggered_events],
         )
+
+    def _failure(self, error: Any) -> ChainError:
+        """A failed transaction's decoded ``DispatchError`` as an exception: a pallet's
+        error by its name, the others (``BadOrigin``, ``{"Token": "FundsUnavailable"}``...)
+        by their kind and detail."""
+        if isinstance(error, dict) and "Module" in error:
+            return self._dispatch_error(error)
+        if isinstance(error, dict) and len(error) == 1:
+            (kind, detail), = error.items()
+            name = detail if isinstance(detail, str) else kind
+            return pallet_error("System", name, f"{kind} error" if detail is not None else "")
+        if isinstance(error, str):
+            return pallet_error("System", error, error)
+        return ChainError(f"the transaction failed: {error}")
 
     def _finalize(self, receipt: Receipt) -> Receipt:
         """``receipt`` once its block is final. When another fork replaced its block, the

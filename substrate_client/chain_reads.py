@@ -21,7 +21,7 @@ from scalecodec.base import ScaleBytes
 from substrateinterface import SubstrateInterface
 from substrateinterface.storage import StorageKey
 
-__all__ = ["StorageReader"]
+__all__ = ["RuntimeChanged", "StorageReader"]
 
 #: The most keys one ``state_getKeysPaged`` request may ask for (a node's own cap).
 KEYS_PAGE = 1000
@@ -32,6 +32,10 @@ DECODED_KEPT = 4096
 
 _CONCAT_HASH_BYTES = {"Blake2_128Concat": 16, "Twox64Concat": 8, "Identity": 0}
 _UNSEEN = object()
+
+
+class RuntimeChanged(Exception):
+    """A block's runtime is not the one whose metadata is loaded."""
 
 
 class StorageReader:
@@ -97,6 +101,18 @@ class StorageReader:
                 (key, self._decode(value_type, found[raw])) for key, raw in entries if found.get(raw) is not None]
 
         return self._read(prepare)
+
+    def raw_at(self, module: str, storage: str, block_hash: str) -> str | None:
+        """A plain storage value's bytes (hex) at block ``block_hash``, None if absent.
+        One request; raises :class:`RuntimeChanged` when that block's runtime is not the
+        one the loaded metadata (and a read since) belongs to."""
+        key = self.keys(module, storage, [[]])[0].to_hex()
+        upgrade_key = self._upgrade_key()
+        result = self.substrate.rpc_request("state_queryStorageAt", [[key, upgrade_key], block_hash])["result"]
+        found = {k: value for change in result for k, value in change["changes"]}
+        if self._upgrade_seen is _UNSEEN or found.get(upgrade_key) != self._upgrade_seen:
+            raise RuntimeChanged(f"the runtime at block {block_hash} is not the one loaded")
+        return found.get(key)
 
     def constant(self, module: str, name: str) -> Any:
         """A runtime constant, from the loaded metadata (None if the runtime has none)."""
