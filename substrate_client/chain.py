@@ -10,10 +10,15 @@ account's record at the best block, skipping the ones this process has in flight
 first, from the node's pool-aware ``system_accountNextIndex``. A call that moves money
 returns once its block is finalized (:mod:`substrate_client.chain_finality`); the
 others once in a block.
+
+A transaction is nine requests: the nonce's read, which also checks the runtime (so
+:class:`Connection` does not ask again before encoding and signing), the era's heads and
+block, the submission, and its outcome from its block (:mod:`substrate_client.chain_receipts`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -23,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from substrateinterface import ExtrinsicReceipt, Keypair, SubstrateInterface
+from scalecodec.types import GenericCall
 from substrateinterface.utils.ss58 import ss58_decode
 from substrateinterface.exceptions import SubstrateRequestException
 from websocket import WebSocketException
@@ -75,6 +81,47 @@ def chain_url(url: str | None = None) -> str:
     return url or from_environment().url or DEFAULT_URL
 
 
+class Connection(SubstrateInterface):
+    """substrate-interface's connection, asking the node fewer questions.
+
+    Before it composes a call, and again before it signs one, substrate-interface asks
+    the node for its head, that head's header and its runtime version (six requests a
+    transaction), and for block 0's hash at every signature. A :class:`Chain` composes
+    and signs right after a read that checked the runtime (the nonce, read with
+    ``System::LastRuntimeUpgrade``: :mod:`substrate_client.chain_reads`), so inside
+    :meth:`runtime_as_loaded` the runtime already loaded is used without asking. Block
+    0's hash is asked once a connection."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        self._runtime_as_loaded = False
+        self._block_zero: str | None = None
+        super().__init__(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def runtime_as_loaded(self) -> Iterator[None]:
+        self._runtime_as_loaded = True
+        try:
+            yield
+        finally:
+            self._runtime_as_loaded = False
+
+    def init_runtime(self, block_hash=None, block_id=None):
+        if self._runtime_as_loaded and block_hash is None and block_id is None and self.metadata is not None:
+            return None
+        return super().init_runtime(block_hash=block_hash, block_id=block_id)
+
+    def get_block_hash(self, block_id: int = None) -> str:
+        if block_id != 0:
+            return super().get_block_hash(block_id)
+        if self._block_zero is None:
+            self._block_zero = super().get_block_hash(0)
+        return self._block_zero
+
+    def connect_websocket(self):
+        self._block_zero = None  # the node answering after a drop may be another chain
+        return super().connect_websocket()
+
+
 def connect(url: str | None = None, timeout: float = RPC_TIMEOUT) -> SubstrateInterface:
     """Open a websocket connection to the node and load its metadata. A node that stops
     answering for ``timeout`` seconds raises instead of hanging the client."""
@@ -84,8 +131,8 @@ def connect(url: str | None = None, timeout: float = RPC_TIMEOUT) -> SubstrateIn
             # websocket-client checks every text frame's UTF-8 in pure Python before
             # decoding it with Python's own (strict) decoder: the check cost more than
             # reading a frame, in every watcher, at every block.
-            substrate = SubstrateInterface(url=url, ss58_format=SS58_FORMAT,
-                                           ws_options={"timeout": timeout, "skip_utf8_validation": True})
+            substrate = Connection(url=url, ss58_format=SS58_FORMAT,
+                                   ws_options={"timeout": timeout, "skip_utf8_validation": True})
             substrate.init_runtime()
     except Exception as error:
         # websocket libraries raise their own types for a refused or failed connection
@@ -253,9 +300,23 @@ class Chain:
     # -- writing -------------------------------------------------------------------
 
     def call(self, function: str, params: dict[str, Any], module: str = PALLET):
-        return self.substrate.compose_call(
-            call_module=module, call_function=function, call_params=params
-        )
+        """The call, encoded with the runtime loaded (no request): if the node turns out to
+        run another when it is signed, it is encoded again with that one."""
+        with self._runtime_as_loaded():
+            return self.substrate.compose_call(call_module=module, call_function=function, call_params=params)
+
+    def _runtime_as_loaded(self) -> contextlib.AbstractContextManager:
+        as_loaded = getattr(self.substrate, "runtime_as_loaded", None)
+        return as_loaded() if as_loaded is not None else contextlib.nullcontext()
+
+    def _for_loaded_runtime(self, call: Any) -> Any:
+        """``call`` as the loaded runtime encodes it: itself, or encoded again (the calls
+        inside it too) when it was encoded with another runtime's metadata."""
+        if getattr(call, "metadata", None) is self.substrate.metadata:
+            return call
+        value = _plain_call(call)
+        return self.substrate.compose_call(call_module=value["call_module"], call_function=value["call_function"],
+                                           call_params=value["call_args"])
 
     def submit(self, function: str, params: dict[str, Any], module: str = PALLET) -> Receipt:
         """Sign and submit one call, wait until it is in a block, and return what it did."""
@@ -263,10 +324,7 @@ class Chain:
 
     def submit_batch(self, calls: Iterable[Any]) -> Receipt:
         """Submit calls atomically with ``Utility.batch_all``: all succeed or none."""
-        batch = self.substrate.compose_call(
-            call_module="Utility", call_function="batch_all", call_params={"calls": list(calls)}
-        )
-        return self.submit_call(batch)
+        return self.submit_call(self.call("batch_all", {"calls": list(calls)}, module="Utility"))
 
     def submit_as_root(self, function: str, params: dict[str, Any], module: str = PALLET) -> Receipt:
         """Dispatch a call with the Root origin through ``Sudo.sudo`` (the signer must be
@@ -330,12 +388,17 @@ class Chain:
         block its era starts at. The nonce comes from the account's record, or with
         ``pool_aware`` from the node's count of its transactions, pool included."""
         try:
+            # The nonce's read checks the runtime too (the pool's count does not: then the
+            # node is asked), so the call is encoded and signed with the runtime it found.
             nonce = NONCES.take(signer, lambda: self._next_nonce(keypair.ss58_address, pool_aware))
             try:
                 birth = self._era_birth()
-                extrinsic = self.substrate.create_signed_extrinsic(
-                    call=call, keypair=keypair, nonce=nonce,
-                    era={"period": MORTAL_PERIOD, "current": birth})
+                if pool_aware:
+                    self.substrate.init_runtime()
+                with self._runtime_as_loaded():
+                    extrinsic = self.substrate.create_signed_extrinsic(
+                        call=self._for_loaded_runtime(call), keypair=keypair, nonce=nonce,
+                        era={"period": MORTAL_PERIOD, "current": birth})
             except BaseException:
                 NONCES.settle(signer, nonce)
                 raise
@@ -358,9 +421,18 @@ class Chain:
         block that close to the best one instead, so the transaction keeps most of its
         life (on a network whose finality stalls, one born on the finalized head would be
         dead at birth)."""
-        best = self.substrate.get_block_number(None)
-        finalized = self.substrate.get_block_number(self.substrate.get_chain_finalised_head())
+        best = self._header_number([])
+        finalized = self._header_number([self.substrate.rpc_request("chain_getFinalizedHead", [])["result"]])
         return max(finalized, best - MORTAL_PERIOD // 4)
+
+    def _header_number(self, params: list) -> int:
+        """The number of the best block's header (``[]``) or of ``[block_hash]``'s, asked
+        of the node in one request (substrate-interface's ``get_block_number`` checks the
+        runtime and decodes the digest first: three requests)."""
+        header = self.substrate.rpc_request("chain_getHeader", params)["result"]
+        if header is None:
+            raise ChainError(f"the node has no block {params[0] if params else '(best)'}")
+        return int(header["number"], 16)
 
     def _send(self, extrinsic: Any, birth: int, may_retry: bool) -> ExtrinsicReceipt:
         """Submit ``extrinsic`` (whose era starts at block ``birth``) and wait until it is
@@ -712,6 +784,17 @@ class _NonceTaken(Exception):
 #: Words of the node's refusals meaning another transaction of the account has the
 #: nonce (in the pool, or already in a block).
 _NONCE_TAKEN_WORDS = ("priority is too low", "outdated", "stale")
+
+
+def _plain_call(value: Any) -> Any:
+    """A call's value with every call inside it as a value too, to be encoded again."""
+    if isinstance(value, GenericCall):
+        value = value.value
+    if isinstance(value, dict):
+        return {key: _plain_call(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_call(item) for item in value]
+    return value
 
 
 def _refusal_text(error: Exception) -> str:

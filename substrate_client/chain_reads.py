@@ -45,6 +45,7 @@ class StorageReader:
         self.substrate = substrate
         self._metadata_lock = metadata_lock
         self._upgrade_seen: Any = _UNSEEN  # the LastRuntimeUpgrade the loaded metadata belongs to
+        self._loaded: Any = None  # that metadata (substrate-interface switches to a block's own when asked of one)
         self._decoded: OrderedDict[tuple[str, str], Any] = OrderedDict()  # (type, bytes) -> value
         self._keys: OrderedDict[tuple[str, str, str], StorageKey] = OrderedDict()  # (module, storage, entry)
         self._functions: dict[tuple[str, str], Any] = {}
@@ -110,7 +111,8 @@ class StorageReader:
         upgrade_key = self._upgrade_key()
         result = self.substrate.rpc_request("state_queryStorageAt", [[key, upgrade_key], block_hash])["result"]
         found = {k: value for change in result for k, value in change["changes"]}
-        if self._upgrade_seen is _UNSEEN or found.get(upgrade_key) != self._upgrade_seen:
+        if (self._upgrade_seen is _UNSEEN or found.get(upgrade_key) != self._upgrade_seen
+                or self.substrate.metadata is not self._loaded):
             raise RuntimeChanged(f"the runtime at block {block_hash} is not the one loaded")
         return found.get(key)
 
@@ -136,7 +138,7 @@ class StorageReader:
             result = self.substrate.rpc_request("state_queryStorageAt", [wanted + [upgrade_key], None])["result"]
             found = {key: value for change in result for key, value in change["changes"]}
             upgrade = found.pop(upgrade_key, None)
-            if upgrade == self._upgrade_seen:
+            if upgrade == self._upgrade_seen and self.substrate.metadata is self._loaded:
                 return decode(found)
             # The metadata is loaded after ``upgrade`` was read: if it is newer still,
             # the next read sees a newer upgrade record and loads it again.
@@ -210,6 +212,7 @@ class StorageReader:
     def _load_metadata(self) -> None:
         with self._metadata_lock:
             self.substrate.init_runtime()
+            self._loaded = self.substrate.metadata
         # Another runtime's types may read the same bytes, or key the same entries, otherwise.
         for kept in (self._decoded, self._keys, self._functions):
             kept.clear()

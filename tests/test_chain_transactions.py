@@ -1,14 +1,18 @@
-"""What a transaction did, read from its block: two requests, only its own events
-decoded, and exactly what substrate-interface's receipt (which decodes the whole block)
-says, for transactions that succeed, fail in a pallet or fail in the runtime, in a block
-shared with others."""
+"""A transaction and its outcome, in few requests.
+
+Sent: the nonce's read checks the runtime, so nothing asks the node about it again
+before the call is encoded and signed (a call encoded with another runtime's metadata is
+encoded again). Landed: what it did is read from its block in two requests, only its own
+events decoded, and it is exactly what substrate-interface's receipt (which decodes the
+whole block) says, for transactions that succeed, fail in a pallet or fail in the
+runtime, in a block shared with others."""
 
 from __future__ import annotations
 
 import pytest
 from substrateinterface import ExtrinsicReceipt
 
-from substrate_client.chain import Chain, connect
+from substrate_client.chain import Chain, connect, load_keypair
 from substrate_client.chain_reads import RuntimeChanged
 from substrate_client.chain_receipts import _EventWalker
 from substrate_client.errors import InsufficientFundsError, NotFoundError
@@ -112,3 +116,38 @@ def test_events_of_another_runtime_or_unexpected_bytes_are_read_by_decoding_the_
     assert walker.records_of(data[:-1], 1) is None  # cut short
     assert walker.records_of(data + b"\x00", 1) is None  # a byte too many
     assert walker.records_of(b"\x08" + data[1:], 1) is None  # a count the bytes do not hold
+
+
+def test_a_transaction_is_nine_requests_the_nonce_read_checking_the_runtime(devnet_url, substrate, dev_keys):
+    """Once a connection has signed before: the nonce (with the runtime's last upgrade),
+    the era's best and finalized heads and its block's hash, the submission and its end,
+    the block and its events. substrate-interface alone asks three more before encoding
+    the call, three more before signing it, and decodes the whole block."""
+    [sender] = fresh_accounts(substrate, dev_keys["alice"], 10 * UNIT, 1)
+    chain = Chain(connect(devnet_url), sender)
+    chain.block_number()  # a connection's first read learns the runtime
+    chain.prepare_signing()
+    asked = counting_requests(chain)
+    receipt = chain.submit("remark_with_event", {"remark": "0x01"}, module="System")
+    assert asked == ["state_queryStorageAt", "chain_getHeader", "chain_getFinalizedHead", "chain_getHeader",
+                     "chain_getBlockHash", "author_submitAndWatchExtrinsic", "author_unwatchExtrinsic",
+                     "chain_getBlock", "state_queryStorageAt"], asked
+    assert receipt.first("Remarked", module="System").attributes["sender"] == sender.ss58_address
+
+
+def test_a_call_encoded_with_another_runtime_is_encoded_again_before_it_is_signed(devnet_url, substrate, dev_keys):
+    """A call (and the calls inside it) encoded before the runtime changed would name
+    the wrong pallets and functions: the one the node's runtime does not know as its own
+    is encoded again with the runtime the nonce's read found, and does what it says."""
+    [sender] = fresh_accounts(substrate, dev_keys["alice"], 10 * UNIT, 1)
+    chain = Chain(connect(devnet_url), sender)
+    dest = load_keypair("//Ferdie").ss58_address
+    inner = chain.call("transfer_keep_alive", {"dest": dest, "value": UNIT}, module="Balances")
+    batch = chain.call("batch_all", {"calls": [inner, chain.call("remark_with_event", {"remark": "0x02"}, module="System")]},
+                       module="Utility")
+    inner.metadata = batch.metadata = object()  # as if encoded with another runtime's metadata
+    before = chain.free_balance(dest)
+    receipt = chain.submit_call(batch)
+    assert [e.name for e in receipt.events if e.module in ("Balances", "System", "Utility")].count("ItemCompleted") == 2
+    assert chain.free_balance(dest) == before + UNIT
+    assert receipt.first("Remarked", module="System").attributes["sender"] == sender.ss58_address
