@@ -255,9 +255,17 @@ class Chain:
         return receipt
 
     def _dispatch_error(self, error: Any) -> ChainError:
-        """A decoded ``DispatchError`` value as the pallet's named error."""
+        """A decoded ``DispatchError`` value as an exception: a pallet's error by its name
+        and documentation, the runtime's others (``BadOrigin``, ``{"Token":
+        "FundsUnavailable"}``...) by their kind and detail."""
         module = error.get("Module") if isinstance(error, dict) else None
         if module is None:
+            if isinstance(error, dict) and len(error) == 1:
+                (kind, detail), = error.items()
+                name = detail if isinstance(detail, str) else kind
+                return pallet_error("System", name, f"{kind} error" if detail is not None else "")
+            if isinstance(error, str):
+                return pallet_error("System", error, error)
             return ChainError(f"the call failed: {error}")
         index = int(module["index"])
         code = module["error"]
@@ -418,9 +426,10 @@ class Chain:
         substrate-interface's receipt, which decodes the whole block, where that cannot tell."""
         found = self._receipts.read(landed.extrinsic_hash, landed.block_hash)
         if found is None:
+            log.debug("transaction %s: its block read by decoding all of it", landed.extrinsic_hash)
             return self._outcome_decoding_the_block(landed)
         if not found.success:
-            raise self._failure(found.dispatch_error)
+            raise self._dispatch_error(found.dispatch_error)
         return Receipt(extrinsic_hash=landed.extrinsic_hash, block_hash=landed.block_hash,
                        block_number=found.block_number, fee=found.fee,
                        events=[decode_event(e) for e in found.events])
@@ -439,20 +448,6 @@ class Chain:
             fee=int(landed.total_fee_amount or 0),
             events=[decode_event(e) for e in landed.triggered_events],
         )
-
-    def _failure(self, error: Any) -> ChainError:
-        """A failed transaction's decoded ``DispatchError`` as an exception: a pallet's
-        error by its name, the others (``BadOrigin``, ``{"Token": "FundsUnavailable"}``...)
-        by their kind and detail."""
-        if isinstance(error, dict) and "Module" in error:
-            return self._dispatch_error(error)
-        if isinstance(error, dict) and len(error) == 1:
-            (kind, detail), = error.items()
-            name = detail if isinstance(detail, str) else kind
-            return pallet_error("System", name, f"{kind} error" if detail is not None else "")
-        if isinstance(error, str):
-            return pallet_error("System", error, error)
-        return ChainError(f"the transaction failed: {error}")
 
     def _finalize(self, receipt: Receipt) -> Receipt:
         """``receipt`` once its block is final. When another fork replaced its block, the
